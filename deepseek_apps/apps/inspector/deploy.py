@@ -1,0 +1,265 @@
+"""Loading, saving, evaluating and exporting inspector models (PyTorch folders and edge bundles)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ... import __version__
+from ...errors import ErrorCode, InvalidInputError, MissingResourceError, ModelFormatError
+
+INPUT_NAME, OUTPUT_NAMES = "pixels", ("boxes", "scores", "labels")
+HEAD_OUTPUT_CONVS = ("cls_logits", "bbox_reg", "bbox_ctrness")
+
+
+def torch_model(model, cfg, class_names, meta: dict, device: str = "cpu", threads: int = 2):
+    """Wrap a trained ``FCOS`` as a ``LoadedModel`` (PyTorch backend)."""
+    import torch
+
+    from .app import LoadedModel
+    from .model import InspectorGraph
+
+    torch.set_num_threads(threads)
+    graph = InspectorGraph(model, cfg).eval().to(device)
+
+    def forward(pixels: np.ndarray):
+        with torch.no_grad():
+            b, s, lab = graph(torch.from_numpy(pixels).to(device))
+        return b.cpu().numpy(), s.cpu().numpy(), lab.cpu().numpy()
+
+    metadata = {**meta, "torch_module": model, "detector_config": cfg, "graph": graph, "backend": "torch"}
+    return LoadedModel(forward, tuple(class_names), cfg.input_size, cfg.in_channels, metadata)
+
+
+def bundle_model(path: Path, threads: int = 2):
+    """Open an edge bundle as a ``LoadedModel`` (ONNX Runtime backend)."""
+    from ...core.runtime.edge import EdgeRuntime
+    from .app import LoadedModel
+
+    runtime = EdgeRuntime(path, threads=threads)
+    manifest = runtime.bundle.manifest
+    if manifest["application"] != "inspector":
+        raise ModelFormatError(ErrorCode.UNSUPPORTED_FORMAT, f"bundle is for '{manifest['application']}'",
+                               value=str(path), hint="load it with the matching application")
+
+    def forward(pixels: np.ndarray):
+        return tuple(runtime.forward(pixels))
+
+    metadata = {**manifest, "backend": "onnxruntime", "bundle": str(path)}
+    return LoadedModel(forward, tuple(runtime.class_names), runtime.size, runtime.channels, metadata)
+
+
+def load_model(path: Path, device: str = "cpu", threads: int = 2):
+    """Load a bundle (folder or .zip with manifest.json) or a PyTorch model/training folder."""
+    from .app import DEFAULT_BUNDLE
+
+    if path == DEFAULT_BUNDLE and not path.exists():
+        raise MissingResourceError(ErrorCode.DEFAULT_MODEL_MISSING, "the embedded default model is missing",
+                                   value=str(path), hint="reinstall deepseek-apps or pass model_path=")
+    if not path.exists():
+        raise MissingResourceError(ErrorCode.FILE_NOT_FOUND, "model not found", value=str(path),
+                                   hint="pass a training --out folder, a saved model folder or a bundle")
+    if path.suffix == ".zip" or (path / "manifest.json").exists():
+        return bundle_model(path, threads)
+    weights = next((path / n for n in ("model.safetensors", "best.safetensors", "last.safetensors")
+                    if (path / n).exists()), None)
+    if weights is None or not (path / "config.json").exists():
+        raise ModelFormatError(ErrorCode.CHECKPOINT_INVALID, "folder holds no model", value=str(path),
+                               hint="expected manifest.json (bundle) or config.json + model.safetensors")
+    from safetensors.torch import load_file
+
+    from .model import DetectorConfig, build_detector
+
+    meta = json.loads((path / "config.json").read_text())
+    cfg = DetectorConfig.from_dict(meta["detector"])
+    model = build_detector(cfg)
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except RuntimeError as exc:
+        raise ModelFormatError(ErrorCode.CHECKPOINT_INVALID, f"weights do not fit the config ({exc})"[:400],
+                               value=str(weights), hint="use the config.json written with these weights") from exc
+    return torch_model(model.eval(), cfg, meta["class_names"], meta, device, threads)
+
+
+def save_model(loaded, out: Path) -> Path:
+    from safetensors.torch import save_file
+
+    if "torch_module" not in loaded.metadata:
+        raise ModelFormatError(ErrorCode.UNSUPPORTED_FORMAT, "only PyTorch models can be saved as weights",
+                               value=loaded.metadata.get("bundle"), hint="a bundle is already a saved model")
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous() for k, v in loaded.metadata["torch_module"].state_dict().items()}
+    save_file(state, str(out / "model.safetensors"))
+    meta = {k: v for k, v in loaded.metadata.items() if k not in ("torch_module", "detector_config", "graph")}
+    meta["detector"] = loaded.metadata["detector_config"].to_dict()
+    meta["class_names"] = list(loaded.class_names)
+    (out / "config.json").write_text(json.dumps(meta, indent=2, default=float))
+    return out
+
+
+def split_dataset(data: Any, format: str, class_names: Sequence[str], split: str, metadata: dict):
+    """Load ``data`` and keep the model's recorded ``val``/``test`` split, or everything."""
+    from ...datasets import DetectionDataset, load_dataset
+
+    dataset = data if isinstance(data, DetectionDataset) else load_dataset(data, format, class_names)
+    if split == "all":
+        return dataset
+    names = set(metadata.get("split", {}).get(f"{split}_names", []))
+    if split not in ("val", "test") or not names:
+        raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, f"split '{split}' is not recorded with this model",
+                                value=split, hint="use --split all, or a model trained by this package")
+    kept = [s for s in dataset.samples if s.name in names]
+    return DetectionDataset(kept, dataset.class_names)
+
+
+def evaluate_model(loaded, data: Any, format: str = "voc", split: str = "all") -> dict:
+    from .model import DetectorConfig
+    from .train import evaluate_items, prepare
+
+    dataset = split_dataset(data, format, loaded.class_names, split, loaded.metadata)
+    cfg = DetectorConfig(input_size=loaded.input_size, in_channels=loaded.channels)
+    items = prepare(dataset, cfg)
+    return {**evaluate_items(loaded.forward, items, loaded.class_names), "split": split}
+
+
+def _calibration_pixels(calib: Any, cfg, limit: int = 256) -> np.ndarray:
+    """Calibration images (folder, list of paths/images, or a dataset) -> float32 pixel batch."""
+    from ...core.runtime.preprocess import to_model_input
+    from ...datasets import DetectionDataset
+    from ...datasets.io import list_images
+    from .images import to_pil
+
+    if calib is None:
+        from ...datasets.synthetic import generate_samples
+
+        images = [s.image for s in generate_samples(64, seed=777)]
+    elif isinstance(calib, DetectionDataset):
+        images = [s.load() for s in calib.samples[:limit]]
+    elif isinstance(calib, (str, Path)) and Path(calib).is_dir():
+        images = [to_pil(p) for p in list_images(Path(calib))[:limit]]
+    else:
+        images = [to_pil(x) for x in list(calib)[:limit]]
+    if not images:
+        raise InvalidInputError(ErrorCode.DATASET_EMPTY, "no calibration images found", value=str(calib),
+                                hint="pass a folder of typical images with --calib")
+    return np.stack([to_model_input(im, cfg.input_size, cfg.in_channels) for im in images]).astype(np.float32)
+
+
+def _parity_compare(name: str, ref: np.ndarray, got: np.ndarray) -> float:
+    """Compare top-k candidates ignoring order among near-tied scores (the k-th place can swap)."""
+    if name != "scores":
+        return 0.0 if ref.shape == got.shape else float("inf")
+    return float(np.max(np.abs(np.sort(ref, axis=1) - np.sort(got, axis=1))))
+
+
+def _model_card(manifest: dict, metadata: dict) -> str:
+    m = manifest["metrics"]
+    lines = [
+        f"# Model card: {manifest['model_name']}",
+        "",
+        f"- Application: inspector (deepseek-apps {manifest['version']}), precision {manifest['precision']}",
+        f"- Classes: {', '.join(manifest['class_names'])}",
+        f"- Input: {manifest['preprocessing']['channels']}-channel {manifest['preprocessing']['size']}px, "
+        "resized with Pillow bilinear; normalisation is inside the graph",
+        f"- Created: {manifest['created']}",
+        "",
+        "## Metrics",
+        "",
+        "```json",
+        json.dumps(m, indent=2, default=float),
+        "```",
+    ]
+    if metadata.get("card_notes"):
+        lines += ["", "## Notes", "", metadata["card_notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def export_bundle(
+    loaded,
+    out: Path,
+    int8: bool = False,
+    calib: Any = None,
+    calibration_method: str = "minmax",
+    eval_data: Any = None,
+    eval_format: str = "voc",
+    eval_split: str = "all",
+    model_name: str | None = None,
+    score_threshold: float = 0.3,
+    extra_metrics: dict | None = None,
+) -> Path:
+    """Export to ONNX (parity-checked), optionally quantize to INT8 QDQ, and write a bundle.
+
+    The manifest's metrics are measured on ``eval_data`` with the exported model itself
+    when given; otherwise the PyTorch model's recorded test metrics are copied and marked so.
+    """
+    import torch
+
+    from ...core.compress.quantize import quantize_static_onnx
+    from ...core.runtime.bundle import write_bundle
+    from ...core.runtime.export import export_onnx
+
+    cfg = loaded.metadata["detector_config"]
+    graph = loaded.metadata["graph"].cpu().eval()
+    pixels = _calibration_pixels(calib, cfg)
+    checks = [(torch.from_numpy(pixels[i : i + 8]),) for i in range(0, min(len(pixels), 32), 8)]
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        report = export_onnx(graph, checks[0], fp32, [INPUT_NAME], list(OUTPUT_NAMES), tolerance=1e-3,
+                             check_inputs=checks, compare=_parity_compare)
+        model_file = fp32
+        if int8:
+            import onnx
+
+            exclude = [n.name for n in onnx.load(str(fp32)).graph.node
+                       if n.op_type == "Conv" and any(h in n.name for h in HEAD_OUTPUT_CONVS)]
+            batches = ({INPUT_NAME: pixels[i : i + 16]} for i in range(0, len(pixels), 16))
+            model_file = quantize_static_onnx(fp32, Path(tmp) / "int8.onnx", batches, method=calibration_method,
+                                              exclude_nodes=exclude)
+        onnx_bytes = model_file.read_bytes()
+    manifest = {
+        "application": "inspector",
+        "task": "detection",
+        "version": __version__,
+        "model_name": model_name or f"inspector-{'int8' if int8 else 'fp32'}",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "precision": "int8" if int8 else "fp32",
+        "class_names": list(loaded.class_names),
+        "preprocessing": {"size": cfg.input_size, "channels": cfg.in_channels, "resize": "pillow-bilinear",
+                          "pixel_range": [0, 255], "layout": "NCHW", "mean": list(cfg.mean), "std": list(cfg.std)},
+        "postprocessing": {"score_threshold": score_threshold, "iou_threshold": 0.5, "max_detections": cfg.top_k},
+        "input_spec": {"name": INPUT_NAME, "shape": ["batch", cfg.in_channels, cfg.input_size, cfg.input_size],
+                       "dtype": "float32"},
+        "outputs": {"boxes": ["batch", cfg.top_k, 4], "scores": ["batch", cfg.top_k], "labels": ["batch", cfg.top_k]},
+        "export": report.to_dict() | {"path": "model.onnx"},
+        "detector": cfg.to_dict(),
+        "split": loaded.metadata.get("split", {}),
+        "metrics": {},
+    }
+    if eval_data is not None:
+        from .app import LoadedModel
+
+        session_model = _onnx_loaded(onnx_bytes, loaded)
+        assert isinstance(session_model, LoadedModel)
+        manifest["metrics"] = evaluate_model(session_model, eval_data, eval_format, eval_split)
+        manifest["metrics"]["measured_with"] = f"this bundle ({manifest['precision']}, onnxruntime)"
+    elif "test_metrics" in loaded.metadata:
+        manifest["metrics"] = {**loaded.metadata["test_metrics"], "measured_with": "pytorch fp32 before export"}
+    manifest["metrics"].update(extra_metrics or {})
+    files = {"model.onnx": onnx_bytes}
+    files["MODEL_CARD.md"] = _model_card(manifest, loaded.metadata).encode()
+    return write_bundle(out, manifest, files)
+
+
+def _onnx_loaded(onnx_bytes: bytes, like):
+    from ...core.runtime.session import OrtSession
+    from .app import LoadedModel
+
+    session = OrtSession(onnx_bytes, threads=2)
+    return LoadedModel(lambda x: tuple(session.run({INPUT_NAME: x})), like.class_names, like.input_size,
+                       like.channels, {})

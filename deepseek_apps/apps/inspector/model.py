@@ -1,0 +1,164 @@
+"""The inspector's detector: a small residual backbone, a 3-level FPN and an FCOS head.
+
+``build_detector`` returns torchvision's ``FCOS`` (its matching, focal/GIoU/centerness
+losses) on our own backbone, with BatchNorm instead of GroupNorm in the head so every
+norm folds into its convolution at export time (GroupNorm would stay as float ops between
+INT8 convolutions). ``InspectorGraph`` is the inference graph that is exported: it takes
+raw 0..255 pixels, normalises, runs backbone and head, decodes boxes and keeps the top-k
+candidates, so ONNX and PyTorch share pre- and post-processing.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from functools import partial
+
+import torch
+from torch import nn
+from torchvision.models.detection import FCOS
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.fcos import FCOSClassificationHead, FCOSRegressionHead
+from torchvision.ops import FeaturePyramidNetwork
+
+
+@dataclass
+class DetectorConfig:
+    """Architecture of the detector; stored in checkpoints and bundles."""
+
+    num_classes: int = 6
+    in_channels: int = 1
+    input_size: int = 192
+    widths: tuple[int, ...] = (16, 32, 64, 128, 192)
+    blocks: tuple[int, ...] = (1, 2, 2, 2)
+    fpn_channels: int = 64
+    head_convs: int = 2
+    mean: tuple[float, ...] = (0.5,)
+    std: tuple[float, ...] = (0.25,)
+    top_k: int = 100
+    strides: tuple[int, ...] = field(default=(8, 16, 32))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DetectorConfig":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("widths", "blocks", "mean", "std", "strides"):
+            if key in known:
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+
+def _conv_bn(cin: int, cout: int, stride: int = 1, relu: bool = True) -> nn.Sequential:
+    layers = [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(_conv_bn(cin, cout, stride), _conv_bn(cout, cout, relu=False))
+        self.skip = (
+            nn.Identity()
+            if stride == 1 and cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        )
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.body(x) + self.skip(x))
+
+
+class TinyBackbone(nn.Module):
+    """Residual backbone (stride 2 stem, four stages) with an FPN over strides 8/16/32."""
+
+    def __init__(self, cfg: DetectorConfig):
+        super().__init__()
+        w = cfg.widths
+        self.stem = _conv_bn(cfg.in_channels, w[0], stride=2)
+        stages = []
+        for i, n in enumerate(cfg.blocks):
+            blocks = [BasicBlock(w[i], w[i + 1], 2)] + [BasicBlock(w[i + 1], w[i + 1], 1) for _ in range(n - 1)]
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.ModuleList(stages)
+        self.fpn = FeaturePyramidNetwork(list(w[2:]), cfg.fpn_channels)
+        self.out_channels = cfg.fpn_channels
+
+    def forward(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+        x = self.stem(x)
+        feats = OrderedDict()
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i >= 1:  # strides 8, 16, 32
+                feats[f"p{i + 2}"] = x
+        return self.fpn(feats)
+
+
+def build_detector(cfg: DetectorConfig) -> FCOS:
+    """Build the trainable detector (torchvision ``FCOS`` with our backbone and a BN head)."""
+    backbone = TinyBackbone(cfg)
+    anchor_gen = AnchorGenerator(sizes=tuple((s,) for s in cfg.strides), aspect_ratios=((1.0,),) * len(cfg.strides))
+    model = FCOS(
+        backbone,
+        num_classes=cfg.num_classes,
+        min_size=cfg.input_size,
+        max_size=cfg.input_size,
+        image_mean=list(cfg.mean),
+        image_std=list(cfg.std),
+        anchor_generator=anchor_gen,
+        score_thresh=0.05,
+        nms_thresh=0.5,
+        detections_per_img=cfg.top_k,
+    )
+    norm = partial(nn.BatchNorm2d)
+    ch = cfg.fpn_channels
+    model.head.classification_head = FCOSClassificationHead(ch, 1, cfg.num_classes, cfg.head_convs, norm_layer=norm)
+    model.head.regression_head = FCOSRegressionHead(ch, 1, cfg.head_convs, norm_layer=norm)
+    return model
+
+
+class InspectorGraph(nn.Module):
+    """Inference graph: ``pixels (N, C, S, S) float 0..255 -> boxes (N, K, 4), scores (N, K), labels (N, K)``.
+
+    Boxes are in input-pixel coordinates of the ``S x S`` model input; scores are FCOS's
+    ``sqrt(sigmoid(cls) * sigmoid(centerness))``. Class-wise NMS runs afterwards in numpy,
+    identically for every backend (``deepseek_apps.core.runtime.postprocess``).
+    """
+
+    def __init__(self, detector: FCOS, cfg: DetectorConfig):
+        super().__init__()
+        self.backbone = detector.backbone
+        self.head = detector.head
+        self.top_k = cfg.top_k
+        self.register_buffer("mean", torch.tensor(cfg.mean).view(1, -1, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(cfg.std).view(1, -1, 1, 1) * 255.0)
+        centers, sizes = [], []
+        for stride in cfg.strides:
+            n = cfg.input_size // stride
+            ys, xs = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+            c = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1).float() * stride
+            centers.append(c)
+            sizes.append(torch.full((n * n, 1), float(stride)))
+        # Anchors of torchvision's AnchorGenerator: top-left grid points, box of side `stride`
+        # centred there, so the decode centre is the grid point itself.
+        self.register_buffer("centers", torch.cat(centers).unsqueeze(0))
+        self.register_buffer("sizes", torch.cat(sizes).unsqueeze(0))
+
+    def forward(self, pixels: torch.Tensor):
+        x = (pixels - self.mean) / self.std
+        feats = list(self.backbone(x).values())
+        out = self.head(feats)
+        cls = torch.sigmoid(out["cls_logits"])  # (N, A, C)
+        ctr = torch.sigmoid(out["bbox_ctrness"])  # (N, A, 1)
+        scores = torch.sqrt(cls * ctr)
+        reg = out["bbox_regression"] * self.sizes  # (N, A, 4) in pixels
+        boxes = torch.cat([self.centers - reg[..., :2], self.centers + reg[..., 2:]], dim=-1)
+        n, a, c = scores.shape
+        top_scores, idx = torch.topk(scores.reshape(n, a * c), self.top_k, dim=1)
+        anchor_idx = idx // c
+        labels = idx - anchor_idx * c
+        top_boxes = torch.gather(boxes, 1, anchor_idx.unsqueeze(-1).expand(-1, -1, 4))
+        return top_boxes, top_scores, labels

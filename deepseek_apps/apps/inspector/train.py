@@ -1,0 +1,201 @@
+"""Training and evaluation of the inspector's detector on any loaded ``DetectionDataset``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from ...core.runtime.postprocess import select_detections
+from ...core.runtime.preprocess import to_model_input
+from ...core.train import TrainConfig, Trainer, TrainResult
+from ...datasets.types import DetectionDataset
+from .metrics import mean_average_precision
+from .model import DetectorConfig, InspectorGraph, build_detector
+
+
+@dataclass
+class PreparedItem:
+    """An image resized to the model input (uint8, C x S x S) with boxes in that frame."""
+
+    pixels: np.ndarray
+    boxes: np.ndarray
+    labels: np.ndarray
+
+
+def prepare(dataset: DetectionDataset, cfg: DetectorConfig, progress: bool = False) -> list[PreparedItem]:
+    from tqdm.auto import tqdm
+
+    items = []
+    for sample in tqdm(dataset.samples, desc="load", unit="img", disable=not progress):
+        image = sample.load()
+        sx, sy = cfg.input_size / image.width, cfg.input_size / image.height
+        boxes = sample.boxes.astype(np.float32) * np.array([sx, sy, sx, sy], dtype=np.float32)
+        items.append(PreparedItem(to_model_input(image, cfg.input_size, cfg.in_channels), boxes, sample.labels))
+    return items
+
+
+def split_indices(
+    dataset: DetectionDataset, val_fraction: float, test_fraction: float, seed: int
+) -> tuple[list[int], list[int], list[int]]:
+    """Seeded train/validation/test split, stratified by each image's first label.
+
+    Validation picks the best checkpoint; test is never looked at during training and is
+    what ``evaluate --split test`` and the model card report.
+    """
+    rng = np.random.default_rng(seed)
+    by_class: dict[int, list[int]] = {}
+    for i, s in enumerate(dataset.samples):
+        by_class.setdefault(int(s.labels[0]) if len(s.labels) else -1, []).append(i)
+    train, val, test = [], [], []
+    for key in sorted(by_class):
+        idx = rng.permutation(by_class[key]).tolist()
+        n_test = int(round(len(idx) * test_fraction))
+        n_val = int(round(len(idx) * val_fraction))
+        test += idx[:n_test]
+        val += idx[n_test : n_test + n_val]
+        train += idx[n_test + n_val :]
+    return sorted(train), sorted(val), sorted(test)
+
+
+def _dihedral(x: torch.Tensor, boxes: torch.Tensor, rng: np.random.Generator):
+    size = x.shape[-1]
+    if rng.random() < 0.5:
+        x = x.flip(-1)
+        boxes = torch.stack([size - boxes[:, 2], boxes[:, 1], size - boxes[:, 0], boxes[:, 3]], 1)
+    if rng.random() < 0.5:
+        x = x.flip(-2)
+        boxes = torch.stack([boxes[:, 0], size - boxes[:, 3], boxes[:, 2], size - boxes[:, 1]], 1)
+    if rng.random() < 0.5 and x.shape[-1] == x.shape[-2]:
+        x = x.transpose(-1, -2)
+        boxes = boxes[:, [1, 0, 3, 2]]
+    return x, boxes
+
+
+def _zoom(x: torch.Tensor, boxes: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator):
+    """Random crop of 65-100% of the side, resized back; boxes clipped, slivers dropped."""
+    size = x.shape[-1]
+    side = int(size * rng.uniform(0.65, 1.0))
+    x0, y0 = int(rng.integers(0, size - side + 1)), int(rng.integers(0, size - side + 1))
+    crop = x[:, y0 : y0 + side, x0 : x0 + side].unsqueeze(0)
+    x = F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False)[0]
+    scale = size / side
+    shifted = (boxes - torch.tensor([x0, y0, x0, y0], dtype=boxes.dtype)).clamp(0, side) * scale
+    area0 = ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).clamp(min=1e-6) * scale**2
+    area1 = (shifted[:, 2] - shifted[:, 0]) * (shifted[:, 3] - shifted[:, 1])
+    keep = (area1 / area0 > 0.35) & (shifted[:, 2] - shifted[:, 0] > 2) & (shifted[:, 3] - shifted[:, 1] > 2)
+    return x, shifted[keep], labels[keep]
+
+
+def make_collate(augment: bool) -> Callable:
+    def collate(items: Sequence[PreparedItem], rng: np.random.Generator):
+        images, targets = [], []
+        for it in items:
+            x = torch.from_numpy(it.pixels).float()
+            boxes = torch.from_numpy(it.boxes).float()
+            labels = torch.from_numpy(it.labels).long()
+            if augment:
+                x, boxes = _dihedral(x, boxes, rng)
+                if rng.random() < 0.5:
+                    zx, zb, zl = _zoom(x, boxes, labels, rng)
+                    if len(zb):
+                        x, boxes, labels = zx, zb, zl
+                x = (x * rng.uniform(0.75, 1.25) + rng.uniform(-20, 20)).clamp(0, 255)
+            images.append(x / 255.0)
+            targets.append({"boxes": boxes, "labels": labels})
+        return images, targets
+
+    return collate
+
+
+def detection_loss(model, batch) -> torch.Tensor:
+    images, targets = batch
+    losses = model(images, targets)
+    return sum(losses.values())
+
+
+def predict_prepared(
+    forward: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    items: Sequence[PreparedItem],
+    batch_size: int = 64,
+    score_threshold: float = 0.01,
+    iou_threshold: float = 0.5,
+):
+    """Run any backend's ``forward(pixels float32 NCHW) -> (boxes, scores, labels)`` over items."""
+    out = []
+    for start in range(0, len(items), batch_size):
+        chunk = np.stack([it.pixels for it in items[start : start + batch_size]]).astype(np.float32)
+        boxes, scores, labels = forward(chunk)
+        for b, s, lab in zip(boxes, scores, labels):
+            out.append(select_detections(b, s, lab, score_threshold, iou_threshold))
+    return out
+
+
+def torch_forward(graph: InspectorGraph) -> Callable:
+    def forward(pixels: np.ndarray):
+        with torch.no_grad():
+            b, s, lab = graph(torch.from_numpy(pixels))
+        return b.numpy(), s.numpy(), lab.numpy()
+
+    return forward
+
+
+def evaluate_items(forward: Callable, items: Sequence[PreparedItem], class_names: Sequence[str]) -> dict:
+    preds = predict_prepared(forward, items)
+    return mean_average_precision(preds, [(it.boxes, it.labels) for it in items], class_names)
+
+
+def train_detector(
+    dataset: DetectionDataset,
+    detector_config: DetectorConfig,
+    train_config: TrainConfig,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.15,
+    extra_train: DetectionDataset | None = None,
+    init_weights: dict | None = None,
+) -> tuple[torch.nn.Module, TrainResult, dict]:
+    """Train on ``dataset`` (split into train/validation) and return the best model."""
+    from safetensors.torch import load_file
+
+    train_idx, val_idx, test_idx = split_indices(dataset, val_fraction, test_fraction, train_config.seed)
+    items = prepare(dataset, detector_config, progress=train_config.progress)
+    train_items = [items[i] for i in train_idx]
+    val_items = [items[i] for i in val_idx] or train_items[: max(1, len(train_items) // 5)]
+    if extra_train is not None:
+        train_items += prepare(extra_train, detector_config)
+    model = build_detector(detector_config)
+    if init_weights:
+        model.load_state_dict(init_weights)
+    out = Path(train_config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "detector": detector_config.to_dict(),
+        "class_names": list(dataset.class_names),
+        "train_config": asdict(train_config),
+        "split": {
+            "seed": train_config.seed, "val_fraction": val_fraction, "test_fraction": test_fraction,
+            "train": len(train_items), "val": len(val_items), "test": len(test_idx),
+            "val_names": [dataset.samples[i].name for i in val_idx],
+            "test_names": [dataset.samples[i].name for i in test_idx],
+        },
+    }
+    (out / "config.json").write_text(json.dumps(meta, indent=2))
+
+    def evaluate(m):
+        return evaluate_items(torch_forward(InspectorGraph(m, detector_config).eval()), val_items, dataset.class_names)
+
+    result = Trainer(train_config).fit(model, train_items, make_collate(True), detection_loss, evaluate)
+    best = out / "best.safetensors"
+    if best.exists():
+        model.load_state_dict(load_file(str(best)))
+    model.eval()
+    if test_idx:
+        graph = InspectorGraph(model, detector_config).eval()
+        meta["test_metrics"] = evaluate_items(torch_forward(graph), [items[i] for i in test_idx], dataset.class_names)
+    meta["result"] = result.to_dict()
+    (out / "config.json").write_text(json.dumps(meta, indent=2))
+    return model, result, meta

@@ -1,0 +1,95 @@
+"""Run an edge bundle with numpy, Pillow and onnxruntime only (no PyTorch on this path).
+
+Example:
+    >>> from deepseek_apps.core.runtime.edge import EdgeRuntime
+    >>> runtime = EdgeRuntime("bundle.zip")  # doctest: +SKIP
+    >>> detections = runtime.predict(["part_001.png"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image
+
+from ...errors import ErrorCode, InvalidInputError, ModelFormatError
+from .bundle import Bundle, read_bundle
+from .postprocess import select_detections
+from .preprocess import scale_boxes_back, to_model_input
+from .session import OrtSession
+
+
+@dataclass
+class EdgeDetections:
+    """Detections of one image in original-image pixels."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: list[str]
+    latency_ms: float = 0.0
+    size: tuple[int, int] = (0, 0)
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "defects": [
+                {"label": lab, "score": round(float(s), 5), "box": [round(float(v), 2) for v in b]}
+                for b, s, lab in zip(self.boxes, self.scores, self.labels)
+            ],
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+
+class EdgeRuntime:
+    """Verify a bundle, open it in ONNX Runtime and run pre-processing, model and NMS."""
+
+    def __init__(self, bundle: str | Path | Bundle, threads: int = 2, score_threshold: float | None = None):
+        self.bundle = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
+        manifest = self.bundle.manifest
+        if manifest.get("task") != "detection":
+            raise ModelFormatError(ErrorCode.UNSUPPORTED_FORMAT, "edge runtime supports detection bundles",
+                                   value=manifest.get("task"), hint="use the app's own runtime for this bundle")
+        self.class_names = list(manifest["class_names"])
+        pre = manifest["preprocessing"]
+        self.size, self.channels = int(pre["size"]), int(pre["channels"])
+        post = manifest.get("postprocessing", {})
+        self.score_threshold = post.get("score_threshold", 0.3) if score_threshold is None else score_threshold
+        self.iou_threshold = post.get("iou_threshold", 0.5)
+        self.max_detections = post.get("max_detections", 100)
+        self.session = OrtSession(self.bundle.model_bytes, threads)
+        self.input_name = self.session.input_names[0]
+
+    def forward(self, pixels: np.ndarray) -> list[np.ndarray]:
+        """Raw graph outputs for a float32 ``(N, C, S, S)`` batch of 0..255 pixels."""
+        return self.session.run({self.input_name: pixels})
+
+    def predict(self, images: Sequence[str | Path | Image.Image]) -> list[EdgeDetections]:
+        pils = [self._open(im) for im in images]
+        t0 = time.perf_counter()
+        batch = np.stack([to_model_input(p, self.size, self.channels) for p in pils]).astype(np.float32)
+        boxes, scores, labels = self.forward(batch)
+        results = []
+        for p, b, s, lab in zip(pils, boxes, scores, labels):
+            b, s, lab = select_detections(b, s, lab, self.score_threshold, self.iou_threshold, self.max_detections)
+            b = scale_boxes_back(b, self.size, p.width, p.height)
+            results.append(EdgeDetections(b, s, [self.class_names[int(i)] for i in lab], size=p.size))
+        per_image = (time.perf_counter() - t0) * 1000 / max(1, len(pils))
+        for r in results:
+            r.latency_ms = per_image
+        return results
+
+    @staticmethod
+    def _open(image: str | Path | Image.Image) -> Image.Image:
+        if isinstance(image, Image.Image):
+            return image.convert("RGB")
+        try:
+            with Image.open(image) as im:
+                im.load()
+                return im.convert("RGB")
+        except (OSError, ValueError) as exc:
+            raise InvalidInputError(ErrorCode.IMAGE_UNREADABLE, f"cannot read image ({exc})", value=str(image),
+                                    hint="pass a readable PNG or JPEG") from exc

@@ -1,0 +1,110 @@
+"""Inference sessions over one interface: ``run(inputs: dict[str, ndarray]) -> list[ndarray]``.
+
+Backends: ``"torch"`` (an ``nn.Module``), ``"onnxruntime"`` and ``"openvino"`` (an ONNX file).
+ONNX Runtime is imported here only; PyTorch and OpenVINO only inside their session classes.
+
+Example:
+    >>> from deepseek_apps.core.runtime.session import create_session
+    >>> session = create_session("model.onnx", backend="onnxruntime", threads=2)  # doctest: +SKIP
+    >>> boxes, scores, labels = session.run({"pixels": batch})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ...errors import ErrorCode, InvalidInputError, MissingResourceError, ModelFormatError, RuntimeFailure, require
+
+BACKENDS = ("torch", "onnxruntime", "openvino")
+
+
+class InferenceSession(Protocol):
+    input_names: list[str]
+    output_names: list[str]
+
+    def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
+class OrtSession:
+    """ONNX Runtime on the CPU with a fixed thread count and full graph optimisation."""
+
+    def __init__(self, model: str | Path | bytes, threads: int = 2):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if isinstance(model, (str, Path)) and not Path(model).is_file():
+            raise MissingResourceError(ErrorCode.FILE_NOT_FOUND, "ONNX model not found", value=str(model))
+        source = str(model) if isinstance(model, (str, Path)) else model
+        try:
+            self._session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelFormatError(ErrorCode.UNSUPPORTED_FORMAT, f"ONNX Runtime cannot load the model ({exc})",
+                                   value=str(model)[:200], hint="re-export the model with this version") from exc
+        self.input_names = [i.name for i in self._session.get_inputs()]
+        self.output_names = [o.name for o in self._session.get_outputs()]
+
+    def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        try:
+            return self._session.run(None, inputs)
+        except Exception as exc:
+            raise RuntimeFailure(ErrorCode.BACKEND_FAILURE, f"ONNX Runtime failed ({exc})",
+                                 value={k: v.shape for k, v in inputs.items()},
+                                 hint="check the input shape and dtype against the model") from exc
+
+
+class TorchSession:
+    """An ``nn.Module`` in eval mode under ``torch.no_grad``; inputs and outputs are numpy."""
+
+    def __init__(self, module: Any, input_names: list[str], output_names: list[str], threads: int = 2,
+                 device: str = "cpu"):
+        import torch
+
+        torch.set_num_threads(threads)
+        self._torch = torch
+        self.module = module.eval().to(device)
+        self.device = device
+        self.input_names, self.output_names = input_names, output_names
+
+    def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        torch = self._torch
+        with torch.no_grad():
+            outs = self.module(*[torch.from_numpy(inputs[n]).to(self.device) for n in self.input_names])
+        outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+        return [o.detach().cpu().numpy() for o in outs]
+
+
+class OpenVinoSession:
+    """OpenVINO on the CPU, FP32 precision forced (its bf16 default is slower and less accurate here)."""
+
+    def __init__(self, model: str | Path, threads: int = 2):
+        ov = require("openvino", "openvino")
+        core = ov.Core()
+        compiled = core.compile_model(
+            str(model), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads}
+        )
+        self._request = compiled.create_infer_request()
+        self.input_names = [i.get_any_name() for i in compiled.inputs]
+        self.output_names = [o.get_any_name() for o in compiled.outputs]
+        self._outputs = compiled.outputs
+
+    def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        result = self._request.infer(inputs)
+        return [np.asarray(result[o]) for o in self._outputs]
+
+
+def create_session(model: Any, backend: str = "onnxruntime", threads: int = 2, **kwargs: Any) -> InferenceSession:
+    """Open ``model`` (an ONNX path/bytes, or an ``nn.Module`` for ``"torch"``) on ``backend``."""
+    if backend == "onnxruntime":
+        return OrtSession(model, threads)
+    if backend == "openvino":
+        return OpenVinoSession(model, threads)
+    if backend == "torch":
+        return TorchSession(model, kwargs["input_names"], kwargs["output_names"], threads, kwargs.get("device", "cpu"))
+    raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, f"unknown backend '{backend}'", value=backend,
+                            hint=f"use one of: {', '.join(BACKENDS)}")

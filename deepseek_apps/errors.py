@@ -1,0 +1,124 @@
+"""One exception family with stable numeric codes.
+
+Codes are grouped by family and never reused:
+
+- 1xxx ``InvalidInputError``: the caller handed us something we cannot use.
+- 2xxx ``MissingResourceError``: a file, folder, extra or service is not there.
+- 3xxx ``ModelFormatError``: a model, bundle or checkpoint is malformed or mismatched.
+- 4xxx ``RuntimeFailure``: something failed while running (export parity, backend).
+
+Every message names the offending value and says what to do next.
+
+Example:
+    >>> from deepseek_apps.errors import InvalidInputError, ErrorCode
+    >>> try:
+    ...     raise InvalidInputError(ErrorCode.IMAGE_DTYPE, "image dtype is float64", value="float64",
+    ...                             hint="pass uint8 pixels in 0..255")
+    ... except InvalidInputError as e:
+    ...     e.code
+    1003
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class ErrorCode(IntEnum):
+    # 1xxx bad input
+    INVALID_ARGUMENT = 1000
+    IMAGE_UNREADABLE = 1001
+    IMAGE_EMPTY = 1002
+    IMAGE_DTYPE = 1003
+    IMAGE_SHAPE = 1004
+    IMAGE_TOO_LARGE = 1005
+    IMAGE_TYPE = 1006
+    ANNOTATION_INVALID = 1010
+    BOX_OUT_OF_IMAGE = 1011
+    UNKNOWN_CLASS = 1012
+    DATASET_EMPTY = 1013
+    # 2xxx missing resource
+    FILE_NOT_FOUND = 2001
+    DIRECTORY_NOT_FOUND = 2002
+    OPTIONAL_DEPENDENCY = 2003
+    DEFAULT_MODEL_MISSING = 2004
+    # 3xxx model / format
+    BUNDLE_INVALID = 3001
+    BUNDLE_HASH_MISMATCH = 3002
+    CHECKPOINT_INVALID = 3003
+    MODEL_NOT_FITTED = 3004
+    UNSUPPORTED_FORMAT = 3005
+    # 4xxx runtime
+    EXPORT_PARITY = 4001
+    BACKEND_FAILURE = 4002
+    TRAINING_FAILURE = 4003
+
+
+class DeepSeekAppsError(Exception):
+    """Base class of every error this package raises on purpose.
+
+    Attributes:
+        code: stable numeric code (see ``ErrorCode``).
+        value: the offending value, as given (or a short repr of it).
+        hint: what the user should do about it.
+    """
+
+    family = "error"
+
+    def __init__(self, code: ErrorCode | int, message: str, *, value: Any = None, hint: str = ""):
+        self.code = int(code)
+        self.message = message
+        self.value = value
+        self.hint = hint
+        text = f"[DSA-{self.code}] {message}"
+        if value is not None:
+            text += f" (value: {_short(value)})"
+        if hint:
+            text += f". {hint}"
+        super().__init__(text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "family": self.family,
+            "message": self.message,
+            "value": None if self.value is None else _short(self.value),
+            "hint": self.hint,
+        }
+
+
+class InvalidInputError(DeepSeekAppsError, ValueError):
+    family = "invalid_input"
+
+
+class MissingResourceError(DeepSeekAppsError, FileNotFoundError):
+    family = "missing_resource"
+
+
+class ModelFormatError(DeepSeekAppsError):
+    family = "model_format"
+
+
+class RuntimeFailure(DeepSeekAppsError, RuntimeError):
+    family = "runtime"
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency or raise ``MissingResourceError`` naming the extra."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingResourceError(
+            ErrorCode.OPTIONAL_DEPENDENCY,
+            f"optional dependency '{module}' is not installed",
+            value=module,
+            hint=f"install it with: pip install 'deepseek-apps[{extra}]'",
+        ) from exc
