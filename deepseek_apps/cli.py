@@ -34,10 +34,27 @@ def _dashboard(args: argparse.Namespace) -> int:
     if not home.exists():
         from .errors import ErrorCode, MissingResourceError
 
-        raise MissingResourceError(ErrorCode.FILE_NOT_FOUND, "dashboard files not found", value=str(home),
-                                   hint="run from a source checkout (dashboards/ is not part of the wheel)")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(home), "--server.port", str(args.port),
-           "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+        raise MissingResourceError(
+            ErrorCode.FILE_NOT_FOUND,
+            "dashboard files not found",
+            value=str(home),
+            hint="run from a source checkout (dashboards/ is not part of the wheel)",
+        )
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(home),
+        "--server.port",
+        str(args.port),
+        "--server.address",
+        args.address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     return subprocess.call(cmd)
 
 

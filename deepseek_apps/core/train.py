@@ -18,9 +18,10 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -128,7 +129,7 @@ class Trainer:
             return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm)))) * 0.99 + 0.01
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-        state = {"epoch": 0, "best_metric": -1.0, "best_epoch": -1, "history": []}
+        state = {"epoch": 0, "best_metric": None, "best_epoch": -1, "history": []}
         if cfg.resume and (out / "last_state.pt").exists():
             state = self._load(model, opt, sched, out)
         net: nn.Module = model
@@ -139,7 +140,9 @@ class Trainer:
         if cfg.progress and rank == 0:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=total, initial=state["epoch"] * steps_per_epoch, unit="step", desc="train", dynamic_ncols=True)
+            bar = tqdm(
+                total=total, initial=state["epoch"] * steps_per_epoch, unit="step", desc="train", dynamic_ncols=True
+            )
         for epoch in range(state["epoch"], cfg.epochs):
             t0 = time.perf_counter()
             net.train()
@@ -151,8 +154,12 @@ class Trainer:
                 batch = collate([items[i] for i in shard[step * cfg.batch_size : (step + 1) * cfg.batch_size]], rng)
                 loss = loss_fn(net, batch)
                 if not torch.isfinite(loss):
-                    raise RuntimeFailure(ErrorCode.TRAINING_FAILURE, "loss is not finite", value=loss.item(),
-                                         hint="lower the learning rate (--lr) or check the annotations")
+                    raise RuntimeFailure(
+                        ErrorCode.TRAINING_FAILURE,
+                        "loss is not finite",
+                        value=loss.item(),
+                        hint="lower the learning rate (--lr) or check the annotations",
+                    )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip:
@@ -167,10 +174,15 @@ class Trainer:
                 model.eval()
                 with torch.no_grad():
                     metrics = evaluate(model)
-                record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - t0, **metrics}
+                record = {
+                    "epoch": epoch + 1,
+                    "loss": float(np.mean(losses)),
+                    "seconds": time.perf_counter() - t0,
+                    **metrics,
+                }
                 state["history"].append(record)
                 value = float(metrics.get(cfg.monitor, -record["loss"]))
-                improved = value > state["best_metric"]
+                improved = state["best_metric"] is None or value > state["best_metric"]
                 if improved:
                     state["best_metric"], state["best_epoch"] = value, epoch + 1
                 state["epoch"] = epoch + 1
@@ -185,7 +197,8 @@ class Trainer:
 
             state = self._broadcast(state)
             dist.destroy_process_group()
-        return TrainResult(state["best_metric"], state["best_epoch"], state["history"], str(out))
+        best = state["best_metric"] if state["best_metric"] is not None else float("nan")
+        return TrainResult(best, state["best_epoch"], state["history"], str(out))
 
     @staticmethod
     def _broadcast(state: dict) -> dict:
@@ -223,6 +236,8 @@ class Trainer:
             return json.loads(blob["state_json"])
         except (OSError, KeyError, RuntimeError, ValueError) as exc:
             raise ModelFormatError(
-                ErrorCode.CHECKPOINT_INVALID, f"cannot resume from {out} ({exc})", value=str(out),
+                ErrorCode.CHECKPOINT_INVALID,
+                f"cannot resume from {out} ({exc})",
+                value=str(out),
                 hint="delete the folder or pass resume=False / --no-resume to start over",
             ) from exc

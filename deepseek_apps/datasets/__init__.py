@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import ErrorCode, InvalidInputError
 from .types import NEU_CLASSES, DetectionDataset, DetectionSample
@@ -40,7 +40,9 @@ def load_dataset(
 
         return load_masks(path, class_names)
     raise InvalidInputError(
-        ErrorCode.INVALID_ARGUMENT, f"unknown dataset format '{format}'", value=format,
+        ErrorCode.INVALID_ARGUMENT,
+        f"unknown dataset format '{format}'",
+        value=format,
         hint=f"use one of: {', '.join(FORMATS)}",
     )
 

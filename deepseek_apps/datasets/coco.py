@@ -112,7 +112,15 @@ def _class_map(
     categories: list[dict], class_names: Sequence[str] | None, json_path: Path
 ) -> tuple[tuple[str, ...], dict[Any, int]]:
     """Class names in label order and a map from category id to label."""
-    by_id = {c["id"]: str(c["name"]) for c in categories}
+    try:
+        by_id = {c["id"]: str(c["name"]) for c in categories}
+    except (KeyError, TypeError) as exc:
+        raise InvalidInputError(
+            ErrorCode.ANNOTATION_INVALID,
+            "category entry without 'id' or 'name'",
+            value=str(json_path),
+            hint="every entry of 'categories' needs id and name",
+        ) from exc
     if class_names is None:
         names = tuple(by_id[i] for i in sorted(by_id))
     else:

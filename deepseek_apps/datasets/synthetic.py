@@ -69,7 +69,10 @@ def _draw_patches(rng, img, size):
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     angles = np.sort(rng.uniform(0, 2 * np.pi, 9))
     pts = [
-        (cx + (x1 - x0) / 2 * np.cos(a) * rng.uniform(0.75, 1.0), cy + (y1 - y0) / 2 * np.sin(a) * rng.uniform(0.75, 1.0))
+        (
+            cx + (x1 - x0) / 2 * np.cos(a) * rng.uniform(0.75, 1.0),
+            cy + (y1 - y0) / 2 * np.sin(a) * rng.uniform(0.75, 1.0),
+        )
         for a in angles
     ]
     draw.polygon(pts, fill=int(rng.choice([-1, 1]) * rng.uniform(35, 60)))

@@ -18,12 +18,13 @@ NEU_CLASSES: tuple[str, ...] = (
 )
 
 
-@dataclass
+@dataclass(eq=False)
 class DetectionSample:
     """One image with its boxes (x0, y0, x1, y1 in pixels) and integer labels.
 
     Either ``image`` is held in memory or ``path`` points at a file read on ``load()``,
     so a loader can describe a large folder without decoding every image up front.
+    Samples compare by identity: field-wise ``==`` is ambiguous on numpy arrays.
     """
 
     image: Image.Image | None

@@ -78,20 +78,26 @@ def parse_voc_xml(
         bb = obj.find("bndbox")
         if bb is None:
             raise InvalidInputError(
-                ErrorCode.ANNOTATION_INVALID, "object without <bndbox>", value=f"{xml_path}:{name}",
+                ErrorCode.ANNOTATION_INVALID,
+                "object without <bndbox>",
+                value=f"{xml_path}:{name}",
                 hint="every <object> needs xmin/ymin/xmax/ymax",
             )
         try:
             box = [float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")]
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(
-                ErrorCode.ANNOTATION_INVALID, "non-numeric box coordinate", value=f"{xml_path}:{name}",
+                ErrorCode.ANNOTATION_INVALID,
+                "non-numeric box coordinate",
+                value=f"{xml_path}:{name}",
                 hint="xmin/ymin/xmax/ymax must be numbers",
             ) from exc
         if class_names is not None and name not in class_names:
             if strict_classes:
                 raise InvalidInputError(
-                    ErrorCode.UNKNOWN_CLASS, f"unknown class '{name}' in {xml_path.name}", value=name,
+                    ErrorCode.UNKNOWN_CLASS,
+                    f"unknown class '{name}' in {xml_path.name}",
+                    value=name,
                     hint=f"known classes: {', '.join(class_names)}; pass class_names to include it",
                 )
             continue
@@ -104,26 +110,36 @@ def check_box(box: list[float], width: int, height: int, where: str, tolerance: 
     x0, y0, x1, y1 = box
     if x1 <= x0 or y1 <= y0:
         raise InvalidInputError(
-            ErrorCode.ANNOTATION_INVALID, "box has zero or negative size", value=f"{where}: {box}",
+            ErrorCode.ANNOTATION_INVALID,
+            "box has zero or negative size",
+            value=f"{where}: {box}",
             hint="boxes are (xmin, ymin, xmax, ymax) with xmax > xmin and ymax > ymin",
         )
     if x0 < -tolerance or y0 < -tolerance or x1 > width + tolerance or y1 > height + tolerance:
         raise InvalidInputError(
-            ErrorCode.BOX_OUT_OF_IMAGE, f"box lies outside the {width}x{height} image", value=f"{where}: {box}",
+            ErrorCode.BOX_OUT_OF_IMAGE,
+            f"box lies outside the {width}x{height} image",
+            value=f"{where}: {box}",
             hint="fix the annotation; coordinates are pixels of the original image",
         )
     return [max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1)]
 
 
-def load_voc(root: str | Path, class_names: Sequence[str] | None = None, exclude: Sequence[str] = ()) -> DetectionDataset:
+def load_voc(
+    root: str | Path, class_names: Sequence[str] | None = None, exclude: Sequence[str] = ()
+) -> DetectionDataset:
     """Load a VOC folder. ``class_names`` fixes the label order (sorted names found, if None).
 
     ``exclude`` lists file stems to leave out (for instance a held-out check set).
     """
     root = Path(root)
     if not root.is_dir():
-        raise MissingResourceError(ErrorCode.DIRECTORY_NOT_FOUND, "dataset folder not found", value=str(root),
-                                   hint="pass the folder that holds the images and XML files")
+        raise MissingResourceError(
+            ErrorCode.DIRECTORY_NOT_FOUND,
+            "dataset folder not found",
+            value=str(root),
+            hint="pass the folder that holds the images and XML files",
+        )
     ann_dir, img_dir = _find_layout(root)
     xmls = sorted(p for p in ann_dir.glob("*.xml") if p.stem not in set(exclude))
     parsed = [(x, *parse_voc_xml(x, class_names)) for x in xmls]
@@ -146,8 +162,9 @@ def load_voc(root: str | Path, class_names: Sequence[str] | None = None, exclude
             )
         )
     if not samples:
-        raise InvalidInputError(ErrorCode.DATASET_EMPTY, "no annotated images found", value=str(root),
-                                hint="check the folder layout")
+        raise InvalidInputError(
+            ErrorCode.DATASET_EMPTY, "no annotated images found", value=str(root), hint="check the folder layout"
+        )
     return DetectionDataset(samples, names)
 
 

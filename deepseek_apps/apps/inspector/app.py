@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -118,15 +119,22 @@ class QualityInspector:
         extra = None
         if synthetic:
             if tuple(dataset.class_names) != NEU_CLASSES:
-                raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, "synthetic images carry the NEU-DET classes only",
-                                        value=dataset.class_names, hint="drop --synthetic for other class sets")
+                raise InvalidInputError(
+                    ErrorCode.INVALID_ARGUMENT,
+                    "synthetic images carry the NEU-DET classes only",
+                    value=dataset.class_names,
+                    hint="drop --synthetic for other class sets",
+                )
             extra = DetectionDataset(generate_samples(synthetic, seed=tcfg.seed + 12345), NEU_CLASSES)
         model, result, meta = train_detector(dataset, cfg, tcfg, val_fraction, test_fraction, extra)
         self.metrics_ = {
             "best_val_map50": result.best_metric,
             "best_epoch": result.best_epoch,
-            **({"test_map50": meta["test_metrics"]["map50"], "per_class": meta["test_metrics"]["per_class"]}
-               if "test_metrics" in meta else {}),
+            **(
+                {"test_map50": meta["test_metrics"]["map50"], "per_class": meta["test_metrics"]["per_class"]}
+                if "test_metrics" in meta
+                else {}
+            ),
         }
         self.out_dir_ = Path(tcfg.out_dir)
         self._model = torch_model(model, cfg, tuple(dataset.class_names), meta, self.device, self.threads)
@@ -169,7 +177,9 @@ class QualityInspector:
         for im, b, s, lab in zip(images, boxes, scores, labels):
             b, s, lab = select_detections(b, s, lab, self.confidence_threshold, self.iou_threshold)
             b = scale_boxes_back(b, model.input_size, im.width, im.height)
-            defects = [Defect(model.class_names[int(c)], float(p), tuple(float(v) for v in bb)) for bb, p, c in zip(b, s, lab)]
+            defects = [
+                Defect(model.class_names[int(c)], float(p), tuple(float(v) for v in bb)) for bb, p, c in zip(b, s, lab)
+            ]
             out.append(Inspection(defects=defects, width=im.width, height=im.height))
         per_image = (time.perf_counter() - t0) * 1000 / max(1, len(images))
         for r in out:
@@ -205,6 +215,10 @@ class QualityInspector:
         from .deploy import export_bundle
 
         if "torch_module" not in self.model_.metadata:
-            raise ModelFormatError(ErrorCode.UNSUPPORTED_FORMAT, "export needs a PyTorch model",
-                                   value=str(self.model_path), hint="load a training folder or call fit() first")
+            raise ModelFormatError(
+                ErrorCode.UNSUPPORTED_FORMAT,
+                "export needs a PyTorch model",
+                value=str(self.model_path),
+                hint="load a training folder or call fit() first",
+            )
         return export_bundle(self.model_, Path(out), int8=int8, calib=calib, **kwargs)

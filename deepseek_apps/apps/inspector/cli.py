@@ -43,19 +43,33 @@ def _train(args: argparse.Namespace) -> int:
     if args.input_size % 32:
         from ...errors import ErrorCode, InvalidInputError
 
-        raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, "input size must be a multiple of 32",
-                                value=args.input_size, hint="try 192 or 224")
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            "input size must be a multiple of 32",
+            value=args.input_size,
+            hint="try 192 or 224",
+        )
     classes = tuple(c.strip() for c in args.classes.split(",")) if args.classes else None
     inspector = QualityInspector(
         detector_config=DetectorConfig(input_size=args.input_size, in_channels=args.channels),
         train_config=TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads,
-            out_dir=args.out, resume=not args.no_resume, progress=not args.no_progress,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            threads=args.threads,
+            out_dir=args.out,
+            resume=not args.no_resume,
+            progress=not args.no_progress,
         ),
     )
     inspector.fit(
-        args.data, format=args.format, class_names=classes, val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction, synthetic=args.synthetic,
+        args.data,
+        format=args.format,
+        class_names=classes,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
+        synthetic=args.synthetic,
     )
     summary = {"out": args.out, **{k: v for k, v in inspector.metrics_.items() if k != "per_class"}}
     print(json.dumps(summary, indent=2, default=float), file=sys.stdout)

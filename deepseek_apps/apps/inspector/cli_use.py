@@ -14,8 +14,12 @@ def add_parsers(cmds: argparse._SubParsersAction) -> None:
     e = cmds.add_parser("evaluate", help="mAP@0.5 and per-class AP on an annotated dataset")
     e.add_argument("--data", required=True)
     e.add_argument("--format", default="voc", choices=["voc", "yolo", "coco", "masks"])
-    e.add_argument("--split", default="all", choices=["all", "val", "test"],
-                   help="val/test: the split recorded with the model at training time")
+    e.add_argument(
+        "--split",
+        default="all",
+        choices=["all", "val", "test"],
+        help="val/test: the split recorded with the model at training time",
+    )
     e.add_argument("--json", action="store_true", help="print one JSON object")
     _model_arg(e)
     e.set_defaults(func=_evaluate)
@@ -77,14 +81,28 @@ def _export(args: argparse.Namespace) -> int:
     if args.model is None:
         inspector = QualityInspector(model_path=default_torch)
     path = inspector.export(
-        args.out, int8=args.int8, calib=args.calib, calibration_method=args.calibration_method,
-        eval_data=args.eval_data, eval_format=args.eval_format, eval_split=args.eval_split, model_name=args.name,
+        args.out,
+        int8=args.int8,
+        calib=args.calib,
+        calibration_method=args.calibration_method,
+        eval_data=args.eval_data,
+        eval_format=args.eval_format,
+        eval_split=args.eval_split,
+        model_name=args.name,
     )
     from ...core.runtime.bundle import read_bundle
 
     manifest = read_bundle(path).manifest
-    print(json.dumps({"bundle": str(path), "precision": manifest["precision"],
-                      "parity_max_abs_diff": manifest["export"]["max_abs_diff"],
-                      "metrics": {k: v for k, v in manifest["metrics"].items() if k != "per_class"}}, indent=2,
-                     default=float))
+    print(
+        json.dumps(
+            {
+                "bundle": str(path),
+                "precision": manifest["precision"],
+                "parity_max_abs_diff": manifest["export"]["max_abs_diff"],
+                "metrics": {k: v for k, v in manifest["metrics"].items() if k != "per_class"},
+            },
+            indent=2,
+            default=float,
+        )
+    )
     return 0

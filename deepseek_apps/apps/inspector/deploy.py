@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import replace
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,8 +45,12 @@ def bundle_model(path: Path, threads: int = 2):
     runtime = EdgeRuntime(path, threads=threads)
     manifest = runtime.bundle.manifest
     if manifest["application"] != "inspector":
-        raise ModelFormatError(ErrorCode.UNSUPPORTED_FORMAT, f"bundle is for '{manifest['application']}'",
-                               value=str(path), hint="load it with the matching application")
+        raise ModelFormatError(
+            ErrorCode.UNSUPPORTED_FORMAT,
+            f"bundle is for '{manifest['application']}'",
+            value=str(path),
+            hint="load it with the matching application",
+        )
 
     def forward(pixels: np.ndarray):
         return tuple(runtime.forward(pixels))
@@ -60,18 +64,31 @@ def load_model(path: Path, device: str = "cpu", threads: int = 2):
     from .app import DEFAULT_BUNDLE
 
     if path == DEFAULT_BUNDLE and not path.exists():
-        raise MissingResourceError(ErrorCode.DEFAULT_MODEL_MISSING, "the embedded default model is missing",
-                                   value=str(path), hint="reinstall deepseek-apps or pass model_path=")
+        raise MissingResourceError(
+            ErrorCode.DEFAULT_MODEL_MISSING,
+            "the embedded default model is missing",
+            value=str(path),
+            hint="reinstall deepseek-apps or pass model_path=",
+        )
     if not path.exists():
-        raise MissingResourceError(ErrorCode.FILE_NOT_FOUND, "model not found", value=str(path),
-                                   hint="pass a training --out folder, a saved model folder or a bundle")
+        raise MissingResourceError(
+            ErrorCode.FILE_NOT_FOUND,
+            "model not found",
+            value=str(path),
+            hint="pass a training --out folder, a saved model folder or a bundle",
+        )
     if path.suffix == ".zip" or (path / "manifest.json").exists():
         return bundle_model(path, threads)
-    weights = next((path / n for n in ("model.safetensors", "best.safetensors", "last.safetensors")
-                    if (path / n).exists()), None)
+    weights = next(
+        (path / n for n in ("model.safetensors", "best.safetensors", "last.safetensors") if (path / n).exists()), None
+    )
     if weights is None or not (path / "config.json").exists():
-        raise ModelFormatError(ErrorCode.CHECKPOINT_INVALID, "folder holds no model", value=str(path),
-                               hint="expected manifest.json (bundle) or config.json + model.safetensors")
+        raise ModelFormatError(
+            ErrorCode.CHECKPOINT_INVALID,
+            "folder holds no model",
+            value=str(path),
+            hint="expected manifest.json (bundle) or config.json + model.safetensors",
+        )
     from safetensors.torch import load_file
 
     from .model import DetectorConfig, build_detector
@@ -82,8 +99,12 @@ def load_model(path: Path, device: str = "cpu", threads: int = 2):
     try:
         model.load_state_dict(load_file(str(weights)))
     except RuntimeError as exc:
-        raise ModelFormatError(ErrorCode.CHECKPOINT_INVALID, f"weights do not fit the config ({exc})"[:400],
-                               value=str(weights), hint="use the config.json written with these weights") from exc
+        raise ModelFormatError(
+            ErrorCode.CHECKPOINT_INVALID,
+            f"weights do not fit the config ({exc})"[:400],
+            value=str(weights),
+            hint="use the config.json written with these weights",
+        ) from exc
     return torch_model(model.eval(), cfg, meta["class_names"], meta, device, threads)
 
 
@@ -91,8 +112,12 @@ def save_model(loaded, out: Path) -> Path:
     from safetensors.torch import save_file
 
     if "torch_module" not in loaded.metadata:
-        raise ModelFormatError(ErrorCode.UNSUPPORTED_FORMAT, "only PyTorch models can be saved as weights",
-                               value=loaded.metadata.get("bundle"), hint="a bundle is already a saved model")
+        raise ModelFormatError(
+            ErrorCode.UNSUPPORTED_FORMAT,
+            "only PyTorch models can be saved as weights",
+            value=loaded.metadata.get("bundle"),
+            hint="a bundle is already a saved model",
+        )
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in loaded.metadata["torch_module"].state_dict().items()}
     save_file(state, str(out / "model.safetensors"))
@@ -112,8 +137,12 @@ def split_dataset(data: Any, format: str, class_names: Sequence[str], split: str
         return dataset
     names = set(metadata.get("split", {}).get(f"{split}_names", []))
     if split not in ("val", "test") or not names:
-        raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, f"split '{split}' is not recorded with this model",
-                                value=split, hint="use --split all, or a model trained by this package")
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"split '{split}' is not recorded with this model",
+            value=split,
+            hint="use --split all, or a model trained by this package",
+        )
     kept = [s for s in dataset.samples if s.name in names]
     return DetectionDataset(kept, dataset.class_names)
 
@@ -146,16 +175,32 @@ def _calibration_pixels(calib: Any, cfg, limit: int = 256) -> np.ndarray:
     else:
         images = [to_pil(x) for x in list(calib)[:limit]]
     if not images:
-        raise InvalidInputError(ErrorCode.DATASET_EMPTY, "no calibration images found", value=str(calib),
-                                hint="pass a folder of typical images with --calib")
+        raise InvalidInputError(
+            ErrorCode.DATASET_EMPTY,
+            "no calibration images found",
+            value=str(calib),
+            hint="pass a folder of typical images with --calib",
+        )
     return np.stack([to_model_input(im, cfg.input_size, cfg.in_channels) for im in images]).astype(np.float32)
 
 
-def _parity_compare(name: str, ref: np.ndarray, got: np.ndarray) -> float:
-    """Compare top-k candidates ignoring order among near-tied scores (the k-th place can swap)."""
-    if name != "scores":
-        return 0.0 if ref.shape == got.shape else float("inf")
-    return float(np.max(np.abs(np.sort(ref, axis=1) - np.sort(got, axis=1))))
+def _parity_compare(ref: list[np.ndarray], got: list[np.ndarray]) -> list[float]:
+    """Top-k parity: scores compared sorted; boxes and labels where the score order is unambiguous.
+
+    Candidates whose scores lie within 1e-4 of a neighbour may legally swap places (the k-th
+    slot too), so boxes and labels are compared only at positions with a clear score gap.
+    """
+    (rb, rs, rl), (gb, gs, gl) = ref, got
+    if rb.shape != gb.shape or rs.shape != gs.shape:
+        return [float("inf")] * 3
+    score_diff = float(np.max(np.abs(np.sort(rs, axis=1) - np.sort(gs, axis=1))))
+    gap = np.diff(rs, axis=1)  # top-k scores are sorted descending
+    clear = np.ones_like(rs, dtype=bool)
+    clear[:, 1:] &= np.abs(gap) > 1e-4
+    clear[:, :-1] &= np.abs(gap) > 1e-4
+    box_diff = float(np.max(np.abs(rb - gb)[clear])) if clear.any() else 0.0
+    label_diff = float(np.max(np.abs(rl - gl)[clear])) if clear.any() else 0.0
+    return [box_diff, score_diff, label_diff]
 
 
 def _model_card(manifest: dict, metadata: dict) -> str:
@@ -210,31 +255,53 @@ def export_bundle(
     checks = [(torch.from_numpy(pixels[i : i + 8]),) for i in range(0, min(len(pixels), 32), 8)]
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
-        report = export_onnx(graph, checks[0], fp32, [INPUT_NAME], list(OUTPUT_NAMES), tolerance=1e-3,
-                             check_inputs=checks, compare=_parity_compare)
+        report = export_onnx(
+            graph,
+            checks[0],
+            fp32,
+            [INPUT_NAME],
+            list(OUTPUT_NAMES),
+            tolerance=1e-2,
+            check_inputs=checks,
+            compare=_parity_compare,
+        )
         model_file = fp32
         if int8:
             import onnx
 
-            exclude = [n.name for n in onnx.load(str(fp32)).graph.node
-                       if n.op_type == "Conv" and any(h in n.name for h in HEAD_OUTPUT_CONVS)]
+            exclude = [
+                n.name
+                for n in onnx.load(str(fp32)).graph.node
+                if n.op_type == "Conv" and any(h in n.name for h in HEAD_OUTPUT_CONVS)
+            ]
             batches = ({INPUT_NAME: pixels[i : i + 16]} for i in range(0, len(pixels), 16))
-            model_file = quantize_static_onnx(fp32, Path(tmp) / "int8.onnx", batches, method=calibration_method,
-                                              exclude_nodes=exclude)
+            model_file = quantize_static_onnx(
+                fp32, Path(tmp) / "int8.onnx", batches, method=calibration_method, exclude_nodes=exclude
+            )
         onnx_bytes = model_file.read_bytes()
     manifest = {
         "application": "inspector",
         "task": "detection",
         "version": __version__,
         "model_name": model_name or f"inspector-{'int8' if int8 else 'fp32'}",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "precision": "int8" if int8 else "fp32",
         "class_names": list(loaded.class_names),
-        "preprocessing": {"size": cfg.input_size, "channels": cfg.in_channels, "resize": "pillow-bilinear",
-                          "pixel_range": [0, 255], "layout": "NCHW", "mean": list(cfg.mean), "std": list(cfg.std)},
+        "preprocessing": {
+            "size": cfg.input_size,
+            "channels": cfg.in_channels,
+            "resize": "pillow-bilinear",
+            "pixel_range": [0, 255],
+            "layout": "NCHW",
+            "mean": list(cfg.mean),
+            "std": list(cfg.std),
+        },
         "postprocessing": {"score_threshold": score_threshold, "iou_threshold": 0.5, "max_detections": cfg.top_k},
-        "input_spec": {"name": INPUT_NAME, "shape": ["batch", cfg.in_channels, cfg.input_size, cfg.input_size],
-                       "dtype": "float32"},
+        "input_spec": {
+            "name": INPUT_NAME,
+            "shape": ["batch", cfg.in_channels, cfg.input_size, cfg.input_size],
+            "dtype": "float32",
+        },
         "outputs": {"boxes": ["batch", cfg.top_k, 4], "scores": ["batch", cfg.top_k], "labels": ["batch", cfg.top_k]},
         "export": report.to_dict() | {"path": "model.onnx"},
         "detector": cfg.to_dict(),
@@ -261,5 +328,6 @@ def _onnx_loaded(onnx_bytes: bytes, like):
     from .app import LoadedModel
 
     session = OrtSession(onnx_bytes, threads=2)
-    return LoadedModel(lambda x: tuple(session.run({INPUT_NAME: x})), like.class_names, like.input_size,
-                       like.channels, {})
+    return LoadedModel(
+        lambda x: tuple(session.run({INPUT_NAME: x})), like.class_names, like.input_size, like.channels, {}
+    )

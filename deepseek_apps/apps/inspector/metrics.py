@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -67,7 +67,9 @@ def mean_average_precision(
         per_class[name] = average_precision(tp / n_gt, tp / np.maximum(tp + fp, 1e-9))
     valid = [v for v in per_class.values() if v is not None]
     return {
-        "map50" if abs(iou_threshold - 0.5) < 1e-9 else f"map{int(iou_threshold * 100)}": float(np.mean(valid)) if valid else 0.0,
+        "map50" if abs(iou_threshold - 0.5) < 1e-9 else f"map{int(iou_threshold * 100)}": float(np.mean(valid))
+        if valid
+        else 0.0,
         "per_class": per_class,
         "num_images": len(predictions),
     }

@@ -6,8 +6,16 @@ from PIL import Image, ImageDraw
 
 from .results import Inspection
 
-PALETTE = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-           (70, 240, 240), (240, 50, 230))
+PALETTE = (
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+)
 
 
 def annotate(image: Image.Image, inspection: Inspection, class_names: tuple[str, ...] = ()) -> Image.Image:

@@ -13,9 +13,9 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from ...datasets.io import IMAGE_SUFFIXES
 from ...errors import ErrorCode, InvalidInputError
@@ -42,8 +42,12 @@ def expand_inputs(inputs: Iterable[str]) -> list[Path]:
     for raw in inputs:
         matches = [Path(m) for m in glob.glob(raw, recursive=True)] if any(c in raw for c in "*?[") else [Path(raw)]
         if not matches:
-            raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, "pattern matched no files", value=raw,
-                                    hint="check the glob or quote it so the shell does not expand it")
+            raise InvalidInputError(
+                ErrorCode.INVALID_ARGUMENT,
+                "pattern matched no files",
+                value=raw,
+                hint="check the glob or quote it so the shell does not expand it",
+            )
         for m in matches:
             if m.is_dir():
                 for p in m.rglob("*"):
@@ -80,8 +84,9 @@ def _annotated_name(path: Path) -> str:
     return f"{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}.png"
 
 
-def score_files(inspector, inputs: Iterable[str], out: str | Path, save_annotated: str | Path | None = None,
-                progress: bool = True) -> ScoreSummary:
+def score_files(
+    inspector, inputs: Iterable[str], out: str | Path, save_annotated: str | Path | None = None, progress: bool = True
+) -> ScoreSummary:
     """Score every image in ``inputs`` into ``out`` (JSON lines), resuming a previous run."""
     from tqdm.auto import tqdm
 
@@ -116,8 +121,11 @@ def score_files(inspector, inputs: Iterable[str], out: str | Path, save_annotate
             bar.update(len(batch))
     bar.close()
     elapsed = time.perf_counter() - t0
-    summary = ScoreSummary(scored_now=len(todo), skipped=len(paths) - len(todo),
-                           images_per_s=len(todo) / elapsed if elapsed > 0 and todo else 0.0)
+    summary = ScoreSummary(
+        scored_now=len(todo),
+        skipped=len(paths) - len(todo),
+        images_per_s=len(todo) / elapsed if elapsed > 0 and todo else 0.0,
+    )
     for p in paths:
         rec = done[str(p)]
         summary.total += 1
@@ -132,9 +140,15 @@ def score_files(inspector, inputs: Iterable[str], out: str | Path, save_annotate
 
 
 def format_summary(summary: ScoreSummary, class_names: Iterable[str]) -> str:
-    rows = [("images", summary.total), ("OK", summary.ok), ("NG", summary.ng), ("errors", summary.errors),
-            ("scored this run", summary.scored_now), ("already in output", summary.skipped),
-            ("images/s (this run)", f"{summary.images_per_s:.1f}")]
+    rows = [
+        ("images", summary.total),
+        ("OK", summary.ok),
+        ("NG", summary.ng),
+        ("errors", summary.errors),
+        ("scored this run", summary.scored_now),
+        ("already in output", summary.skipped),
+        ("images/s (this run)", f"{summary.images_per_s:.1f}"),
+    ]
     rows += [(f"defects: {name}", summary.per_class.get(name, 0)) for name in class_names]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

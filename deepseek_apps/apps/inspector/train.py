@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from ...core.runtime.postprocess import select_detections
 from ...core.runtime.preprocess import to_model_input
 from ...core.train import TrainConfig, Trainer, TrainResult
@@ -177,8 +178,12 @@ def train_detector(
         "class_names": list(dataset.class_names),
         "train_config": asdict(train_config),
         "split": {
-            "seed": train_config.seed, "val_fraction": val_fraction, "test_fraction": test_fraction,
-            "train": len(train_items), "val": len(val_items), "test": len(test_idx),
+            "seed": train_config.seed,
+            "val_fraction": val_fraction,
+            "test_fraction": test_fraction,
+            "train": len(train_items),
+            "val": len(val_items),
+            "test": len(test_idx),
             "val_names": [dataset.samples[i].name for i in val_idx],
             "test_names": [dataset.samples[i].name for i in test_idx],
         },

@@ -12,8 +12,8 @@ Example:
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -49,19 +49,33 @@ def quantize_static_onnx(
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-               "percentile": CalibrationMethod.Percentile}
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
     if method not in methods:
-        raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, f"unknown calibration method '{method}'", value=method,
-                                hint=f"use one of: {', '.join(CALIBRATION_METHODS)}")
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"unknown calibration method '{method}'",
+            value=method,
+            hint=f"use one of: {', '.join(CALIBRATION_METHODS)}",
+        )
     out_path = Path(out_path)
     with tempfile.TemporaryDirectory() as tmp:
         prepped = Path(tmp) / "prepped.onnx"
         quant_pre_process(str(model_path), str(prepped), skip_symbolic_shape=True)
         quantize_static(
-            str(prepped), str(out_path), _Reader(calibration), quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(op_types), per_channel=per_channel, activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8, nodes_to_exclude=list(exclude_nodes), calibrate_method=methods[method],
+            str(prepped),
+            str(out_path),
+            _Reader(calibration),
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=list(op_types),
+            per_channel=per_channel,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=list(exclude_nodes),
+            calibrate_method=methods[method],
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
     return out_path

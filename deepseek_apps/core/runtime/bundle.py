@@ -69,38 +69,61 @@ def _read_raw(path: Path) -> dict[str, bytes]:
         with zipfile.ZipFile(path) as zf:
             return {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
     except zipfile.BadZipFile as exc:
-        raise ModelFormatError(ErrorCode.BUNDLE_INVALID, "bundle is not a valid zip file", value=str(path),
-                               hint="re-create it with `deepseek-apps <app> export`") from exc
+        raise ModelFormatError(
+            ErrorCode.BUNDLE_INVALID,
+            "bundle is not a valid zip file",
+            value=str(path),
+            hint="re-create it with `deepseek-apps <app> export`",
+        ) from exc
 
 
 def read_bundle(path: str | Path) -> Bundle:
     """Read and verify a bundle; raises ``ModelFormatError`` on a bad manifest or a hash mismatch."""
     path = Path(path)
     if not path.exists():
-        raise MissingResourceError(ErrorCode.FILE_NOT_FOUND, "bundle not found", value=str(path),
-                                   hint="pass a bundle folder or .zip written by `export`")
+        raise MissingResourceError(
+            ErrorCode.FILE_NOT_FOUND,
+            "bundle not found",
+            value=str(path),
+            hint="pass a bundle folder or .zip written by `export`",
+        )
     raw = _read_raw(path)
     if "manifest.json" not in raw:
-        raise ModelFormatError(ErrorCode.BUNDLE_INVALID, "bundle has no manifest.json", value=str(path),
-                               hint="re-create it with `deepseek-apps <app> export`")
+        raise ModelFormatError(
+            ErrorCode.BUNDLE_INVALID,
+            "bundle has no manifest.json",
+            value=str(path),
+            hint="re-create it with `deepseek-apps <app> export`",
+        )
     try:
         manifest = json.loads(raw["manifest.json"])
     except json.JSONDecodeError as exc:
-        raise ModelFormatError(ErrorCode.BUNDLE_INVALID, f"manifest.json is not valid JSON ({exc})",
-                               value=str(path)) from exc
+        raise ModelFormatError(
+            ErrorCode.BUNDLE_INVALID, f"manifest.json is not valid JSON ({exc})", value=str(path)
+        ) from exc
     missing = [k for k in REQUIRED_KEYS if k not in manifest]
     if manifest.get("format") != FORMAT or missing:
-        raise ModelFormatError(ErrorCode.BUNDLE_INVALID, f"not a {FORMAT} manifest (missing: {missing})",
-                               value=str(path), hint="re-create it with `deepseek-apps <app> export`")
+        raise ModelFormatError(
+            ErrorCode.BUNDLE_INVALID,
+            f"not a {FORMAT} manifest (missing: {missing})",
+            value=str(path),
+            hint="re-create it with `deepseek-apps <app> export`",
+        )
     files = {}
     for name, entry in manifest["files"].items():
         if name not in raw:
-            raise ModelFormatError(ErrorCode.BUNDLE_INVALID, f"file '{name}' listed in the manifest is missing",
-                                   value=str(path), hint="the bundle is incomplete; copy it again")
+            raise ModelFormatError(
+                ErrorCode.BUNDLE_INVALID,
+                f"file '{name}' listed in the manifest is missing",
+                value=str(path),
+                hint="the bundle is incomplete; copy it again",
+            )
         if sha256(raw[name]) != entry["sha256"]:
             raise ModelFormatError(
-                ErrorCode.BUNDLE_HASH_MISMATCH, f"sha256 of '{name}' does not match the manifest",
-                value=f"{path}:{name}", hint="the bundle was modified or corrupted; do not run it, re-export it",
+                ErrorCode.BUNDLE_HASH_MISMATCH,
+                f"sha256 of '{name}' does not match the manifest",
+                value=f"{path}:{name}",
+                hint="the bundle was modified or corrupted; do not run it, re-export it",
             )
         files[name] = raw[name]
     return Bundle(manifest, files, str(path))

@@ -9,9 +9,10 @@ Example:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -51,8 +52,12 @@ class EdgeRuntime:
         self.bundle = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
         manifest = self.bundle.manifest
         if manifest.get("task") != "detection":
-            raise ModelFormatError(ErrorCode.UNSUPPORTED_FORMAT, "edge runtime supports detection bundles",
-                                   value=manifest.get("task"), hint="use the app's own runtime for this bundle")
+            raise ModelFormatError(
+                ErrorCode.UNSUPPORTED_FORMAT,
+                "edge runtime supports detection bundles",
+                value=manifest.get("task"),
+                hint="use the app's own runtime for this bundle",
+            )
         self.class_names = list(manifest["class_names"])
         pre = manifest["preprocessing"]
         self.size, self.channels = int(pre["size"]), int(pre["channels"])
@@ -91,5 +96,9 @@ class EdgeRuntime:
                 im.load()
                 return im.convert("RGB")
         except (OSError, ValueError) as exc:
-            raise InvalidInputError(ErrorCode.IMAGE_UNREADABLE, f"cannot read image ({exc})", value=str(image),
-                                    hint="pass a readable PNG or JPEG") from exc
+            raise InvalidInputError(
+                ErrorCode.IMAGE_UNREADABLE,
+                f"cannot read image ({exc})",
+                value=str(image),
+                hint="pass a readable PNG or JPEG",
+            ) from exc

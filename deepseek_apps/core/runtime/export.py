@@ -10,9 +10,9 @@ Example:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -31,12 +31,15 @@ class ExportReport:
         return asdict(self)
 
 
-def _default_compare(name: str, ref: np.ndarray, got: np.ndarray) -> float:
-    if ref.shape != got.shape:
-        return float("inf")
-    if ref.size == 0:
-        return 0.0
-    return float(np.max(np.abs(ref.astype(np.float64) - got.astype(np.float64))))
+def max_abs_diff(ref: Sequence[np.ndarray], got: Sequence[np.ndarray]) -> list[float]:
+    """Default parity measure: max absolute difference per output (inf on a shape mismatch)."""
+    out = []
+    for r, g in zip(ref, got):
+        if r.shape != g.shape:
+            out.append(float("inf"))
+        else:
+            out.append(float(np.max(np.abs(r.astype(np.float64) - g.astype(np.float64)))) if r.size else 0.0)
+    return out
 
 
 def export_onnx(
@@ -49,7 +52,7 @@ def export_onnx(
     opset: int = 17,
     tolerance: float = 1e-3,
     check_inputs: Sequence[Sequence] | None = None,
-    compare: Callable[[str, np.ndarray, np.ndarray], float] = _default_compare,
+    compare: Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], Sequence[float]] = max_abs_diff,
 ) -> ExportReport:
     """Export ``module`` to a single-file ONNX model and check it against PyTorch.
 
@@ -57,6 +60,8 @@ def export_onnx(
     exporter puts weights in a side ``.data`` file) and handles the detection graphs here.
     Parity runs ONNX Runtime on ``check_inputs`` (default: the example) and raises
     ``RuntimeFailure`` (code 4001) when any output differs by more than ``tolerance``.
+    ``compare(ref_outputs, onnx_outputs)`` returns one difference per output; override it
+    for outputs whose order is not unique (e.g. top-k among tied scores).
     """
     import torch
 
@@ -69,8 +74,14 @@ def export_onnx(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            module, tuple(example_inputs), str(path), input_names=list(input_names), output_names=list(output_names),
-            dynamic_axes=axes, opset_version=opset, dynamo=False,
+            module,
+            tuple(example_inputs),
+            str(path),
+            input_names=list(input_names),
+            output_names=list(output_names),
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
         )
     session = OrtSession(path, threads=2)
     per_output: dict[str, float] = {n: 0.0 for n in output_names}
@@ -79,13 +90,16 @@ def export_onnx(
             ref = module(*inputs)
         ref = ref if isinstance(ref, (tuple, list)) else (ref,)
         got = session.run({n: t.detach().cpu().numpy() for n, t in zip(input_names, inputs)})
-        for name, r, g in zip(output_names, ref, got):
-            per_output[name] = max(per_output[name], compare(name, r.detach().cpu().numpy(), g))
+        diffs = compare([r.detach().cpu().numpy() for r in ref], got)
+        for name, diff in zip(output_names, diffs):
+            per_output[name] = max(per_output[name], float(diff))
     worst = max(per_output.values()) if per_output else 0.0
     report = ExportReport(str(path), worst, per_output, tolerance, opset)
     if not worst <= tolerance:
         raise RuntimeFailure(
-            ErrorCode.EXPORT_PARITY, f"ONNX output differs from PyTorch by {worst:.3g} (tolerance {tolerance:g})",
-            value=per_output, hint="check for data-dependent control flow or unsupported ops in the model",
+            ErrorCode.EXPORT_PARITY,
+            f"ONNX output differs from PyTorch by {worst:.3g} (tolerance {tolerance:g})",
+            value=per_output,
+            hint="check for data-dependent control flow or unsupported ops in the model",
         )
     return report

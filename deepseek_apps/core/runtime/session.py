@@ -44,8 +44,12 @@ class OrtSession:
         try:
             self._session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelFormatError(ErrorCode.UNSUPPORTED_FORMAT, f"ONNX Runtime cannot load the model ({exc})",
-                                   value=str(model)[:200], hint="re-export the model with this version") from exc
+            raise ModelFormatError(
+                ErrorCode.UNSUPPORTED_FORMAT,
+                f"ONNX Runtime cannot load the model ({exc})",
+                value=str(model)[:200],
+                hint="re-export the model with this version",
+            ) from exc
         self.input_names = [i.name for i in self._session.get_inputs()]
         self.output_names = [o.name for o in self._session.get_outputs()]
 
@@ -53,16 +57,20 @@ class OrtSession:
         try:
             return self._session.run(None, inputs)
         except Exception as exc:
-            raise RuntimeFailure(ErrorCode.BACKEND_FAILURE, f"ONNX Runtime failed ({exc})",
-                                 value={k: v.shape for k, v in inputs.items()},
-                                 hint="check the input shape and dtype against the model") from exc
+            raise RuntimeFailure(
+                ErrorCode.BACKEND_FAILURE,
+                f"ONNX Runtime failed ({exc})",
+                value={k: v.shape for k, v in inputs.items()},
+                hint="check the input shape and dtype against the model",
+            ) from exc
 
 
 class TorchSession:
     """An ``nn.Module`` in eval mode under ``torch.no_grad``; inputs and outputs are numpy."""
 
-    def __init__(self, module: Any, input_names: list[str], output_names: list[str], threads: int = 2,
-                 device: str = "cpu"):
+    def __init__(
+        self, module: Any, input_names: list[str], output_names: list[str], threads: int = 2, device: str = "cpu"
+    ):
         import torch
 
         torch.set_num_threads(threads)
@@ -106,5 +114,9 @@ def create_session(model: Any, backend: str = "onnxruntime", threads: int = 2, *
         return OpenVinoSession(model, threads)
     if backend == "torch":
         return TorchSession(model, kwargs["input_names"], kwargs["output_names"], threads, kwargs.get("device", "cpu"))
-    raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, f"unknown backend '{backend}'", value=backend,
-                            hint=f"use one of: {', '.join(BACKENDS)}")
+    raise InvalidInputError(
+        ErrorCode.INVALID_ARGUMENT,
+        f"unknown backend '{backend}'",
+        value=backend,
+        hint=f"use one of: {', '.join(BACKENDS)}",
+    )

@@ -1,0 +1,56 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.deps-installed
+APT_PACKAGES := chromium chromium-driver
+DATA ?= ../shared/data/neu_det
+
+.PHONY: demo test test-fast dashboard bench lint format setup system-deps clean
+
+setup: $(STAMP) system-deps
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# torch/torchvision are pinned here and installed first; the package extras never move them.
+$(STAMP): $(PY) pyproject.toml
+	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q -e ".[all]" "torch==2.14.1" "torchvision==0.29.1"
+	touch $(STAMP)
+
+# Debian packages the browser test needs; skipped when present (idempotent).
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  echo "installing:$$missing"; $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+demo: setup
+	$(PY) -m deepseek_apps.apps.inspector.demo --out demo_out --data $(DATA)
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not browser and not slow"
+
+dashboard: setup
+	$(VENV)/bin/deepseek-apps dashboard
+
+bench: setup
+	$(PY) benchmarks/inspector.py --data $(DATA)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check deepseek_apps dashboards tests benchmarks
+	$(VENV)/bin/ruff format --check deepseek_apps dashboards tests benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format deepseek_apps dashboards tests benchmarks
+	$(VENV)/bin/ruff check --fix deepseek_apps dashboards tests benchmarks
+
+clean:
+	rm -rf demo_out bench_out .pytest_cache

@@ -1,0 +1,86 @@
+"""QualityInspector: PyTorch eager FP32 vs ONNX Runtime FP32 vs the shipped INT8 bundle.
+
+Everything is measured in this one process run, end to end (200x200 PIL image in,
+``Inspection`` out: resize, model, NMS), at batch 1 and 16 on 2 threads, and mAP@0.5 of
+each variant on the held-out NEU-DET test split recorded with the model.
+
+    python benchmarks/inspector.py [--data ../shared/data/neu_det] [--out bench_out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from deepseek_apps import QualityInspector
+from deepseek_apps.apps.inspector.app import DEFAULT_BUNDLE, DEFAULT_TORCH
+from deepseek_apps.core.bench import cpu_info, measure, ratio_table
+from deepseek_apps.datasets.synthetic import generate_samples
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(data: Path | None, out: Path, repeat: int) -> dict:
+    import torch
+
+    torch.set_num_threads(2)
+    tmp = Path(tempfile.mkdtemp())
+    eager = QualityInspector(model_path=DEFAULT_TORCH, threads=2)
+    fp32_bundle = eager.export(tmp / "fp32.zip", int8=False)
+    variants = {
+        "pytorch-eager-fp32": (eager, DEFAULT_TORCH / "model.safetensors"),
+        "onnxruntime-fp32": (QualityInspector(model_path=fp32_bundle, threads=2), fp32_bundle),
+        "onnxruntime-int8 (shipped)": (QualityInspector(model_path=DEFAULT_BUNDLE, threads=2), DEFAULT_BUNDLE),
+    }
+    images = [s.image for s in generate_samples(16, seed=42)]
+    results, quality = [], {}
+    for batch in (1, 16):
+        for name, (inspector, file) in variants.items():
+            inspector.batch_size = batch
+            results.append(
+                measure(
+                    name,
+                    inspector.predict,
+                    images[:batch],
+                    batch_size=batch,
+                    repeat=repeat if batch == 1 else max(20, repeat // 8),
+                    warmup=10,
+                    file=file,
+                )
+            )
+            print(results[-1].to_dict(), flush=True)
+    if data is not None and data.exists():
+        for name, (inspector, _) in variants.items():
+            ev = inspector.evaluate(data, "voc", split="test")
+            quality[name] = {"test mAP@0.5": ev["map50"]}
+            print(name, json.dumps(ev, default=float), flush=True)
+    table = ratio_table(results, "pytorch-eager-fp32", quality)
+    report = {
+        "date": date.today().isoformat(),
+        "cpu": cpu_info(),
+        "threads": 2,
+        "table": table,
+        "results": [r.to_dict() for r in results],
+        "quality": quality,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "inspector.json").write_text(json.dumps(report, indent=2, default=float))
+    (out / "inspector.md").write_text(f"{report['date']}, {report['cpu']}\n\n{table}\n")
+    print(f"\n{report['date']} | CPU: {report['cpu']}\n\n{table}")
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "neu_det")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench_out")
+    parser.add_argument("--repeat", type=int, default=300)
+    args = parser.parse_args()
+    run(args.data, args.out, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

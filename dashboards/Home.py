@@ -1,0 +1,45 @@
+"""Home page of the deepseek-apps dashboards: ``streamlit run dashboards/Home.py``.
+
+Each application gets a page under ``dashboards/pages/``; the pages use only the public
+``deepseek_apps`` API.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import deepseek_apps
+
+APPLICATIONS = (
+    (
+        "QualityInspector",
+        "Available",
+        "Visual defect inspection for industrial surfaces: images in, defects (class, box, confidence) "
+        "and an OK/NG verdict out. Ships with an embedded int8 model for the six NEU-DET steel-defect classes.",
+        "pages/1_Quality_Inspector.py",
+    ),
+    ("ContractParser", "Coming", "Clause extraction and matching for contracts and other business documents.", None),
+    ("DINRecommender", "Coming", "Deep Interest Network recommendations from user behaviour sequences.", None),
+    ("FraudDetector", "Coming", "Fraud scores for transactions, with the reasons behind each score.", None),
+)
+
+st.set_page_config(page_title="deepseek-apps", layout="wide")
+
+st.title("deepseek-apps")
+st.markdown(
+    "Small, fast models for factories, banks and shops — each one a single Python class with "
+    "`fit`, `predict` and `export`, compressed to run on a CPU or an edge device. "
+    f"Version `{deepseek_apps.__version__}`."
+)
+
+st.subheader("Applications")
+for column, (name, status, description, page) in zip(st.columns(len(APPLICATIONS)), APPLICATIONS, strict=True):
+    with column, st.container(border=True):
+        badge = ":green-badge[Available]" if status == "Available" else ":gray-badge[Coming]"
+        st.subheader(name, anchor=False)
+        st.markdown(badge)
+        st.markdown(description)
+        if page:
+            st.page_link(page, label=f"Open {name}", icon=":material/arrow_forward:")
+
+st.caption("Pick a page in the sidebar, or run the CLI: `deepseek-apps dashboard`.")

@@ -1,0 +1,125 @@
+"""The dashboard served by ``streamlit run`` works in a real headless Chromium (Playwright)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+HOME = ROOT / "dashboards" / "Home.py"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+START_TIMEOUT_S = 60
+PAGE_TIMEOUT_MS = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"streamlit exited with code {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"streamlit did not answer on {url} within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``streamlit run dashboards/Home.py`` on a free local port; stopped at teardown."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    pytest.importorskip(
+        "streamlit", reason="the dashboard extra is not installed (pip install deepseek-apps[dashboard])"
+    )
+    port = _free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    command = [sys.executable, "-m", "streamlit", "run", str(HOME), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]  # fmt: skip
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(url, server, log)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_inspector_page_shows_results_in_chromium(dashboard_url: str, tmp_path: Path):
+    from playwright.sync_api import expect, sync_playwright
+
+    shot = tmp_path / "inspector.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 2400},
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            page.goto(f"{dashboard_url}/Quality_Inspector")
+            page.get_by_role("button", name="Use generated samples").click()
+
+            expect(page.get_by_role("heading", name="Results")).to_be_visible()
+            verdicts = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text=re.compile(r"\b(OK|NG)\b"))
+            expect(verdicts.first).to_be_visible()
+            images = page.locator("img[src*='/media/']")
+            expect(images.first).to_be_visible()
+            page.wait_for_function(
+                "() => [...document.querySelectorAll(\"img[src*='/media/']\")]"
+                ".every(img => img.complete && img.naturalWidth > 0)"
+            )
+            assert images.count() == 6  # the default number of samples
+            expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
+            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+
+    assert shot.stat().st_size > 0
+    if os.environ.get("DSA_SCREENSHOT_DIR"):
+        target = Path(os.environ["DSA_SCREENSHOT_DIR"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, target / shot.name)

@@ -1,0 +1,136 @@
+"""The `deepseek-apps inspector` commands end to end: score (resumable), evaluate, export."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepseek_apps.core.runtime.bundle import read_bundle
+
+CLI = [sys.executable, "-m", "deepseek_apps.cli"]
+
+
+def run_cli(*args, check=True, timeout=300):
+    proc = subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory):
+    from deepseek_apps.datasets.synthetic import generate_samples
+
+    folder = tmp_path_factory.mktemp("imgs")
+    for s in generate_samples(120, seed=9):
+        s.image.save(folder / f"{s.name}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    return folder
+
+
+def _records(path: Path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_help_is_clear():
+    out = run_cli("inspector", "--help").stdout
+    for cmd in ("train", "evaluate", "score", "export"):
+        assert cmd in out
+    assert "--format" in run_cli("inspector", "train", "--help").stdout
+
+
+def test_score_records_errors_and_summarises(tmp_path, image_dir):
+    out = tmp_path / "r.jsonl"
+    proc = run_cli(
+        "inspector",
+        "score",
+        image_dir,
+        str(image_dir / "*.png"),
+        "--out",
+        out,
+        "--save-annotated",
+        tmp_path / "ann",
+        "--no-progress",
+    )
+    recs = _records(out)
+    assert len(recs) == 121 and len({r["source"] for r in recs}) == 121  # folder + glob: no duplicates
+    broken = [r for r in recs if r["source"].endswith("broken.png")]
+    assert broken[0]["verdict"] == "ERROR" and broken[0]["error"]["code"] == 1001
+    assert len(list((tmp_path / "ann").iterdir())) == 120
+    assert "NG" in proc.stdout and "images/s" in proc.stdout
+    again = run_cli("inspector", "score", image_dir, "--out", out, "--no-progress")  # nothing left to do
+    line = next(x for x in again.stdout.splitlines() if x.startswith("scored this run"))
+    assert line.split()[-1] == "0" and len(_records(out)) == 121
+
+
+def test_score_survives_sigkill_and_resumes_exactly_once(tmp_path, image_dir):
+    out = tmp_path / "r.jsonl"
+    cmd = [*CLI, "inspector", "score", str(image_dir), "--out", str(out), "--batch-size", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or len(out.read_bytes().splitlines()) < 10):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(out.read_bytes().splitlines())
+    assert 10 <= partial < 121, "the job should have been killed part way"
+    with open(out, "a") as fh:  # a torn line, as a kill in the middle of a write leaves
+        fh.write('{"source": "/half')
+    run_cli("inspector", "score", image_dir, "--out", out, "--batch-size", "2", "--no-progress")
+    sources = [r["source"] for r in _records(out)]
+    expected = sorted(str(p.resolve()) for p in image_dir.iterdir())
+    assert sorted(sources) == expected  # every file exactly once
+
+
+def test_evaluate_json(synthetic_voc):
+    proc = run_cli("inspector", "evaluate", "--data", synthetic_voc, "--format", "voc", "--json")
+    result = json.loads(proc.stdout)
+    assert 0.0 <= result["map50"] <= 1.0 and result["num_images"] == 24
+    assert set(result["per_class"]) == {
+        "crazing",
+        "inclusion",
+        "patches",
+        "pitted_surface",
+        "rolled-in_scale",
+        "scratches",
+    }
+
+
+def test_bad_input_gives_our_error_not_a_traceback(tmp_path):
+    proc = run_cli("inspector", "evaluate", "--data", tmp_path / "nowhere", "--json", check=False)
+    assert proc.returncode == 2
+    assert "DSA-2002" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_export_int8_bundle_agrees_with_pytorch(tmp_path, synthetic_voc, default_torch_path):
+    from deepseek_apps import QualityInspector
+
+    bundle = tmp_path / "int8.zip"
+    proc = run_cli("inspector", "export", "--out", bundle, "--int8", "--calib", Path(synthetic_voc) / "JPEGImages")
+    summary = json.loads(proc.stdout)
+    assert summary["precision"] == "int8" and summary["parity_max_abs_diff"] < 0.01
+    manifest = read_bundle(bundle).manifest
+    assert manifest["files"]["model.onnx"]["bytes"] < 4e6
+    images = sorted((Path(synthetic_voc) / "JPEGImages").iterdir())[:12]
+    int8 = QualityInspector(model_path=bundle, confidence_threshold=0.4).predict(images)
+    fp32 = QualityInspector(model_path=default_torch_path, confidence_threshold=0.4).predict(images)
+    agree = total = 0
+    for a, b in zip(int8, fp32):
+        for d in b.defects:
+            total += 1
+            ious = [_iou(d.box, e.box) for e in a.defects if e.label == d.label]
+            agree += bool(ious) and max(ious) > 0.7
+    assert total == 0 or agree / total >= 0.8
+
+
+def _iou(a, b):
+    a, b = np.array(a), np.array(b)
+    lt, rb = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
+    inter = np.prod(np.clip(rb - lt, 0, None))
+    return inter / (np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter)

@@ -1,0 +1,100 @@
+"""The Streamlit pages render and compute consistent results (``streamlit.testing`` AppTest)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit", reason="the dashboard extra is not installed (pip install deepseek-apps[dashboard])")
+pytest.importorskip("pandas", reason="the dashboard extra is not installed (pip install deepseek-apps[dashboard])")
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+HOME = Path(__file__).resolve().parents[2] / "dashboards" / "Home.py"
+INSPECTOR_PAGE = "pages/1_Quality_Inspector.py"
+TIMEOUT = 60  # the first run loads the model; the machine may be busy
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.fixture(scope="module")
+def inspector_app() -> AppTest:
+    """The inspector page after clicking "Use generated samples" (4 samples, seed 3)."""
+    at = AppTest.from_file(str(HOME), default_timeout=TIMEOUT).run()
+    at.switch_page(INSPECTOR_PAGE).run()
+    assert not at.exception
+    at.slider(key="n_samples").set_value(4)
+    at.number_input(key="seed").set_value(3)
+    at.button(key="use_samples").click().run()
+    return at
+
+
+def test_home_renders_and_lists_the_applications():
+    at = AppTest.from_file(str(HOME), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.title[0].value == "deepseek-apps"
+    text = " ".join(e.value for e in [*at.subheader, *at.markdown])
+    for name in ("QualityInspector", "ContractParser", "DINRecommender", "FraudDetector"):
+        assert name in text
+
+
+def test_inspector_page_waits_for_input():
+    at = AppTest.from_file(str(HOME), default_timeout=TIMEOUT).run()
+    at.switch_page(INSPECTOR_PAGE).run()
+    assert not at.exception
+    assert not [s for s in at.subheader if s.value == "Results"]
+    assert at.info
+
+
+def test_generated_samples_give_consistent_results(inspector_app: AppTest):
+    at = inspector_app
+    assert not at.exception
+    assert not at.error
+    assert [s.value for s in at.subheader] == ["Results"]
+    metrics = _metrics(at)
+    assert int(metrics["Images"]) == 4
+    assert int(metrics["OK"]) + int(metrics["NG"]) == 4
+    assert int(metrics["Errors"]) == 0
+    assert float(metrics["Mean latency (ms)"]) > 0
+    verdicts = [m.value for m in at.markdown if "**OK**" in m.value or "**NG**" in m.value]
+    assert len(verdicts) == 4
+    assert sum("**NG**" in v for v in verdicts) == int(metrics["NG"])
+
+
+def _defect_total(at: AppTest) -> int:
+    caption = next(m.value for m in at.markdown if m.value.startswith("**Defects per class**"))
+    return int(caption.split("(")[1].split()[0])
+
+
+def test_higher_confidence_keeps_or_drops_defects(inspector_app: AppTest):
+    at = inspector_app
+    at.slider(key="confidence").set_value(0.05).run()
+    low, low_ng = _defect_total(at), int(_metrics(at)["NG"])
+    at.slider(key="confidence").set_value(0.99).run()
+    assert not at.exception
+    assert [s.value for s in at.subheader] == ["Results"]  # the batch survives the rerun
+    high, high_ng = _defect_total(at), int(_metrics(at)["NG"])
+    assert high <= low
+    assert high_ng <= low_ng
+    assert int(_metrics(at)["OK"]) + high_ng == 4
+
+
+def test_uploads_report_unreadable_files_without_crashing():
+    from deepseek_apps.datasets.synthetic import generate_samples
+
+    png = io.BytesIO()
+    generate_samples(1, seed=5)[0].image.save(png, format="PNG")
+    at = AppTest.from_file(str(HOME), default_timeout=TIMEOUT).run()
+    at.switch_page(INSPECTOR_PAGE).run()
+    at.file_uploader(key="uploads").set_value(
+        [("good.png", png.getvalue(), "image/png"), ("broken.png", b"not an image", "image/png")]
+    ).run()
+    assert not at.exception
+    metrics = _metrics(at)
+    assert (metrics["Images"], metrics["Errors"]) == ("2", "1")
+    assert int(metrics["OK"]) + int(metrics["NG"]) == 1
+    assert len(at.error) == 1 and "broken.png" in at.error[0].value

@@ -1,0 +1,41 @@
+import numpy as np
+
+from deepseek_apps.apps.inspector.metrics import mean_average_precision
+from deepseek_apps.core.runtime.postprocess import batched_nms, nms, select_detections
+
+
+def test_nms_keeps_best_of_overlapping_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], dtype=np.float32)
+    scores = np.array([0.9, 0.8, 0.7], dtype=np.float32)
+    assert nms(boxes, scores, 0.5).tolist() == [0, 2]
+
+
+def test_batched_nms_is_classwise():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10]], dtype=np.float32)
+    scores = np.array([0.9, 0.8], dtype=np.float32)
+    assert sorted(batched_nms(boxes, scores, np.array([0, 1]), 0.5).tolist()) == [0, 1]
+    assert batched_nms(boxes, scores, np.array([1, 1]), 0.5).tolist() == [0]
+
+
+def test_select_detections_thresholds_and_caps():
+    boxes = np.array([[i * 20, 0, i * 20 + 10, 10] for i in range(5)], dtype=np.float32)
+    scores = np.array([0.9, 0.1, 0.8, 0.7, 0.6], dtype=np.float32)
+    b, s, lab = select_detections(boxes, scores, np.zeros(5, dtype=np.int64), 0.5, max_detections=2)
+    assert s.tolist() == [np.float32(0.9), np.float32(0.8)] and len(b) == 2 and len(lab) == 2
+
+
+def test_map_perfect_and_empty():
+    gt = [(np.array([[0, 0, 10, 10]], dtype=np.float32), np.array([0]))]
+    perfect = [(gt[0][0], np.array([0.9]), np.array([0]))]
+    assert mean_average_precision(perfect, gt, ["a"])["map50"] == 1.0
+    empty = [(np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=int))]
+    assert mean_average_precision(empty, gt, ["a"])["map50"] == 0.0
+
+
+def test_map_false_positive_ranked_first_halves_precision():
+    gt = [(np.array([[0, 0, 10, 10]], dtype=np.float32), np.array([0]))]
+    preds = [(np.array([[50, 50, 60, 60], [0, 0, 10, 10]], dtype=np.float32), np.array([0.9, 0.8]), np.array([0, 0]))]
+    result = mean_average_precision(preds, gt, ["a", "b"])
+    assert abs(result["per_class"]["a"] - 0.5) < 1e-9
+    assert result["per_class"]["b"] is None  # no ground truth: left out of the mean
+    assert abs(result["map50"] - 0.5) < 1e-9
