@@ -33,8 +33,10 @@ st.markdown(
 )
 
 st.subheader("Applications")
-for column, (name, status, description, page) in zip(st.columns(len(APPLICATIONS)), APPLICATIONS, strict=True):
-    with column, st.container(border=True):
+for i, (name, status, description, page) in enumerate(APPLICATIONS):
+    if i % 2 == 0:
+        row = st.columns(2)
+    with row[i % 2], st.container(border=True, height="stretch"):
         badge = ":green-badge[Available]" if status == "Available" else ":gray-badge[Coming]"
         st.subheader(name, anchor=False)
         st.markdown(badge)

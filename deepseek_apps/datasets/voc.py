@@ -126,11 +126,16 @@ def check_box(box: list[float], width: int, height: int, where: str, tolerance: 
 
 
 def load_voc(
-    root: str | Path, class_names: Sequence[str] | None = None, exclude: Sequence[str] = ()
+    root: str | Path,
+    class_names: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    layout: tuple[str, str] | None = None,
 ) -> DetectionDataset:
     """Load a VOC folder. ``class_names`` fixes the label order (sorted names found, if None).
 
-    ``exclude`` lists file stems to leave out (for instance a held-out check set).
+    ``exclude`` lists file stems to leave out (for instance a held-out check set);
+    ``layout`` names other ``(annotations, images)`` sub-folders, e.g.
+    ``("Validation_Annotations", "Validation_Images")`` for NEU-DET's check set.
     """
     root = Path(root)
     if not root.is_dir():
@@ -140,7 +145,12 @@ def load_voc(
             value=str(root),
             hint="pass the folder that holds the images and XML files",
         )
-    ann_dir, img_dir = _find_layout(root)
+    ann_dir, img_dir = (root / layout[0], root / layout[1]) if layout else _find_layout(root)
+    if not ann_dir.is_dir() or not img_dir.is_dir():
+        raise MissingResourceError(
+            ErrorCode.DIRECTORY_NOT_FOUND, "annotation or image folder not found", value=f"{ann_dir}, {img_dir}",
+            hint="check the layout folder names",
+        )
     xmls = sorted(p for p in ann_dir.glob("*.xml") if p.stem not in set(exclude))
     parsed = [(x, *parse_voc_xml(x, class_names)) for x in xmls]
     if class_names is None:

@@ -153,20 +153,24 @@ class QualityInspector:
             raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, "errors must be 'raise' or 'record'", value=errors)
         items = list(images) if isinstance(images, (list, tuple)) else [images]
         model = self.model_
-        results: list[Inspection | None] = [None] * len(items)
-        ready: list[tuple[int, Any]] = []
-        for i, item in enumerate(items):
-            try:
-                ready.append((i, to_pil(item)))
-            except DeepSeekAppsError as exc:
-                if errors == "raise":
-                    raise
-                results[i] = Inspection(source=describe(item), error=exc.to_dict())
-        for start in range(0, len(ready), max(1, self.batch_size)):
-            chunk = ready[start : start + self.batch_size]
-            for (i, image), inspection in zip(chunk, self._predict_batch([im for _, im in chunk], model)):
-                inspection.source = describe(items[i])
-                results[i] = inspection
+        results: list[Inspection] = []
+        step = max(1, self.batch_size)
+        for start in range(0, len(items), step):  # decode per batch: memory stays flat on long lists
+            chunk = items[start : start + step]
+            decoded: list[Any] = []
+            for item in chunk:
+                try:
+                    decoded.append(to_pil(item))
+                except DeepSeekAppsError as exc:
+                    if errors == "raise":
+                        raise
+                    decoded.append(exc)
+            images = [im for im in decoded if not isinstance(im, DeepSeekAppsError)]
+            inspections = iter(self._predict_batch(images, model) if images else [])
+            for item, im in zip(chunk, decoded):
+                result = Inspection(error=im.to_dict()) if isinstance(im, DeepSeekAppsError) else next(inspections)
+                result.source = describe(item)
+                results.append(result)
         return results  # type: ignore[return-value]
 
     def _predict_batch(self, images: list, model: LoadedModel) -> list[Inspection]:

@@ -329,5 +329,6 @@ def _onnx_loaded(onnx_bytes: bytes, like):
 
     session = OrtSession(onnx_bytes, threads=2)
     return LoadedModel(
-        lambda x: tuple(session.run({INPUT_NAME: x})), like.class_names, like.input_size, like.channels, {}
+        lambda x: tuple(session.run({INPUT_NAME: x})), like.class_names, like.input_size, like.channels,
+        {"split": like.metadata.get("split", {})},
     )
