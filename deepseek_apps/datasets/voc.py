@@ -148,7 +148,9 @@ def load_voc(
     ann_dir, img_dir = (root / layout[0], root / layout[1]) if layout else _find_layout(root)
     if not ann_dir.is_dir() or not img_dir.is_dir():
         raise MissingResourceError(
-            ErrorCode.DIRECTORY_NOT_FOUND, "annotation or image folder not found", value=f"{ann_dir}, {img_dir}",
+            ErrorCode.DIRECTORY_NOT_FOUND,
+            "annotation or image folder not found",
+            value=f"{ann_dir}, {img_dir}",
             hint="check the layout folder names",
         )
     xmls = sorted(p for p in ann_dir.glob("*.xml") if p.stem not in set(exclude))

@@ -48,13 +48,13 @@ def add_parsers(cmds: argparse._SubParsersAction) -> None:
 
 
 def _inspector(args, **kw):
-    from .app import DEFAULT_TORCH, QualityInspector
+    from .app import QualityInspector
 
-    return QualityInspector(model_path=args.model, **kw), DEFAULT_TORCH
+    return QualityInspector(model_path=args.model, **kw)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    inspector, _ = _inspector(args)
+    inspector = _inspector(args)
     result = inspector.evaluate(args.data, format=args.format, split=args.split)
     if args.json:
         print(json.dumps(result, indent=2, default=float))
@@ -68,18 +68,17 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from .scoring import format_summary, score_files
 
-    inspector, _ = _inspector(args, confidence_threshold=args.confidence, batch_size=args.batch_size)
+    inspector = _inspector(args, confidence_threshold=args.confidence, batch_size=args.batch_size)
     summary = score_files(inspector, args.paths, args.out, args.save_annotated, progress=not args.no_progress)
     print(format_summary(summary, inspector.class_names))
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .app import QualityInspector
+    from .app import DEFAULT_TORCH, QualityInspector
 
-    inspector, default_torch = _inspector(args)
-    if args.model is None:
-        inspector = QualityInspector(model_path=default_torch)
+    # The default runs as an INT8 bundle; export starts from the same model's PyTorch weights.
+    inspector = QualityInspector(model_path=args.model or DEFAULT_TORCH)
     path = inspector.export(
         args.out,
         int8=args.int8,

@@ -144,6 +144,13 @@ def split_dataset(data: Any, format: str, class_names: Sequence[str], split: str
             hint="use --split all, or a model trained by this package",
         )
     kept = [s for s in dataset.samples if s.name in names]
+    if not kept:
+        raise InvalidInputError(
+            ErrorCode.DATASET_EMPTY,
+            f"none of the {len(names)} images of the model's recorded {split} split are in this dataset",
+            value=str(data),
+            hint="pass the dataset the model was trained on, or use --split all",
+        )
     return DetectionDataset(kept, dataset.class_names)
 
 
@@ -329,6 +336,9 @@ def _onnx_loaded(onnx_bytes: bytes, like):
 
     session = OrtSession(onnx_bytes, threads=2)
     return LoadedModel(
-        lambda x: tuple(session.run({INPUT_NAME: x})), like.class_names, like.input_size, like.channels,
+        lambda x: tuple(session.run({INPUT_NAME: x})),
+        like.class_names,
+        like.input_size,
+        like.channels,
         {"split": like.metadata.get("split", {})},
     )

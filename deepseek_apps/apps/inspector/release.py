@@ -18,7 +18,9 @@ from ...datasets.voc import load_voc
 from .app import ASSETS, QualityInspector
 from .deploy import evaluate_model, save_model
 
-PUBLISHED = "DDN (ResNet-34) 74.8, DDN (ResNet-50) 82.3, YOLOv8 76-78, improved YOLOv8 79-80 (all ImageNet-pretrained, GPU)"
+PUBLISHED = (
+    "DDN (ResNet-34) 74.8, DDN (ResNet-50) 82.3, YOLOv8 76-78, improved YOLOv8 79-80 (all ImageNet-pretrained, GPU)"
+)
 
 
 def _card(meta: dict, fp32: dict, int8: dict, check_fp32: dict, check_int8: dict, run: Path, history: list) -> str:
@@ -28,38 +30,40 @@ def _card(meta: dict, fp32: dict, int8: dict, check_fp32: dict, check_int8: dict
     rows = ["| class | test AP fp32 | test AP int8 |", "|---|---|---|"]
     for name in meta["class_names"]:
         rows.append(f"| {name} | {fp32['per_class'][name]:.3f} | {int8['per_class'][name]:.3f} |")
-    return "\n".join([
-        "# NEU-DET steel-surface defect detector (QualityInspector default)",
-        "",
-        "FCOS (torchvision losses and matching) on our residual backbone with a 3-level FPN and a BatchNorm head, "
-        f"{meta['detector']['input_size']}px grayscale input, trained from random weights on 2 CPU cores.",
-        "",
-        "## Data",
-        "- NEU-DET (K. Song, Y. Yan, Northeastern University; boxes from He et al., IEEE TIM 2020), research use.",
-        f"- `IMAGES/`+`ANNOTATIONS/` (1,770 images) split by seed {split['seed']}, stratified by class: "
-        f"train {split['train']}, validation {split['val']} (best checkpoint), test {split['test']} (never seen).",
-        "- The 30 `Validation_Images` are kept out of training and validation; they check the shipped model.",
-        "",
-        "## Results (mAP@0.5, VOC all-point AP)",
-        "| model | test split | 30 check images |",
-        "|---|---|---|",
-        f"| PyTorch FP32 | {fp32['map50']:.3f} | {check_fp32['map50']:.3f} |",
-        f"| shipped INT8 bundle | {int8['map50']:.3f} | {check_int8['map50']:.3f} |",
-        "",
-        *rows,
-        "",
-        f"Published (different splits, pre-trained backbones): {PUBLISHED}.",
-        "",
-        "## Reproduce",
-        "```bash",
-        f"deepseek-apps inspector train --data ../shared/data/neu_det --format voc --epochs {tc['epochs']} "
-        f"--batch-size {tc['batch_size']} --lr {tc['lr']} --seed {tc['seed']} --out {run}",
-        f"python -m deepseek_apps.apps.inspector.release --run {run} --data ../shared/data/neu_det",
-        "```",
-        f"Training took {minutes:.0f} minutes of epoch time ({len(history)} epochs, best epoch "
-        f"{meta['result']['best_epoch']}, validation mAP {meta['result']['best_metric']:.3f}).",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# NEU-DET steel-surface defect detector (QualityInspector default)",
+            "",
+            "FCOS (torchvision losses and matching) on our residual backbone with a 3-level FPN and a BatchNorm head, "
+            f"{meta['detector']['input_size']}px grayscale input, trained from random weights on 2 CPU cores.",
+            "",
+            "## Data",
+            "- NEU-DET (K. Song, Y. Yan, Northeastern University; boxes from He et al., IEEE TIM 2020), research use.",
+            f"- `IMAGES/`+`ANNOTATIONS/` (1,770 images) split by seed {split['seed']}, stratified by class: "
+            f"train {split['train']}, validation {split['val']} (best checkpoint), test {split['test']} (never seen).",
+            "- The 30 `Validation_Images` are kept out of training and validation; they check the shipped model.",
+            "",
+            "## Results (mAP@0.5, VOC all-point AP)",
+            "| model | test split | 30 check images |",
+            "|---|---|---|",
+            f"| PyTorch FP32 | {fp32['map50']:.3f} | {check_fp32['map50']:.3f} |",
+            f"| shipped INT8 bundle | {int8['map50']:.3f} | {check_int8['map50']:.3f} |",
+            "",
+            *rows,
+            "",
+            f"Published (different splits, pre-trained backbones): {PUBLISHED}.",
+            "",
+            "## Reproduce",
+            "```bash",
+            f"deepseek-apps inspector train --data ../shared/data/neu_det --format voc --epochs {tc['epochs']} "
+            f"--batch-size {tc['batch_size']} --lr {tc['lr']} --seed {tc['seed']} --out {run}",
+            f"python -m deepseek_apps.apps.inspector.release --run {run} --data ../shared/data/neu_det",
+            "```",
+            f"Training took {minutes:.0f} minutes of epoch time ({len(history)} epochs, best epoch "
+            f"{meta['result']['best_epoch']}, validation mAP {meta['result']['best_metric']:.3f}).",
+            "",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,15 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     history = json.loads((args.run / "history.json").read_text())
     dataset = load_dataset(args.data, "voc", loaded.class_names)
     held_out = set(meta["split"]["val_names"]) | set(meta["split"]["test_names"])
-    calib = DetectionDataset([s for s in dataset.samples if s.name not in held_out][: args.calib_images],
-                             dataset.class_names)
+    calib = DetectionDataset(
+        [s for s in dataset.samples if s.name not in held_out][: args.calib_images], dataset.class_names
+    )
     check = load_voc(args.data, loaded.class_names, layout=("Validation_Annotations", "Validation_Images"))
 
     fp32 = evaluate_model(loaded, dataset, split="test")
     check_fp32 = evaluate_model(loaded, check)
     bundle = args.assets / "neu_det_int8.zip"
-    torch_inspector.export(bundle, int8=True, calib=calib, eval_data=dataset, eval_split="test",
-                           model_name="neu_det-fcos-int8")
+    torch_inspector.export(
+        bundle, int8=True, calib=calib, eval_data=dataset, eval_split="test", model_name="neu_det-fcos-int8"
+    )
     written = read_bundle(bundle)
     int8 = written.manifest["metrics"]  # measured on the test split with the INT8 model itself
     check_int8 = QualityInspector(model_path=bundle).evaluate(check)
@@ -104,8 +110,18 @@ def main(argv: list[str] | None = None) -> int:
     cfg["test_metrics"], cfg["check_set_metrics"] = fp32, check_fp32
     cfg_path.write_text(json.dumps(cfg, indent=2, default=float))
     print(card)
-    print(json.dumps({"bundle_bytes": bundle.stat().st_size, "fp32_test": fp32["map50"], "int8_test": int8["map50"],
-                      "fp32_check": check_fp32["map50"], "int8_check": check_int8["map50"]}, indent=2))
+    print(
+        json.dumps(
+            {
+                "bundle_bytes": bundle.stat().st_size,
+                "fp32_test": fp32["map50"],
+                "int8_test": int8["map50"],
+                "fp32_check": check_fp32["map50"],
+                "int8_check": check_int8["map50"],
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
