@@ -38,6 +38,7 @@ def quantize_static_onnx(
     per_channel: bool = True,
     op_types: Sequence[str] = ("Conv", "Add", "MatMul", "Gemm"),
     exclude_nodes: Sequence[str] = (),
+    only_nodes: Sequence[str] | None = None,
 ) -> Path:
     """Quantize ``model_path`` to INT8 QDQ with activations calibrated on ``calibration``.
 
@@ -45,6 +46,7 @@ def quantize_static_onnx(
         calibration: batches ``{input_name: array}`` representative of real inputs.
         method: ``minmax``, ``entropy`` or ``percentile``.
         exclude_nodes: ONNX node names kept in float (e.g. detection-head outputs).
+        only_nodes: quantize just these nodes (used by per-layer sensitivity analysis).
     """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process

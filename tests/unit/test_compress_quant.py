@@ -1,0 +1,117 @@
+"""INT8 static/dynamic, 4-bit weights, per-layer sensitivity and the mixed-precision plan."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from deepseek_apps.core.compress.mixed import (
+    layer_sensitivity,
+    plan_mixed_precision,
+    quantizable_nodes,
+    quantize_dynamic_onnx,
+    quantize_weights_4bit,
+)
+from deepseek_apps.core.compress.quantize import quantize_static_onnx
+from deepseek_apps.core.runtime.export import export_onnx
+from deepseek_apps.core.runtime.session import OrtSession
+from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError
+
+
+def _cnn():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 5),
+    ).eval()
+
+
+@pytest.fixture(scope="module")
+def cnn_onnx(tmp_path_factory):
+    path = tmp_path_factory.mktemp("q") / "cnn.onnx"
+    export_onnx(_cnn(), (torch.randn(2, 3, 16, 16),), path, ["x"], ["y"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3, 16, 16)).astype(np.float32)
+    return x, [{"x": x[i : i + 8]} for i in range(0, 32, 8)]
+
+
+def _agreement(path, x, ref):
+    out = OrtSession(path).run({"x": x})[0]
+    return float(np.mean(out.argmax(1) == ref.argmax(1))) - float(np.abs(out - ref).mean())
+
+
+def test_static_int8_stays_close_to_fp32(tmp_path, cnn_onnx, data):
+    x, batches = data
+    ref = OrtSession(cnn_onnx).run({"x": x})[0]
+    for method in ("minmax", "entropy", "percentile"):
+        q = quantize_static_onnx(cnn_onnx, tmp_path / f"{method}.onnx", iter(batches), method=method)
+        out = OrtSession(q).run({"x": x})[0]
+        assert np.abs(out - ref).max() < 0.1 * np.abs(ref).max() + 0.05, method
+
+
+def test_sensitivity_and_plan(tmp_path, cnn_onnx, data):
+    x, batches = data
+    ref = OrtSession(cnn_onnx).run({"x": x})[0]
+
+    def evaluate(path):
+        return _agreement(path, x, ref)
+
+    sens = layer_sensitivity(cnn_onnx, batches, evaluate, progress=False)
+    assert {s.name for s in sens} == {n for n, _ in quantizable_nodes(cnn_onnx)}
+    assert [s.drop for s in sens] == sorted((s.drop for s in sens), reverse=True)
+
+    easy = plan_mixed_precision(
+        cnn_onnx, tmp_path / "easy.onnx", batches, evaluate, max_drop=1.0, sensitivity=sens, progress=False
+    )
+    assert set(easy.layers.values()) == {"int8"} and len(easy.steps) == 1
+    impossible = plan_mixed_precision(
+        cnn_onnx,
+        tmp_path / "hard.onnx",
+        batches,
+        evaluate,
+        max_drop=-1.0,
+        sensitivity=sens,
+        max_fp32_layers=1,
+        progress=False,
+    )
+    assert "not met" in impossible.steps[-1]["note"]
+    assert (tmp_path / "hard.onnx").exists() and impossible.to_dict()["drop"] == impossible.drop
+
+
+def test_dynamic_int8_and_4bit_weights_for_linear_models(tmp_path):
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 64)).eval()
+    path = tmp_path / "mlp.onnx"
+    export_onnx(mlp, (torch.randn(4, 8, 64),), path, ["x"], ["y"], opset=21)  # 3-D input: Linear -> MatMul
+    x = np.random.default_rng(1).normal(size=(16, 8, 64)).astype(np.float32)
+    ref = OrtSession(path).run({"x": x})[0]
+    for q in (quantize_dynamic_onnx(path, tmp_path / "dyn.onnx"), quantize_weights_4bit(path, tmp_path / "w4.onnx")):
+        out = OrtSession(q).run({"x": x})[0]
+        assert np.corrcoef(out.ravel(), ref.ravel())[0, 1] > 0.98, q.name  # 4-bit is lossy, but close
+        assert q.stat().st_size < path.stat().st_size
+    flat = tmp_path / "gemm.onnx"
+    export_onnx(mlp, (torch.randn(4, 64),), flat, ["x"], ["y"])  # 2-D input exports Gemm: nothing to do
+    with pytest.raises(DeepSeekAppsError) as info:
+        quantize_weights_4bit(flat, tmp_path / "none.onnx")
+    assert info.value.code == ErrorCode.UNSUPPORTED_FORMAT
+
+
+def test_bad_arguments_are_clear(tmp_path, cnn_onnx, data):
+    with pytest.raises(InvalidInputError) as info:
+        layer_sensitivity(cnn_onnx, [], lambda p: 0.0)
+    assert info.value.code == ErrorCode.DATASET_EMPTY
+    with pytest.raises(InvalidInputError) as info:
+        layer_sensitivity(cnn_onnx, data[1], lambda p: 0.0, nodes=["nope"])
+    assert info.value.code == ErrorCode.INVALID_ARGUMENT and "nope" in str(info.value)
+    with pytest.raises(InvalidInputError):
+        quantize_static_onnx(cnn_onnx, tmp_path / "x.onnx", iter(data[1]), method="magic")
