@@ -1,0 +1,312 @@
+"""``optimize``: one pipeline from a PyTorch model to a small, fast ONNX model, with a report.
+
+Levels:
+    0. FP32 ONNX, parity-checked against PyTorch.
+    1. Level 0 with ONNX Runtime's offline graph optimisations (fusions) saved into the file.
+    2. INT8 static QDQ with the mixed-precision plan under the accuracy budget.
+    3. Structured pruning + fine-tuning (with distillation from the unpruned model), then level 2.
+
+The pipeline is app-agnostic: an app describes its model as an ``OptimizeTarget`` (the
+inference graph, example inputs, calibration batches and a metric), and gets back the ONNX
+bytes and a ``CompressionReport``. If the metric drops past the budget, level 3 backs off
+(prunes less) and level 2 keeps more layers in FP32; the report says so.
+
+Example:
+    >>> from deepseek_apps.core.compress.pipeline import optimize
+    >>> onnx_bytes, report = optimize(target, level=2, max_accuracy_drop=1.0)  # doctest: +SKIP
+    >>> print(report.table())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import ErrorCode, InvalidInputError
+
+
+@dataclass
+class OptimizeTarget:
+    """What ``optimize`` needs to know about a model, whatever the app.
+
+    Attributes:
+        module: the inference graph to export (inputs -> outputs, pre/post-processing inside).
+        example_inputs: a tuple of tensors for export and MAC counting.
+        input_names / output_names: ONNX names.
+        calibration: batches ``{input_name: array}`` of typical inputs (INT8 calibration).
+        evaluate: metric of an ONNX file, higher is better, in points (e.g. mAP x 100).
+        metric_name: how the report calls the metric.
+        prunable: the ``nn.Module`` that pruning changes (defaults to ``module``).
+        rebuild: ``prunable -> module`` after pruning (for graphs that wrap the prunable net).
+        ignored_layers: modules pruning must keep whole (heads, classifiers).
+        finetune: ``(student, teacher) -> None`` trains the pruned student in place.
+        compare: parity measure for export (see ``export_onnx``).
+    """
+
+    module: Any
+    example_inputs: tuple
+    input_names: Sequence[str]
+    output_names: Sequence[str]
+    calibration: Sequence[dict[str, np.ndarray]]
+    evaluate: Callable[[Path], float]
+    metric_name: str = "metric"
+    prunable: Any = None
+    rebuild: Callable[[Any], Any] | None = None
+    ignored_layers: Sequence[Any] = ()
+    finetune: Callable[[Any, Any], None] | None = None
+    compare: Callable | None = None
+
+
+@dataclass
+class StepRecord:
+    step: str
+    detail: str
+    metric: float | None = None
+
+
+@dataclass
+class VariantMeasure:
+    name: str
+    params: int
+    macs: int
+    file_mb: float
+    p50_ms_b1: float
+    p99_ms_b1: float
+    throughput_b16: float
+    metric: float
+
+
+@dataclass
+class CompressionReport:
+    """What each step did and what the result costs and gains, next to the FP32 baseline."""
+
+    level: int
+    metric_name: str
+    max_accuracy_drop: float
+    baseline: VariantMeasure
+    result: VariantMeasure
+    steps: list[StepRecord] = field(default_factory=list)
+    layer_plan: dict[str, str] = field(default_factory=dict)
+    within_budget: bool = True
+
+    @property
+    def speedup_b1(self) -> float:
+        return self.baseline.p50_ms_b1 / self.result.p50_ms_b1
+
+    @property
+    def size_ratio(self) -> float:
+        return self.baseline.file_mb / self.result.file_mb
+
+    @property
+    def metric_drop(self) -> float:
+        return self.baseline.metric - self.result.metric
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(speedup_b1=self.speedup_b1, size_ratio=self.size_ratio, metric_drop=self.metric_drop)
+        return out
+
+    def table(self) -> str:
+        head = f"| variant | params | MMACs | file MB | p50 ms b1 | p99 ms b1 | img/s b16 | {self.metric_name} |"
+        rows = [head, "|---|---|---|---|---|---|---|---|"]
+        for v in (self.baseline, self.result):
+            rows.append(
+                f"| {v.name} | {v.params:,} | {v.macs / 1e6:.0f} | {v.file_mb:.2f} | {v.p50_ms_b1:.2f} | "
+                f"{v.p99_ms_b1:.2f} | {v.throughput_b16:.0f} | {v.metric:.2f} |"
+            )
+        rows.append(
+            f"\nspeed-up x{self.speedup_b1:.2f} at batch 1, {self.size_ratio:.1f}x smaller, "
+            f"{self.metric_name} drop {self.metric_drop:+.2f} (budget {self.max_accuracy_drop})"
+        )
+        return "\n".join(rows)
+
+
+def count_params_macs(module: Any, example_inputs: tuple) -> tuple[int, int]:
+    """Parameters and multiply-accumulates of one forward pass (torch's FLOP counter / 2)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    params = sum(p.numel() for p in module.parameters())
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(*example_inputs)
+    return params, counter.get_total_flops() // 2
+
+
+def measure_onnx(
+    name: str,
+    path: Path,
+    target: OptimizeTarget,
+    params: int,
+    macs: int,
+    repeat: int = 100,
+    metric: float | None = None,
+) -> VariantMeasure:
+    """Latency (batch 1 and 16), size and metric of one ONNX variant."""
+    from ..bench import measure
+    from ..runtime.session import OrtSession
+
+    session = OrtSession(path, threads=2)
+    first = target.calibration[0]
+    one = {k: v[:1] for k, v in first.items()}
+    sixteen = {k: np.concatenate([v] * (16 // len(v) + 1))[:16] for k, v in first.items()}
+    b1 = measure(name, session.run, one, 1, repeat=repeat, warmup=10)
+    b16 = measure(name, session.run, sixteen, 16, repeat=max(10, repeat // 8), warmup=3)
+    value = target.evaluate(path) if metric is None else metric
+    return VariantMeasure(name, params, macs, path.stat().st_size / 1e6, b1.p50_ms, b1.p99_ms, b16.throughput, value)
+
+
+def save_ort_optimized(model_path: Path, out_path: Path) -> Path:
+    """Run ONNX Runtime's extended graph optimisations once and save the fused graph."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    opts.optimized_model_filepath = str(out_path)
+    ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+    return out_path
+
+
+def _export(target: OptimizeTarget, module: Any, path: Path):
+    from ..runtime.export import export_onnx, max_abs_diff
+
+    return export_onnx(
+        module,
+        target.example_inputs,
+        path,
+        target.input_names,
+        target.output_names,
+        compare=target.compare or max_abs_diff,
+        tolerance=1e-2,
+    )
+
+
+def _prune_and_finetune(target: OptimizeTarget, ratio: float, work: Path, steps: list[StepRecord]):
+    import copy
+
+    from .prune import prune
+
+    prunable = copy.deepcopy(target.prunable if target.prunable is not None else target.module)
+    teacher = target.prunable if target.prunable is not None else target.module
+    ignored = _map_ignored(teacher, prunable, target.ignored_layers)
+    wrap = target.rebuild or (lambda m: m)
+    result = prune(wrap(prunable), target.example_inputs, ratio=ratio, ignored_layers=ignored)
+    steps.append(
+        StepRecord(
+            "prune",
+            f"ratio {ratio}: params {result.params_before:,} -> {result.params_after:,}, "
+            f"MACs {result.macs_before / 1e6:.0f}M -> {result.macs_after / 1e6:.0f}M",
+        )
+    )
+    if target.finetune is not None:
+        target.finetune(prunable, teacher)
+        steps.append(StepRecord("fine-tune", "distillation from the unpruned model"))
+    module = wrap(prunable).eval()
+    _export(target, module, work / f"pruned_{ratio}.onnx")
+    return module, work / f"pruned_{ratio}.onnx"
+
+
+def _map_ignored(original: Any, copy_: Any, ignored: Sequence[Any]) -> list[Any]:
+    names = {id(m): n for n, m in original.named_modules()}
+    wanted = {names[id(m)] for m in ignored if id(m) in names}
+    return [m for n, m in copy_.named_modules() if n in wanted]
+
+
+def optimize(
+    target: OptimizeTarget,
+    level: int = 2,
+    max_accuracy_drop: float = 1.0,
+    prune_ratios: Sequence[float] = (0.5, 0.35, 0.2),
+    method: str = "minmax",
+    repeat: int = 100,
+    progress: bool = True,
+) -> tuple[bytes, CompressionReport]:
+    """Optimise ``target`` to ``level`` (0-3) within ``max_accuracy_drop`` metric points."""
+    if level not in (0, 1, 2, 3):
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            "level must be 0, 1, 2 or 3",
+            value=level,
+            hint="0 FP32 ONNX, 1 graph-optimised, 2 INT8 mixed precision, 3 pruned + INT8",
+        )
+    if max_accuracy_drop < 0:
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            "max_accuracy_drop must be >= 0",
+            value=max_accuracy_drop,
+            hint="give the budget in metric points, e.g. 1.0",
+        )
+    if not target.calibration:
+        raise InvalidInputError(
+            ErrorCode.DATASET_EMPTY, "calibration set is empty", value=0, hint="pass typical inputs as calib_data"
+        )
+    from .mixed import plan_mixed_precision
+
+    work = Path(tempfile.mkdtemp(prefix="dsa-optimize-"))
+    steps: list[StepRecord] = []
+    params, macs = count_params_macs(target.module, target.example_inputs)
+    report = _export(target, target.module, work / "fp32.onnx")
+    steps.append(StepRecord("export", f"FP32 ONNX, parity max abs diff {report.max_abs_diff:.2g}"))
+    baseline = measure_onnx("onnx-fp32", work / "fp32.onnx", target, params, macs, repeat)
+    steps[-1].metric = baseline.metric
+    module, current = target.module, work / "fp32.onnx"
+    budget_left, within, plan = max_accuracy_drop, True, {}
+
+    if level == 3:
+        for ratio in prune_ratios:
+            module, current = _prune_and_finetune(target, ratio, work, steps)
+            metric = target.evaluate(current)
+            steps[-1].metric = metric
+            if baseline.metric - metric <= max_accuracy_drop / 2:  # leave half the budget to INT8
+                break
+            steps.append(StepRecord("back off", f"pruned model lost {baseline.metric - metric:.2f} at ratio {ratio}"))
+        else:
+            module, current = target.module, work / "fp32.onnx"
+            steps.append(StepRecord("back off", "no pruning ratio met the budget; continuing unpruned"))
+        budget_left = max_accuracy_drop - (baseline.metric - target.evaluate(current))
+    if level >= 1:
+        save_ort_optimized(current, work / "optimized.onnx")
+        steps.append(StepRecord("graph optimisation", "ONNX Runtime extended fusions saved offline"))
+        final = work / "optimized.onnx"
+    if level >= 2:
+        mixed = plan_mixed_precision(
+            current,
+            work / "int8.onnx",
+            target.calibration,
+            target.evaluate,
+            max_drop=max(0.0, budget_left),
+            method=method,
+            progress=progress,
+            max_fp32_layers=8,
+        )
+        plan = mixed.layers
+        kept = [n for n, p in plan.items() if p == "fp32"]
+        within = baseline.metric - mixed.metric <= max_accuracy_drop
+        steps.append(
+            StepRecord(
+                "int8",
+                f"static QDQ per-channel ({method}); {len(kept)} layer(s) kept in FP32"
+                + ("" if within else "; budget NOT met, best plan kept"),
+                mixed.metric,
+            )
+        )
+        final = work / "int8.onnx"
+    if level == 0:
+        final = current
+    p, m = count_params_macs(module, target.example_inputs)
+    result = measure_onnx(f"level-{level}", final, target, p, m, repeat)
+    out = CompressionReport(
+        level,
+        "metric" if not target.metric_name else target.metric_name,
+        max_accuracy_drop,
+        baseline,
+        result,
+        steps,
+        plan,
+        within and baseline.metric - result.metric <= max_accuracy_drop,
+    )
+    return final.read_bytes(), out

@@ -1,0 +1,96 @@
+"""optimize(): levels 0-3 on a tiny classifier, the report, and bad arguments."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from deepseek_apps.core.compress.pipeline import OptimizeTarget, optimize
+from deepseek_apps.core.runtime.session import OrtSession
+from deepseek_apps.errors import ErrorCode, InvalidInputError
+
+
+def _trained_classifier():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 3, 16, 16)).astype(np.float32)
+    y = (x[:, 0].mean((1, 2)) > 0).astype(np.int64) + 2 * (x[:, 1].mean((1, 2)) > 0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 4),
+    )
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for _ in range(60):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(xt), yt).backward()
+        opt.step()
+    return model.eval(), x, y
+
+
+@pytest.fixture(scope="module")
+def target():
+    model, x, y = _trained_classifier()
+
+    def evaluate(path: Path) -> float:
+        return 100.0 * float(np.mean(OrtSession(path).run({"x": x})[0].argmax(1) == y))
+
+    def finetune(student, teacher):
+        opt = torch.optim.Adam(student.parameters(), 5e-3)
+        student.train()
+        for _ in range(30):
+            opt.zero_grad()
+            nn.functional.cross_entropy(student(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+            opt.step()
+        student.eval()
+
+    return OptimizeTarget(
+        module=model,
+        example_inputs=(torch.from_numpy(x[:2]),),
+        input_names=["x"],
+        output_names=["y"],
+        calibration=[{"x": x[i : i + 32]} for i in range(0, 128, 32)],
+        evaluate=evaluate,
+        metric_name="accuracy %",
+        ignored_layers=[model[-1]],
+        finetune=finetune,
+    )
+
+
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_levels_produce_a_working_model_and_a_complete_report(target, level):
+    data, report = optimize(target, level=level, max_accuracy_drop=2.0, repeat=10, progress=False)
+    assert data[:2] and report.level == level
+    assert report.baseline.metric > 60  # the tiny model did learn
+    assert report.metric_drop <= 2.0 and report.within_budget
+    assert report.result.p50_ms_b1 > 0 and report.result.throughput_b16 > 0 and report.result.file_mb > 0
+    assert {s.step for s in report.steps} >= {"export"}
+    if level == 2:
+        assert report.size_ratio > 2 and set(report.layer_plan.values()) <= {"int8", "fp32"}
+    assert "speed-up" in report.table() and set(report.to_dict()) >= {"baseline", "result", "steps", "metric_drop"}
+
+
+def test_level3_prunes_finetunes_and_quantizes(target):
+    pytest.importorskip("torch_pruning")
+    data, report = optimize(target, level=3, max_accuracy_drop=3.0, prune_ratios=(0.5,), repeat=10, progress=False)
+    steps = [s.step for s in report.steps]
+    assert "prune" in steps and "int8" in steps
+    if "back off" not in steps:
+        assert report.result.params < report.baseline.params and report.result.macs < report.baseline.macs
+
+
+def test_bad_arguments(target):
+    with pytest.raises(InvalidInputError) as info:
+        optimize(target, level=7)
+    assert info.value.code == ErrorCode.INVALID_ARGUMENT and "7" in str(info.value)
+    with pytest.raises(InvalidInputError):
+        optimize(target, level=1, max_accuracy_drop=-1)
