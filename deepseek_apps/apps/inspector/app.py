@@ -215,8 +215,8 @@ class QualityInspector:
         return save_model(self.model_, Path(out))
 
     def export(self, out: str | Path, int8: bool = False, calib: Any = None, **kwargs: Any) -> Path:
-        """Write an edge bundle (``.zip`` or folder); see ``deploy.export_bundle``."""
-        from .deploy import export_bundle
+        """Write an edge bundle (``.zip`` or folder); see ``export.export_bundle``."""
+        from .export import export_bundle
 
         if "torch_module" not in self.model_.metadata:
             raise ModelFormatError(
