@@ -19,6 +19,22 @@ def build_parser() -> argparse.ArgumentParser:
     from .apps.inspector import cli as inspector_cli
 
     inspector_cli.add_parser(sub)
+    o = sub.add_parser("optimize", help="make a model smaller and faster (levels 0-3) and write an edge bundle")
+    o.add_argument("target", choices=["inspector"], help="which application's model")
+    o.add_argument(
+        "--level",
+        type=int,
+        default=2,
+        choices=[0, 1, 2, 3],
+        help="0 FP32 ONNX, 1 graph-optimised, 2 INT8 mixed precision, 3 pruning + fine-tune + INT8",
+    )
+    o.add_argument("--data", required=True, help="annotated data: calibration, fine-tuning and the metric")
+    o.add_argument("--format", default="voc", choices=["voc", "yolo", "coco", "masks"])
+    o.add_argument("--model", default=None, help="training folder (default: the embedded model's weights)")
+    o.add_argument("--max-drop", type=float, default=1.0, help="accuracy budget in metric points (mAP x100)")
+    o.add_argument("--finetune-epochs", type=int, default=10, help="level 3: epochs of recovery training")
+    o.add_argument("--out", required=True, help="bundle path (.zip or folder)")
+    o.set_defaults(func=_optimize)
     d = sub.add_parser("dashboard", help="start the Streamlit dashboard")
     d.add_argument("--port", type=int, default=8501)
     d.add_argument("--address", default="127.0.0.1")
@@ -56,6 +72,28 @@ def _dashboard(args: argparse.Namespace) -> int:
         "false",
     ]
     return subprocess.call(cmd)
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from .apps.inspector.app import DEFAULT_TORCH, QualityInspector
+    from .apps.inspector.optimize import optimize_inspector
+
+    loaded = QualityInspector(model_path=args.model or DEFAULT_TORCH).model_
+    bundle, report = optimize_inspector(
+        loaded,
+        args.data,
+        args.out,
+        level=args.level,
+        format=args.format,
+        max_accuracy_drop=args.max_drop,
+        finetune_epochs=args.finetune_epochs,
+    )
+    for step in report.steps:
+        metric = "" if step.metric is None else f" ({report.metric_name} {step.metric:.2f})"
+        print(f"- {step.step}: {step.detail}{metric}")
+    print(report.table())
+    print(f"bundle: {bundle}")
+    return 0 if report.within_budget else 3
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -127,13 +127,13 @@ class CompressionReport:
 
 
 def count_params_macs(module: Any, example_inputs: tuple) -> tuple[int, int]:
-    """Parameters and multiply-accumulates of one forward pass (torch's FLOP counter / 2)."""
+    """Parameters and multiply-accumulates per sample (torch's FLOP counter / 2, batch of one)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     params = sum(p.numel() for p in module.parameters())
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        module(*example_inputs)
+        module(*(x[:1] for x in example_inputs))
     return params, counter.get_total_flops() // 2
 
 
