@@ -93,3 +93,11 @@ def test_missing_model_path_is_a_clear_error(tmp_path):
     with pytest.raises(DeepSeekAppsError) as info:
         QualityInspector(model_path=tmp_path / "nope").predict(np.zeros((8, 8), np.uint8))
     assert info.value.code == ErrorCode.FILE_NOT_FOUND and "nope" in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs", [{"confidence_threshold": 1.5}, {"iou_threshold": 0}, {"batch_size": 0}])
+def test_bad_parameters_are_reported_on_use(kwargs):
+    inspector = QualityInspector(**kwargs)  # __init__ only stores, like scikit-learn
+    with pytest.raises(DeepSeekAppsError) as info:
+        inspector.predict(np.zeros((8, 8), np.uint8))
+    assert info.value.code == ErrorCode.INVALID_ARGUMENT and next(iter(kwargs)) in str(info.value)

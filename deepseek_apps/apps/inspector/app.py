@@ -151,6 +151,7 @@ class QualityInspector:
         """
         if errors not in ("raise", "record"):
             raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, "errors must be 'raise' or 'record'", value=errors)
+        self._check_params()
         items = list(images) if isinstance(images, (list, tuple)) else [images]
         model = self.model_
         results: list[Inspection] = []
@@ -172,6 +173,21 @@ class QualityInspector:
                 result.source = describe(item)
                 results.append(result)
         return results  # type: ignore[return-value]
+
+    def _check_params(self) -> None:
+        checks = (
+            ("confidence_threshold", self.confidence_threshold, 0.0 <= self.confidence_threshold <= 1.0, "0..1"),
+            ("iou_threshold", self.iou_threshold, 0.0 < self.iou_threshold <= 1.0, "(0, 1]"),
+            ("batch_size", self.batch_size, isinstance(self.batch_size, int) and self.batch_size >= 1, ">= 1"),
+        )
+        for name, value, ok, allowed in checks:
+            if not ok:
+                raise InvalidInputError(
+                    ErrorCode.INVALID_ARGUMENT,
+                    f"{name} must be {allowed}",
+                    value=value,
+                    hint=f"pass a valid {name} to QualityInspector(...)",
+                )
 
     def _predict_batch(self, images: list, model: LoadedModel) -> list[Inspection]:
         t0 = time.perf_counter()
