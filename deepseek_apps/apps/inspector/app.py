@@ -242,3 +242,31 @@ class QualityInspector:
                 hint="load a training folder or call fit() first",
             )
         return export_bundle(self.model_, Path(out), int8=int8, calib=calib, **kwargs)
+
+    def optimize(
+        self,
+        data: Any,
+        out: str | Path,
+        level: int = 2,
+        format: str = "voc",
+        max_accuracy_drop: float = 1.0,
+        finetune_epochs: int = 10,
+        on_step: Any = None,
+    ) -> tuple[Path, Any]:
+        """Make this model smaller and faster (levels 0-3) and write a bundle; returns ``(path, report)``.
+
+        Needs a PyTorch model (a training folder, ``fit``, or ``model_path=DEFAULT_TORCH``).
+        ``on_step(step)`` is called as each pipeline step completes.
+        """
+        from .optimize import optimize_inspector
+
+        return optimize_inspector(
+            self.model_,
+            data,
+            out,
+            level=level,
+            format=format,
+            max_accuracy_drop=max_accuracy_drop,
+            finetune_epochs=finetune_epochs,
+            on_step=on_step,
+        )

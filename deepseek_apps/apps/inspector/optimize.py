@@ -106,10 +106,11 @@ def optimize_inspector(
     max_accuracy_drop: float = 1.0,
     finetune_epochs: int = 10,
     model_name: str | None = None,
+    on_step: Any = None,
 ) -> tuple[Path, CompressionReport]:
     """Optimise an inspector model to ``level`` and write the bundle with the report in its manifest."""
     target = inspector_target(loaded, data, format, finetune_epochs=finetune_epochs)
-    onnx_bytes, report = optimize(target, level=level, max_accuracy_drop=max_accuracy_drop)
+    onnx_bytes, report = optimize(target, level=level, max_accuracy_drop=max_accuracy_drop, on_step=on_step)
     precision = "int8" if level >= 2 else "fp32"
     bundle = write_inspector_bundle(
         loaded,

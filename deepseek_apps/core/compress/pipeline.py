@@ -216,6 +216,19 @@ def _map_ignored(original: Any, copy_: Any, ignored: Sequence[Any]) -> list[Any]
     return [m for n, m in copy_.named_modules() if n in wanted]
 
 
+class _StepLog(list):
+    """A list of ``StepRecord`` that reports each appended step to a callback."""
+
+    def __init__(self, callback: Callable[[StepRecord], None] | None):
+        super().__init__()
+        self._callback = callback
+
+    def append(self, step: StepRecord) -> None:
+        super().append(step)
+        if self._callback is not None:
+            self._callback(step)
+
+
 def optimize(
     target: OptimizeTarget,
     level: int = 2,
@@ -224,8 +237,12 @@ def optimize(
     method: str = "minmax",
     repeat: int = 100,
     progress: bool = True,
+    on_step: Callable[[StepRecord], None] | None = None,
 ) -> tuple[bytes, CompressionReport]:
-    """Optimise ``target`` to ``level`` (0-3) within ``max_accuracy_drop`` metric points."""
+    """Optimise ``target`` to ``level`` (0-3) within ``max_accuracy_drop`` metric points.
+
+    ``on_step`` is called with each ``StepRecord`` as it completes (for progress displays).
+    """
     if level not in (0, 1, 2, 3):
         raise InvalidInputError(
             ErrorCode.INVALID_ARGUMENT,
@@ -247,7 +264,7 @@ def optimize(
     from .mixed import plan_mixed_precision
 
     work = Path(tempfile.mkdtemp(prefix="dsa-optimize-"))
-    steps: list[StepRecord] = []
+    steps = _StepLog(on_step)
     params, macs = count_params_macs(target.module, target.example_inputs)
     report = _export(target, target.module, work / "fp32.onnx")
     steps.append(StepRecord("export", f"FP32 ONNX, parity max abs diff {report.max_abs_diff:.2g}"))

@@ -1,0 +1,36 @@
+"""The shipped default: size, manifest, card, and quality on NEU-DET's 30 check images."""
+
+import json
+
+import pytest
+
+from deepseek_apps import QualityInspector
+from deepseek_apps.apps.inspector.app import ASSETS, DEFAULT_BUNDLE, DEFAULT_TORCH
+from deepseek_apps.core.runtime.bundle import read_bundle
+from deepseek_apps.datasets.voc import load_voc
+
+
+def test_default_bundle_is_small_verified_and_documented():
+    assert DEFAULT_BUNDLE.stat().st_size <= 10 * 1024 * 1024
+    bundle = read_bundle(DEFAULT_BUNDLE)  # verifies every sha256
+    manifest = bundle.manifest
+    assert manifest["application"] == "inspector" and manifest["precision"] == "int8"
+    assert manifest["class_names"] == ["crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale",
+                                       "scratches"]
+    assert 0 < manifest["metrics"]["map50"] <= 1
+    card = bundle.files["MODEL_CARD.md"].decode()
+    assert "Reproduce" in card and "deepseek-apps inspector train" in card
+    assert (ASSETS / "MODEL_CARD.md").read_text() == card
+    config = json.loads((DEFAULT_TORCH / "config.json").read_text())
+    assert config["class_names"] == manifest["class_names"]
+
+
+@pytest.mark.realdata
+def test_default_on_the_check_images_never_used_in_training(neu_det):
+    check = load_voc(neu_det, layout=("Validation_Annotations", "Validation_Images"))
+    names = {s.name for s in check.samples}
+    split = read_bundle(DEFAULT_BUNDLE).manifest["split"]
+    assert not names & set(split.get("val_names", [])) and not names & set(split.get("test_names", []))
+    result = QualityInspector().evaluate(check)
+    assert result["num_images"] == 30
+    assert result["map50"] >= 0.5, result  # card: measured value; this floor only catches a broken model
