@@ -44,4 +44,9 @@ for i, (name, status, description, page) in enumerate(APPLICATIONS):
         if page:
             st.page_link(page, label=f"Open {name}", icon=":material/arrow_forward:")
 
+st.subheader("Tools")
+st.page_link(
+    "pages/2_Optimization_Lab.py", label="Optimization lab: compress a model level by level", icon=":material/speed:"
+)
+
 st.caption("Pick a page in the sidebar, or run the CLI: `deepseek-apps dashboard`.")

@@ -15,8 +15,14 @@ def test_default_bundle_is_small_verified_and_documented():
     bundle = read_bundle(DEFAULT_BUNDLE)  # verifies every sha256
     manifest = bundle.manifest
     assert manifest["application"] == "inspector" and manifest["precision"] == "int8"
-    assert manifest["class_names"] == ["crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale",
-                                       "scratches"]
+    assert manifest["class_names"] == [
+        "crazing",
+        "inclusion",
+        "patches",
+        "pitted_surface",
+        "rolled-in_scale",
+        "scratches",
+    ]
     assert 0 < manifest["metrics"]["map50"] <= 1
     card = bundle.files["MODEL_CARD.md"].decode()
     assert "Reproduce" in card and "deepseek-apps inspector train" in card

@@ -98,3 +98,19 @@ def test_uploads_report_unreadable_files_without_crashing():
     assert (metrics["Images"], metrics["Errors"]) == ("2", "1")
     assert int(metrics["OK"]) + int(metrics["NG"]) == 1
     assert len(at.error) == 1 and "broken.png" in at.error[0].value
+
+
+LAB_PAGE = "pages/2_Optimization_Lab.py"
+
+
+def test_optimization_lab_runs_a_level_and_reports():
+    at = AppTest.from_file(str(HOME), default_timeout=300).run()
+    at.switch_page(LAB_PAGE).run()
+    assert not at.exception
+    at.selectbox(key="level").set_value(1)
+    at.button(key="run").click().run()
+    assert not at.exception, at.exception
+    assert any(s.value == "Report" for s in at.subheader)
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Speed-up at batch 1"].endswith("x") and labels["Smaller by"].endswith("x")
+    assert any("graph optimisation" in m.value for m in at.markdown)

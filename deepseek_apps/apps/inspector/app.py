@@ -55,6 +55,8 @@ class QualityInspector:
         [True, True]
     """
 
+    default_weights: Path = DEFAULT_TORCH  # PyTorch weights of the default (for export, optimize, fine-tuning)
+
     def __init__(
         self,
         model_path: str | Path | None = None,

@@ -1,0 +1,99 @@
+"""Optimization lab: take a model through the compression levels and compare the variants.
+
+Pick a model and a level, run the pipeline with live step updates, then read the report
+table, the per-layer precision plan and a latency-versus-accuracy chart.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from deepseek_apps import QualityInspector
+from deepseek_apps.datasets.synthetic import write_voc
+
+NEU_DET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "neu_det"
+LEVELS = {
+    0: "0 · FP32 ONNX",
+    1: "1 · graph-optimised ONNX Runtime",
+    2: "2 · INT8 with a mixed-precision plan",
+    3: "3 · pruning + fine-tune + INT8",
+}
+
+st.set_page_config(page_title="Optimization lab · deepseek-apps", layout="wide")
+st.title("Optimization lab")
+st.caption("The same model, smaller and faster, within an accuracy budget: each level is measured side by side.")
+
+
+@st.cache_data(show_spinner="Generating a synthetic dataset…")
+def synthetic_dataset(count: int, seed: int) -> str:
+    return str(write_voc(Path(tempfile.mkdtemp(prefix="dsa-lab-")), count, seed=seed))
+
+
+left, right = st.columns(2)
+with left:
+    model = st.text_input(
+        "Model (training folder)",
+        value=str(QualityInspector.default_weights),
+        key="model",
+        help="The embedded default's PyTorch weights, or your `inspector train --out` folder.",
+    )
+    sources = ["Synthetic steel surfaces (60 images)"] + (
+        ["NEU-DET (../shared/data/neu_det)"] if NEU_DET.is_dir() else []
+    )
+    source = st.radio("Data for calibration and the metric", sources, key="source")
+with right:
+    level = st.selectbox("Level", list(LEVELS), format_func=LEVELS.get, index=1, key="level")
+    budget = st.slider("Accuracy budget (mAP points)", 0.0, 5.0, 1.0, 0.5, key="budget")
+    epochs = st.number_input("Fine-tune epochs (level 3)", 1, 50, 5, key="epochs")
+
+if st.button("Run optimization", type="primary", key="run"):
+    data = synthetic_dataset(60, 7) if source.startswith("Synthetic") else str(NEU_DET)
+    out = Path(tempfile.mkdtemp(prefix="dsa-lab-")) / f"level{level}.zip"
+    with st.status(f"Optimising to level {level}…", expanded=True) as status:
+
+        def on_step(step) -> None:
+            metric = "" if step.metric is None else f" — mAP×100 {step.metric:.2f}"
+            status.write(f"**{step.step}**: {step.detail}{metric}")
+
+        try:
+            inspector = QualityInspector(model_path=model)
+            bundle, report = inspector.optimize(
+                data, out, level=level, max_accuracy_drop=budget, finetune_epochs=int(epochs), on_step=on_step
+            )
+        except Exception as exc:  # shown to the user, not swallowed: the page stays usable
+            status.update(label="Optimization failed", state="error")
+            st.error(str(exc))
+            st.stop()
+        status.update(label=f"Level {level} done", state="complete")
+    st.session_state["lab"] = {"report": report.to_dict(), "bundle": str(bundle), "table": report.table()}
+
+lab = st.session_state.get("lab")
+if lab:
+    report = lab["report"]
+    st.subheader("Report")
+    rows = pd.DataFrame([report["baseline"], report["result"]]).set_index("name")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Speed-up at batch 1", f"{report['speedup_b1']:.2f}x")
+    c2.metric("Smaller by", f"{report['size_ratio']:.1f}x")
+    c3.metric(
+        "mAP drop (points)",
+        f"{report['metric_drop']:+.2f}",
+        help=f"budget {report['max_accuracy_drop']}; within budget: {report['within_budget']}",
+    )
+    st.dataframe(rows, width="stretch")
+    st.markdown("**Latency vs accuracy**")
+    chart = rows.reset_index()[["name", "p50_ms_b1", "metric"]]
+    st.scatter_chart(chart, x="p50_ms_b1", y="metric", color="name", size=200)
+    st.markdown("**Steps**")
+    for step in report["steps"]:
+        st.markdown(f"- **{step['step']}**: {step['detail']}")
+    if report["layer_plan"]:
+        with st.expander("Per-layer precision plan"):
+            st.dataframe(pd.DataFrame(sorted(report["layer_plan"].items()), columns=["layer", "precision"]))
+    st.download_button(
+        "Download bundle", Path(lab["bundle"]).read_bytes(), file_name=Path(lab["bundle"]).name, key="download"
+    )
