@@ -23,6 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--input-size", type=int, default=192, help="model input side in pixels (multiple of 32)")
     t.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 = grayscale model, 3 = colour")
     t.add_argument("--head-convs", type=int, default=2, help="3x3 convs in each FCOS head branch")
+    t.add_argument(
+        "--head-norm",
+        default="bn",
+        choices=["bn", "gn"],
+        help="bn folds into the convs (fastest INT8); gn is torchvision's GroupNorm head",
+    )
     t.add_argument("--val-fraction", type=float, default=0.1)
     t.add_argument("--test-fraction", type=float, default=0.15)
     t.add_argument("--synthetic", type=int, default=0, help="add N generated images to the training split")
@@ -53,7 +59,10 @@ def _train(args: argparse.Namespace) -> int:
     classes = tuple(c.strip() for c in args.classes.split(",")) if args.classes else None
     inspector = QualityInspector(
         detector_config=DetectorConfig(
-            input_size=args.input_size, in_channels=args.channels, head_convs=args.head_convs
+            input_size=args.input_size,
+            in_channels=args.channels,
+            head_convs=args.head_convs,
+            head_norm=args.head_norm,
         ),
         train_config=TrainConfig(
             epochs=args.epochs,

@@ -33,6 +33,7 @@ class DetectorConfig:
     blocks: tuple[int, ...] = (1, 2, 2, 2)
     fpn_channels: int = 64
     head_convs: int = 2
+    head_norm: str = "bn"  # "bn": folds into the convs (fast INT8); "gn": torchvision's GroupNorm(32)
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.25,)
     top_k: int = 100
@@ -113,7 +114,7 @@ def build_detector(cfg: DetectorConfig) -> FCOS:
         nms_thresh=0.5,
         detections_per_img=cfg.top_k,
     )
-    norm = partial(nn.BatchNorm2d)
+    norm = partial(nn.BatchNorm2d) if cfg.head_norm == "bn" else partial(nn.GroupNorm, 32)
     ch = cfg.fpn_channels
     model.head.classification_head = FCOSClassificationHead(ch, 1, cfg.num_classes, cfg.head_convs, norm_layer=norm)
     model.head.regression_head = FCOSRegressionHead(ch, 1, cfg.head_convs, norm_layer=norm)
