@@ -1,0 +1,172 @@
+"""Torchvision image classifiers through the same pipeline: build, train, and describe for ``optimize``.
+
+The exported graph carries its own pre-processing: it takes ``(N, 3, S, S)`` float pixels
+in 0..255 and returns class probabilities, so every backend shares one resize (Pillow).
+
+Example:
+    >>> from deepseek_apps.core.compress.classifier import build_classifier
+    >>> model = build_classifier("resnet18", num_classes=6)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...errors import ErrorCode, InvalidInputError
+from ..runtime.preprocess import to_model_input
+from .pipeline import OptimizeTarget
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def build_classifier(arch: str, num_classes: int) -> nn.Module:
+    """A torchvision classification architecture with random weights (nothing is downloaded)."""
+    import torchvision
+
+    if arch not in torchvision.models.list_models(module=torchvision.models):
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"unknown torchvision classifier '{arch}'",
+            value=arch,
+            hint="e.g. resnet18, resnet50, mobilenet_v3_small, efficientnet_b0",
+        )
+    return torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
+
+
+class ClassifierGraph(nn.Module):
+    """``pixels (N, 3, S, S) float 0..255 -> probabilities (N, classes)``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255)
+
+    def forward(self, pixels: torch.Tensor, return_logits: bool = False) -> torch.Tensor:
+        logits = self.model((pixels - self.mean) / self.std)
+        return logits if return_logits else torch.softmax(logits, dim=1)
+
+
+def prepare_pixels(data, size: int) -> np.ndarray:
+    """All images of a ``ClassificationDataset`` as uint8 ``(N, 3, S, S)``."""
+    return np.stack([to_model_input(data.load(i), size, 3) for i in range(len(data))])
+
+
+def _collate(items, rng: np.random.Generator):
+    xs, ys = zip(*items)
+    x = torch.from_numpy(np.stack(xs)).float()
+    flips = torch.from_numpy(rng.random((len(xs), 3)) < 0.5)
+    x = torch.where(flips[:, 0, None, None, None], x.flip(-1), x)
+    x = torch.where(flips[:, 1, None, None, None], x.flip(-2), x)
+    return x, torch.tensor(ys)
+
+
+def accuracy(forward, pixels: np.ndarray, labels: np.ndarray, batch: int = 64) -> float:
+    """Top-1 accuracy in percent of ``forward(float32 batch) -> probabilities``."""
+    preds = [
+        np.asarray(forward(pixels[i : i + batch].astype(np.float32))).argmax(1) for i in range(0, len(pixels), batch)
+    ]
+    return 100.0 * float(np.mean(np.concatenate(preds) == labels))
+
+
+def train_classifier(
+    graph: ClassifierGraph,
+    pixels: np.ndarray,
+    labels: np.ndarray,
+    val_pixels: np.ndarray,
+    val_labels: np.ndarray,
+    train_config,
+) -> dict:
+    """Train ``graph.model`` with cross-entropy and flips; keeps the best validation accuracy."""
+    from safetensors.torch import load_file
+
+    from ..train import Trainer
+
+    def loss_fn(net, batch):
+        x, y = batch
+        return nn.functional.cross_entropy(net(x, return_logits=True), y)
+
+    def evaluate(m):
+        return {"accuracy": accuracy(lambda x: m(torch.from_numpy(x)).numpy(), val_pixels, val_labels)}
+
+    cfg = train_config
+    cfg.monitor = "accuracy"
+    result = Trainer(cfg).fit(graph, list(zip(pixels, labels.tolist())), _collate, loss_fn, evaluate)
+    graph.load_state_dict(load_file(str(Path(cfg.out_dir) / "best.safetensors")))
+    return result.to_dict()
+
+
+def classifier_target(
+    graph: ClassifierGraph,
+    train_pixels: np.ndarray,
+    train_labels: np.ndarray,
+    val_pixels: np.ndarray,
+    val_labels: np.ndarray,
+    finetune_epochs: int = 3,
+    calib_images: int = 128,
+    ignored: Sequence[nn.Module] | None = None,
+) -> OptimizeTarget:
+    """Metric: top-1 accuracy (%) on the validation pixels; fine-tuning distils from the unpruned model."""
+    from ..runtime.session import OrtSession
+
+    def evaluate(path: Path) -> float:
+        session = OrtSession(path, threads=2)
+        return accuracy(lambda x: session.run({"pixels": x})[0], val_pixels, val_labels)
+
+    def finetune(student: nn.Module, teacher: nn.Module) -> None:
+        _distill_finetune(student, teacher, train_pixels, train_labels, finetune_epochs)
+
+    pick = np.random.default_rng(0).permutation(len(train_pixels))[:calib_images]
+    calib = train_pixels[pick].astype(np.float32)
+    last = [m for m in graph.model.modules() if isinstance(m, nn.Linear)][-1:]
+    return OptimizeTarget(
+        module=graph.eval(),
+        example_inputs=(torch.from_numpy(calib[:2]),),
+        input_names=["pixels"],
+        output_names=["probabilities"],
+        calibration=[{"pixels": calib[i : i + 16]} for i in range(0, len(calib), 16)],
+        evaluate=evaluate,
+        metric_name="accuracy %",
+        ignored_layers=list(ignored) if ignored is not None else last,
+        finetune=finetune,
+    )
+
+
+def _distill_finetune(
+    student: nn.Module,
+    teacher: nn.Module,
+    pixels: np.ndarray,
+    labels: np.ndarray,
+    epochs: int,
+    batch_size: int = 32,
+    temperature: float = 4.0,
+    alpha: float = 0.7,
+) -> None:
+    """Hinton KD from the unpruned graph plus cross-entropy on the labels, in place."""
+    rng = np.random.default_rng(0)
+    opt = torch.optim.AdamW(student.parameters(), lr=3e-4, weight_decay=1e-4)
+    teacher.eval()
+    student.train()
+    for _ in range(epochs):
+        order = rng.permutation(len(pixels))
+        for i in range(0, len(order) - batch_size + 1, batch_size):
+            x, y = _collate([(pixels[j], int(labels[j])) for j in order[i : i + batch_size]], rng)
+            with torch.no_grad():
+                t_logits = teacher(x, return_logits=True)
+            s_logits = student(x, return_logits=True)
+            kd = nn.functional.kl_div(
+                torch.log_softmax(s_logits / temperature, 1),
+                torch.softmax(t_logits / temperature, 1),
+                reduction="batchmean",
+            )
+            loss = alpha * kd * temperature**2 + (1 - alpha) * nn.functional.cross_entropy(s_logits, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    student.eval()
