@@ -165,3 +165,34 @@ def _fmt(v: Any) -> str:
     if v is None:
         return "-"
     return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def measure_interleaved(
+    fns: dict[str, Callable[[Any], Any]],
+    inputs: Any,
+    batch_size: int = 1,
+    rounds: int = 20,
+    per_round: int = 10,
+    warmup: int = 5,
+    files: dict[str, str | Path] | None = None,
+) -> list[BenchResult]:
+    """Time several variants round-robin, so drift in machine load hits them all alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn(inputs)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                fn(inputs)
+                times[name].append((time.perf_counter() - t0) * 1000)
+    out = []
+    peak = _rss_mb("VmHWM")
+    for name, ts in times.items():
+        arr = np.asarray(ts)
+        p50 = float(np.percentile(arr, 50))
+        size = Path(files[name]).stat().st_size / 1e6 if files and name in files else None
+        out.append(BenchResult(name, batch_size, p50, float(np.percentile(arr, 90)), float(np.percentile(arr, 99)),
+                               float(arr.mean()), batch_size * 1000 / p50, peak, 0.0, size, len(ts)))
+    return out
