@@ -193,6 +193,19 @@ def measure_interleaved(
         arr = np.asarray(ts)
         p50 = float(np.percentile(arr, 50))
         size = Path(files[name]).stat().st_size / 1e6 if files and name in files else None
-        out.append(BenchResult(name, batch_size, p50, float(np.percentile(arr, 90)), float(np.percentile(arr, 99)),
-                               float(arr.mean()), batch_size * 1000 / p50, peak, 0.0, size, len(ts)))
+        out.append(
+            BenchResult(
+                name,
+                batch_size,
+                p50,
+                float(np.percentile(arr, 90)),
+                float(np.percentile(arr, 99)),
+                float(arr.mean()),
+                batch_size * 1000 / p50,
+                peak,
+                0.0,
+                size,
+                len(ts),
+            )
+        )
     return out

@@ -1,0 +1,48 @@
+"""Why the inspector's head uses BatchNorm: INT8 latency of a BN head vs torchvision's GroupNorm head.
+
+BatchNorm folds into the convolutions, so the whole head runs as fused integer kernels;
+GroupNorm stays a float op between quantized convolutions (extra Q/DQ pairs). Both graphs
+have random weights (latency does not depend on them); batch 1, 2 threads, one process.
+
+    python benchmarks/inspector_head.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from deepseek_apps.apps.inspector.model import DetectorConfig, InspectorGraph, build_detector
+from deepseek_apps.core.bench import cpu_info, measure_interleaved, ratio_table
+from deepseek_apps.core.compress.quantize import quantize_static_onnx
+from deepseek_apps.core.runtime.export import export_onnx
+from deepseek_apps.core.runtime.session import OrtSession
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    tmp = Path(tempfile.mkdtemp())
+    x = torch.rand(16, 1, 192, 192) * 255
+    fns, files = {}, {}
+    for norm, convs in (("bn", 2), ("gn", 2), ("bn", 4), ("gn", 4)):
+        cfg = replace(DetectorConfig(), head_norm=norm, head_convs=convs)
+        graph = InspectorGraph(build_detector(cfg), cfg).eval()
+        fp32 = tmp / f"{norm}{convs}.onnx"
+        export_onnx(graph, (x[:1],), fp32, ["pixels"], ["boxes", "scores", "labels"], compare=lambda r, o: [0.0] * 3)
+        batches = ({"pixels": x[i : i + 4].numpy()} for i in range(0, 16, 4))
+        int8 = quantize_static_onnx(fp32, tmp / f"{norm}{convs}_int8.onnx", batches)
+        for precision, path in (("fp32", fp32), ("int8", int8)):
+            name = f"{norm.upper()} head x{convs} {precision}"
+            session = OrtSession(path)
+            fns[name] = lambda a, s=session: s.run({"pixels": a})
+            files[name] = path
+    results = measure_interleaved(fns, x[:1].numpy(), rounds=20, per_round=10, files=files)
+    print(cpu_info())
+    print(ratio_table(results, "GN head x2 fp32"))
+
+
+if __name__ == "__main__":
+    main()
