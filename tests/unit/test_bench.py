@@ -10,8 +10,13 @@ def test_measure_reports_percentiles_throughput_and_memory():
 
 
 def test_interleaved_and_ratio_table():
-    results = measure_interleaved({"slow": lambda x: time.sleep(0.004), "fast": lambda x: time.sleep(0.001)}, None,
-                                  rounds=3, per_round=3, warmup=1)
+    results = measure_interleaved(
+        {"slow": lambda x: time.sleep(0.004), "fast": lambda x: time.sleep(0.001)},
+        None,
+        rounds=3,
+        per_round=3,
+        warmup=1,
+    )
     by_name = {r.name: r for r in results}
     assert by_name["slow"].p50_ms > by_name["fast"].p50_ms
     table = ratio_table(results, "slow", {"fast": {"mAP": 0.5}})

@@ -40,3 +40,20 @@ def test_train_then_optimize_a_classifier(tmp_path):
     onnx_bytes, report = optimize(target, level=1, max_accuracy_drop=1.0, repeat=5, progress=False)
     assert report.metric_name == "accuracy %" and abs(report.metric_drop) < 1e-6  # level 1 changes no numerics
     assert np.isfinite(report.result.p50_ms_b1) and len(onnx_bytes) > 1000
+
+
+def test_finetune_distils_the_student_in_place(tmp_path):
+    import copy
+
+    import torch
+
+    data = from_detection(DetectionDataset(generate_samples(24, seed=4), NEU_CLASSES))
+    pixels = prepare_pixels(data, 32)
+    teacher = ClassifierGraph(build_classifier("resnet18", len(NEU_CLASSES))).eval()
+    target = classifier_target(teacher, pixels, data.labels, pixels, data.labels, finetune_epochs=1, calib_images=8)
+    student = copy.deepcopy(teacher)
+    before = [p.detach().clone() for p in student.parameters()]
+    target.finetune(student, teacher)
+    assert not student.training
+    assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, teacher.parameters()))  # the teacher is left alone

@@ -139,34 +139,26 @@ def classifier_target(
 
 
 def _distill_finetune(
-    student: nn.Module,
-    teacher: nn.Module,
-    pixels: np.ndarray,
-    labels: np.ndarray,
-    epochs: int,
-    batch_size: int = 32,
-    temperature: float = 4.0,
-    alpha: float = 0.7,
+    student: nn.Module, teacher: nn.Module, pixels: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int = 32
 ) -> None:
-    """Hinton KD from the unpruned graph plus cross-entropy on the labels, in place."""
+    """Hinton KD from the unpruned graph plus cross-entropy on the labels (``distill``), in place."""
+    from .distill import distill
+
     rng = np.random.default_rng(0)
-    opt = torch.optim.AdamW(student.parameters(), lr=3e-4, weight_decay=1e-4)
-    teacher.eval()
-    student.train()
-    for _ in range(epochs):
-        order = rng.permutation(len(pixels))
-        for i in range(0, len(order) - batch_size + 1, batch_size):
-            x, y = _collate([(pixels[j], int(labels[j])) for j in order[i : i + batch_size]], rng)
-            with torch.no_grad():
-                t_logits = teacher(x, return_logits=True)
-            s_logits = student(x, return_logits=True)
-            kd = nn.functional.kl_div(
-                torch.log_softmax(s_logits / temperature, 1),
-                torch.softmax(t_logits / temperature, 1),
-                reduction="batchmean",
-            )
-            loss = alpha * kd * temperature**2 + (1 - alpha) * nn.functional.cross_entropy(s_logits, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    order = rng.permutation(len(pixels))
+    batches = [
+        _collate([(pixels[j], int(labels[j])) for j in order[i : i + batch_size]], rng)
+        for i in range(0, len(order) - batch_size + 1, batch_size)
+    ]
+    distill(
+        teacher,
+        student,
+        batches,
+        epochs=epochs,
+        temperature=4.0,
+        alpha=0.7,
+        lr=3e-4,
+        outputs_fn=lambda model, x: model(x, return_logits=True),
+        progress=False,
+    )
     student.eval()
