@@ -148,7 +148,7 @@ def _distill_finetune(
     order = rng.permutation(len(pixels))
     batches = [
         _collate([(pixels[j], int(labels[j])) for j in order[i : i + batch_size]], rng)
-        for i in range(0, len(order) - batch_size + 1, batch_size)
+        for i in range(0, len(order), batch_size)
     ]
     distill(
         teacher,
