@@ -1,0 +1,267 @@
+"""Compression, side by side: what a user would otherwise pick vs our optimize levels.
+
+Two real cases trained by our code on NEU-DET: a ResNet-18 classifier (NEU-CLS view: the
+class of an image is the class of its boxes) and the inspector's default detector. For each,
+in one process with interleaved timing (2 threads): PyTorch eager FP32, torch.compile, ONNX
+Runtime FP32, ONNX Runtime INT8 with default ``quantize_static`` settings on the unpruned
+model, OpenVINO FP32, and our levels 1, 2 and 3.
+
+    python benchmarks/compression.py [--case classifier|detector|all] [--out bench_out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deepseek_apps.core.bench import cpu_info, measure_interleaved
+from deepseek_apps.core.compress.pipeline import OptimizeTarget, count_params_macs, optimize
+from deepseek_apps.core.runtime.export import export_onnx
+from deepseek_apps.core.runtime.session import OrtSession
+
+ROOT = Path(__file__).resolve().parents[1]
+NEU = ROOT.parent / "shared" / "data" / "neu_det"
+
+
+def classifier_case(work: Path, epochs: int) -> tuple[OptimizeTarget, dict, object]:
+    """ResNet-18 at 224x224 on NEU-CLS: train once (cached in runs/), then describe it for optimize.
+
+    Split 70/15/15 (seeded, stratified): optimize decides on validation; the table reports test.
+    """
+    from safetensors.torch import load_file, save_file
+
+    from deepseek_apps.core.compress.classifier import (
+        ClassifierGraph,
+        build_classifier,
+        classifier_target,
+        prepare_pixels,
+        train_classifier,
+    )
+    from deepseek_apps.core.train import TrainConfig
+    from deepseek_apps.datasets import load_dataset
+    from deepseek_apps.datasets.classification import from_detection, stratified_split
+
+    data = from_detection(load_dataset(NEU, "voc"))
+    rest, test_idx = stratified_split(data.labels, 0.15, seed=0)
+    tr, va = stratified_split(data.labels[rest], 0.15 / 0.85, seed=1)
+    train_idx, val_idx = [rest[i] for i in tr], [rest[i] for i in va]
+    pixels = prepare_pixels(data, 224)
+    graph = ClassifierGraph(build_classifier("resnet18", len(data.class_names)))
+    run = ROOT / "runs" / "resnet18_neu"
+    weights = run / "model.safetensors"
+    if weights.exists():
+        graph.load_state_dict(load_file(str(weights)))
+    else:
+        cfg = TrainConfig(epochs=epochs, batch_size=32, lr=1e-3, out_dir=str(run), monitor="accuracy")
+        train_classifier(graph, pixels[train_idx], data.labels[train_idx], pixels[val_idx], data.labels[val_idx], cfg)
+        save_file({k: v.contiguous() for k, v in graph.state_dict().items()}, str(weights))
+    target = classifier_target(
+        graph.eval(),
+        pixels[train_idx],
+        data.labels[train_idx],
+        pixels[val_idx],
+        data.labels[val_idx],
+        finetune_epochs=3,
+    )
+    test = classifier_target(
+        graph.eval(), pixels[train_idx][:16], data.labels[train_idx][:16], pixels[test_idx], data.labels[test_idx]
+    ).evaluate
+    info = {
+        "case": "ResNet-18 classifier, NEU-CLS 224x224",
+        "split": f"train {len(train_idx)} / val {len(val_idx)} (optimize decisions) / test {len(test_idx)} (reported)",
+    }
+    return target, info, test
+
+
+def detector_case(work: Path, epochs: int) -> tuple[OptimizeTarget, dict, object]:
+    """The inspector's default detector: optimize decides on its validation split, the table reports test."""
+    from deepseek_apps import QualityInspector
+    from deepseek_apps.apps.inspector.optimize import inspector_target
+
+    loaded = QualityInspector(model_path=QualityInspector.default_weights).model_
+    target = inspector_target(loaded, NEU, "voc", eval_split="val", finetune_epochs=epochs)
+    test = inspector_target(loaded, NEU, "voc", eval_split="test", calib_images=16).evaluate
+    info = {
+        "case": "inspector FCOS detector, NEU-DET 192x192",
+        "split": "the model's recorded splits: val (optimize decisions) / test (reported)",
+    }
+    return target, info, test
+
+
+def _default_int8(fp32: Path, out: Path, target: OptimizeTarget) -> Path:
+    """What a user gets from ``quantize_static`` with its defaults (QDQ, per-tensor, S8S8)."""
+    from onnxruntime.quantization import quantize_static
+
+    class Reader:
+        def __init__(self):
+            self.it = iter(target.calibration)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    quantize_static(str(fp32), str(out), Reader())
+    return out
+
+
+def _openvino(path: Path):
+    try:
+        from deepseek_apps.core.runtime.session import OpenVinoSession
+
+        return OpenVinoSession(path, threads=2)
+    except Exception as exc:  # reported in the table, the run goes on
+        print(f"OpenVINO unavailable: {exc}")
+        return None
+
+
+def run_case(name: str, target: OptimizeTarget, info: dict, test_eval, work: Path, repeat_rounds: int) -> dict:
+    name_in = target.input_names[0]
+    one = {k: v[:1] for k, v in target.calibration[0].items()}
+    sixteen = {k: np.concatenate([v] * (16 // len(v) + 1))[:16] for k, v in target.calibration[0].items()}
+    params, macs = count_params_macs(target.module, target.example_inputs)
+    fp32 = work / f"{name}_fp32.onnx"
+    export_onnx(
+        target.module,
+        target.example_inputs,
+        fp32,
+        target.input_names,
+        target.output_names,
+        compare=target.compare or (lambda r, o: [float(np.abs(a - b).max()) for a, b in zip(r, o)]),
+        tolerance=1e-2,
+    )
+    variants: dict[str, dict] = {}
+
+    def torch_fn(module):
+        def run(inputs):
+            with torch.no_grad():
+                return module(torch.from_numpy(inputs[name_in]))
+
+        return run
+
+    eager = target.module.eval()
+    variants["pytorch eager fp32"] = {"fn": torch_fn(eager), "params": params, "macs": macs, "file": None}
+    try:
+        compiled = torch.compile(copy.deepcopy(eager))
+        torch_fn(compiled)(one)
+        variants["torch.compile fp32"] = {"fn": torch_fn(compiled), "params": params, "macs": macs, "file": None}
+    except Exception as exc:
+        print(f"torch.compile failed: {type(exc).__name__}: {exc}"[:300])
+    for label, path in (
+        ("onnxruntime fp32", fp32),
+        ("onnxruntime int8 (default quantize_static)", _default_int8(fp32, work / f"{name}_dq.onnx", target)),
+    ):
+        s = OrtSession(path)
+        variants[label] = {"fn": s.run, "params": params, "macs": macs, "file": path}
+    ov = _openvino(fp32)
+    if ov is not None:
+        variants["openvino fp32"] = {"fn": ov.run, "params": params, "macs": macs, "file": fp32}
+    reports = {}
+    for level in (1, 2, 3):
+        data, report = optimize(target, level=level, max_accuracy_drop=1.0, repeat=20)
+        path = work / f"{name}_level{level}.onnx"
+        path.write_bytes(data)
+        reports[level] = report
+        s = OrtSession(path)
+        variants[f"ours level {level}"] = {
+            "fn": s.run,
+            "params": report.result.params,
+            "macs": report.result.macs,
+            "file": path,
+        }
+    fns = {k: v["fn"] for k, v in variants.items()}
+    files = {k: v["file"] for k, v in variants.items() if v["file"]}
+    b1 = {r.name: r for r in measure_interleaved(fns, one, 1, rounds=repeat_rounds, per_round=10, files=files)}
+    b16 = {r.name: r for r in measure_interleaved(fns, sixteen, 16, rounds=max(3, repeat_rounds // 4), per_round=3)}
+    baseline_metric = test_eval(fp32)
+    rows = []
+    for label, v in variants.items():
+        # eager / compiled run the same FP32 numerics as the parity-checked ONNX FP32 export
+        metric = test_eval(Path(v["file"])) if v["file"] is not None else baseline_metric
+        rows.append(
+            {
+                "variant": label,
+                "params": v["params"],
+                "MMACs": v["macs"] / 1e6,
+                "file MB": (Path(v["file"]).stat().st_size / 1e6) if v["file"] else None,
+                "p50 ms b1": b1[label].p50_ms,
+                "p99 ms b1": b1[label].p99_ms,
+                "img/s b16": b16[label].throughput,
+                "metric": metric,
+                "drop": baseline_metric - metric,
+                "speed-up vs eager b1": b1["pytorch eager fp32"].p50_ms / b1[label].p50_ms,
+            }
+        )
+    return {
+        **info,
+        "metric": target.metric_name,
+        "rows": rows,
+        "steps": {lv: [s.__dict__ for s in r.steps] for lv, r in reports.items()},
+    }
+
+
+def markdown(result: dict) -> str:
+    head = [
+        "variant",
+        "params",
+        "MMACs",
+        "file MB",
+        "p50 ms b1",
+        "p99 ms b1",
+        "img/s b16",
+        result["metric"],
+        "drop",
+        "speed-up vs eager b1",
+    ]
+    lines = [f"**{result['case']}** ({result['split']})", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["rows"]:
+        cells = [
+            r["variant"],
+            f"{r['params']:,}",
+            f"{r['MMACs']:.0f}",
+            "-" if r["file MB"] is None else f"{r['file MB']:.2f}",
+            f"{r['p50 ms b1']:.2f}",
+            f"{r['p99 ms b1']:.2f}",
+            f"{r['img/s b16']:.0f}",
+            f"{r['metric']:.2f}",
+            f"{r['drop']:+.2f}",
+            f"{r['speed-up vs eager b1']:.2f}x",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--case", choices=["classifier", "detector", "all"], default="all")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench_out")
+    parser.add_argument("--classifier-epochs", type=int, default=8)
+    parser.add_argument("--finetune-epochs", type=int, default=8, help="detector level 3 recovery epochs")
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    work = Path(tempfile.mkdtemp(prefix="dsa-compression-"))
+    results = []
+    cases = {
+        "classifier": lambda: classifier_case(work, args.classifier_epochs),
+        "detector": lambda: detector_case(work, args.finetune_epochs),
+    }
+    for name in ["classifier", "detector"] if args.case == "all" else [args.case]:
+        target, info, test_eval = cases[name]()
+        results.append(run_case(name, target, info, test_eval, work, args.rounds))
+        print(markdown(results[-1]), flush=True)
+    report = {"date": date.today().isoformat(), "cpu": cpu_info(), "threads": 2, "results": results}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "compression.json").write_text(json.dumps(report, indent=2, default=float))
+    text = f"{report['date']}, {report['cpu']}\n\n" + "\n\n".join(markdown(r) for r in results)
+    (args.out / "compression.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
