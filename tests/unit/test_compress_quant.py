@@ -115,3 +115,21 @@ def test_bad_arguments_are_clear(tmp_path, cnn_onnx, data):
     assert info.value.code == ErrorCode.INVALID_ARGUMENT and "nope" in str(info.value)
     with pytest.raises(InvalidInputError):
         quantize_static_onnx(cnn_onnx, tmp_path / "x.onnx", iter(data[1]), method="magic")
+
+
+def test_sensitivity_runs_only_when_the_budget_needs_it(tmp_path, cnn_onnx, data):
+    x, batches = data
+    ref = OrtSession(cnn_onnx).run({"x": x})[0]
+    calls = []
+
+    def evaluate(path):
+        calls.append(path)
+        return _agreement(path, x, ref)
+
+    plan = plan_mixed_precision(cnn_onnx, tmp_path / "p.onnx", batches, evaluate, max_drop=10.0, progress=False)
+    assert plan.sensitivity == [] and len(calls) == 2  # baseline + all-INT8, no per-layer runs
+    assert "not needed" in plan.steps[-1]["note"]
+    forced = plan_mixed_precision(
+        cnn_onnx, tmp_path / "q.onnx", batches, evaluate, max_drop=10.0, progress=False, always_analyze=True
+    )
+    assert len(forced.sensitivity) == len(quantizable_nodes(cnn_onnx))

@@ -128,37 +128,49 @@ def plan_mixed_precision(
     method: str = "minmax",
     max_fp32_layers: int | None = None,
     progress: bool = True,
+    always_analyze: bool = False,
 ) -> MixedPrecisionPlan:
     """Quantize to INT8, then keep the most sensitive layers in FP32 until the drop is <= ``max_drop``.
 
-    Writes the chosen model to ``out_path``. If even the allowed number of FP32 layers does
-    not meet the budget, the best plan found is written and ``steps`` says so.
+    The per-layer sensitivity analysis (one quantization and one evaluation per layer) runs
+    only when the all-INT8 model misses the budget, unless ``always_analyze`` is set. Writes
+    the chosen model to ``out_path``; if even ``max_fp32_layers`` FP32 layers do not meet the
+    budget, the best plan found is written and ``steps`` says so.
     """
     batches = _check_batches(calibration)
     baseline = evaluate(Path(model_path))
-    if sensitivity is None:
-        sensitivity = layer_sensitivity(model_path, batches, evaluate, method=method, progress=progress)
-    order = [s.name for s in sensitivity]
-    limit = len(order) if max_fp32_layers is None else max_fp32_layers
-    steps, best = [], None
+    names = [n for n, _ in quantizable_nodes(model_path)]
+    steps: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for k in range(0, limit + 1):
-            kept = order[:k]
-            path = Path(tmp) / f"mixed_{k}.onnx"
+
+        def attempt(kept: list[str]) -> tuple[float, bytes]:
+            path = Path(tmp) / "mixed.onnx"
             quantize_static_onnx(model_path, path, iter(batches), method=method, exclude_nodes=kept)
             metric = evaluate(path)
             steps.append({"fp32_layers": kept, "metric": metric, "drop": baseline - metric})
-            if best is None or metric > best[1]:
-                best = (k, metric, path.read_bytes())
-            if baseline - metric <= max_drop:
-                best = (k, metric, path.read_bytes())
-                break
-        else:
-            steps.append({"note": f"budget {max_drop} not met with {limit} FP32 layers; kept the best plan"})
+            return metric, path.read_bytes()
+
+        metric, data = attempt([])
+        best = (0, metric, data)
+        if sensitivity is None and (always_analyze or baseline - metric > max_drop):
+            sensitivity = layer_sensitivity(model_path, batches, evaluate, method=method, progress=progress)
+        order = [s.name for s in sensitivity] if sensitivity is not None else names
+        if baseline - metric > max_drop:
+            limit = len(order) if max_fp32_layers is None else min(max_fp32_layers, len(order))
+            for k in range(1, limit + 1):
+                metric, data = attempt(order[:k])
+                if metric > best[1] or baseline - metric <= max_drop:
+                    best = (k, metric, data)
+                if baseline - metric <= max_drop:
+                    break
+            else:
+                steps.append({"note": f"budget {max_drop} not met with {limit} FP32 layers; kept the best plan"})
+        elif sensitivity is None:
+            steps.append({"note": "all layers INT8 within budget: per-layer sensitivity analysis not needed"})
     k, metric, data = best
     Path(out_path).write_bytes(data)
-    layers = {name: ("fp32" if name in order[:k] else "int8") for name in order}
-    return MixedPrecisionPlan(layers, baseline, metric, steps, list(sensitivity))
+    layers = {name: ("fp32" if name in order[:k] else "int8") for name in names}
+    return MixedPrecisionPlan(layers, baseline, metric, steps, list(sensitivity or []))
 
 
 def quantize_dynamic_onnx(
