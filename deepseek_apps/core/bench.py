@@ -136,7 +136,7 @@ def ratio_table(results: Sequence[BenchResult], baseline: str, extra: dict[str, 
         "p99 ms",
         "img/s",
         f"speed-up vs {baseline}",
-        "peak RSS MB",
+        "process peak RSS MB (+run)",
         "file MB",
         *cols,
     ]
@@ -153,7 +153,7 @@ def ratio_table(results: Sequence[BenchResult], baseline: str, extra: dict[str, 
             f"{r.p99_ms:.2f}",
             f"{r.throughput:.0f}",
             speed,
-            f"{r.peak_rss_mb:.0f}",
+            f"{r.peak_rss_mb:.0f} (+{r.rss_increase_mb:.0f})",
             size,
         ]
         cells += [_fmt(extra.get(r.name, {}).get(c)) for c in cols]
