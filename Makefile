@@ -41,8 +41,10 @@ test-fast: $(STAMP)
 dashboard: setup
 	$(VENV)/bin/deepseek-apps dashboard
 
+# inspector: about a minute; compression: about 40 minutes the first time (trains ResNet-18 once, cached in runs/)
 bench: setup
 	$(PY) benchmarks/inspector.py --data $(DATA)
+	$(PY) benchmarks/compression.py --case all
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check deepseek_apps dashboards tests benchmarks
