@@ -79,6 +79,7 @@ def inspector_target(
         rebuild=lambda det: InspectorGraph(det, cfg).eval(),
         ignored_layers=ignored,
         finetune=finetune,
+        finetune_description=f"{finetune_epochs} epochs of detection-loss training at lr 5e-4",
         compare=_parity_compare,
     )
 

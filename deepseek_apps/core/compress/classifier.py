@@ -135,6 +135,7 @@ def classifier_target(
         metric_name="accuracy %",
         ignored_layers=list(ignored) if ignored is not None else last,
         finetune=finetune,
+        finetune_description=f"{finetune_epochs} epochs of distillation from the unpruned model (KD T=4, alpha 0.7)",
     )
 
 

@@ -45,6 +45,7 @@ class OptimizeTarget:
         rebuild: ``prunable -> module`` after pruning (for graphs that wrap the prunable net).
         ignored_layers: modules pruning must keep whole (heads, classifiers).
         finetune: ``(student, teacher) -> None`` trains the pruned student in place.
+        finetune_description: what ``finetune`` does, for the report.
         compare: parity measure for export (see ``export_onnx``).
     """
 
@@ -60,6 +61,7 @@ class OptimizeTarget:
     ignored_layers: Sequence[Any] = ()
     finetune: Callable[[Any, Any], None] | None = None
     compare: Callable | None = None
+    finetune_description: str = "fine-tuning the pruned model"
 
 
 @dataclass
@@ -204,7 +206,7 @@ def _prune_and_finetune(target: OptimizeTarget, ratio: float, work: Path, steps:
     )
     if target.finetune is not None:
         target.finetune(prunable, teacher)
-        steps.append(StepRecord("fine-tune", "distillation from the unpruned model"))
+        steps.append(StepRecord("fine-tune", target.finetune_description))
     module = wrap(prunable).eval()
     _export(target, module, work / f"pruned_{ratio}.onnx")
     return module, work / f"pruned_{ratio}.onnx"
