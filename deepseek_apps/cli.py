@@ -20,7 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspector_cli.add_parser(sub)
     o = sub.add_parser("optimize", help="make a model smaller and faster (levels 0-3) and write an edge bundle")
-    o.add_argument("target", choices=["inspector"], help="which application's model")
+    o.add_argument(
+        "target",
+        choices=["inspector", "classifier"],
+        help="inspector: the detector; classifier: a torchvision classifier (--arch + --weights)",
+    )
     o.add_argument(
         "--level",
         type=int,
@@ -29,8 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="0 FP32 ONNX, 1 graph-optimised, 2 INT8 mixed precision, 3 pruning + fine-tune + INT8",
     )
     o.add_argument("--data", required=True, help="annotated data: calibration, fine-tuning and the metric")
-    o.add_argument("--format", default="voc", choices=["voc", "yolo", "coco", "masks"])
-    o.add_argument("--model", default=None, help="training folder (default: the embedded model's weights)")
+    o.add_argument(
+        "--format",
+        default="voc",
+        choices=["voc", "yolo", "coco", "masks", "folder"],
+        help="folder: one sub-folder of images per class (classifier only)",
+    )
+    o.add_argument("--model", default=None, help="inspector: training folder (default: the embedded model's weights)")
+    o.add_argument("--arch", default="resnet18", help="classifier: torchvision architecture name")
+    o.add_argument("--weights", default=None, help="classifier: .safetensors weights of --arch")
+    o.add_argument("--input-size", type=int, default=224, help="classifier: input side in pixels")
     o.add_argument("--max-drop", type=float, default=1.0, help="accuracy budget in metric points (mAP x100)")
     o.add_argument("--finetune-epochs", type=int, default=10, help="level 3: epochs of recovery training")
     o.add_argument("--out", required=True, help="bundle path (.zip or folder)")
@@ -75,12 +87,12 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from .apps.inspector.app import DEFAULT_TORCH, QualityInspector
-    from .apps.inspector.optimize import optimize_inspector
+    if args.target == "classifier":
+        return _optimize_classifier(args)
+    from . import QualityInspector
 
-    loaded = QualityInspector(model_path=args.model or DEFAULT_TORCH).model_
-    bundle, report = optimize_inspector(
-        loaded,
+    inspector = QualityInspector(model_path=args.model or QualityInspector.default_weights)
+    bundle, report = inspector.optimize(
         args.data,
         args.out,
         level=args.level,
@@ -91,6 +103,41 @@ def _optimize(args: argparse.Namespace) -> int:
     for step in report.steps:
         metric = "" if step.metric is None else f" ({report.metric_name} {step.metric:.2f})"
         print(f"- {step.step}: {step.detail}{metric}")
+    print(report.table())
+    print(f"bundle: {bundle}")
+    return 0 if report.within_budget else 3
+
+
+def _optimize_classifier(args: argparse.Namespace) -> int:
+    from .core.compress.classifier import optimize_classifier
+    from .datasets import load_dataset
+    from .datasets.classification import from_detection, load_image_folder
+    from .errors import ErrorCode, InvalidInputError
+
+    if not args.weights:
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            "--weights is required for a classifier",
+            value=None,
+            hint="pass the .safetensors weights of --arch",
+        )
+    data = (
+        load_image_folder(args.data)
+        if args.format == "folder"
+        else from_detection(load_dataset(args.data, args.format))
+    )
+    bundle, report = optimize_classifier(
+        args.arch,
+        args.weights,
+        data,
+        args.out,
+        level=args.level,
+        input_size=args.input_size,
+        max_accuracy_drop=args.max_drop,
+        finetune_epochs=args.finetune_epochs,
+    )
+    for step in report.steps:
+        print(f"- {step.step}: {step.detail}")
     print(report.table())
     print(f"bundle: {bundle}")
     return 0 if report.within_budget else 3

@@ -134,3 +134,55 @@ def _iou(a, b):
     lt, rb = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
     inter = np.prod(np.clip(rb - lt, 0, None))
     return inter / (np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter)
+
+
+def test_optimize_a_torchvision_classifier_from_arch_and_weights(tmp_path, synthetic_voc):
+    from safetensors.torch import save_file
+
+    from deepseek_apps.core.compress.classifier import build_classifier
+
+    weights = tmp_path / "w.safetensors"
+    model = build_classifier("mobilenet_v3_small", 6)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+    proc = run_cli(
+        "optimize",
+        "classifier",
+        "--arch",
+        "mobilenet_v3_small",
+        "--weights",
+        weights,
+        "--data",
+        synthetic_voc,
+        "--format",
+        "voc",
+        "--input-size",
+        "64",
+        "--level",
+        "1",
+        "--out",
+        tmp_path / "c.zip",
+    )
+    assert "speed-up" in proc.stdout and "graph optimisation" in proc.stdout
+    manifest = read_bundle(tmp_path / "c.zip").manifest
+    assert manifest["application"] == "classifier" and manifest["preprocessing"]["size"] == 64
+    bad = run_cli(
+        "optimize",
+        "classifier",
+        "--arch",
+        "resnet18",
+        "--weights",
+        weights,
+        "--data",
+        synthetic_voc,
+        "--out",
+        tmp_path / "d.zip",
+        check=False,
+    )
+    assert bad.returncode == 2 and "DSA-3003" in bad.stderr  # mobilenet weights do not fit resnet18
+
+
+def test_optimize_inspector_level1(tmp_path, synthetic_voc):
+    proc = run_cli("optimize", "inspector", "--level", "1", "--data", synthetic_voc, "--out", tmp_path / "o.zip")
+    assert "graph optimisation" in proc.stdout and "bundle:" in proc.stdout
+    manifest = read_bundle(tmp_path / "o.zip").manifest
+    assert manifest["application"] == "inspector" and "optimize_report" in manifest["metrics"]

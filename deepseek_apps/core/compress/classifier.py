@@ -163,3 +163,83 @@ def _distill_finetune(
         progress=False,
     )
     student.eval()
+
+
+def optimize_classifier(
+    arch: str,
+    weights: str | Path,
+    data,
+    out: str | Path,
+    level: int = 2,
+    input_size: int = 224,
+    max_accuracy_drop: float = 1.0,
+    finetune_epochs: int = 3,
+    seed: int = 0,
+):
+    """Optimise a torchvision classifier given as architecture name + safetensors weights.
+
+    ``data`` is a ``ClassificationDataset``; a seeded, stratified 15% is held out for the
+    metric and the rest is used for calibration and fine-tuning. Writes a bundle (manifest +
+    ``model.onnx``) and returns ``(path, report)``.
+    """
+    from datetime import UTC, datetime
+
+    from safetensors.torch import load_file
+
+    from ... import __version__
+    from ...datasets.classification import stratified_split
+    from ...errors import MissingResourceError, ModelFormatError
+    from ..runtime.bundle import write_bundle
+    from .pipeline import optimize
+
+    if not Path(weights).is_file():
+        raise MissingResourceError(
+            ErrorCode.FILE_NOT_FOUND,
+            "weights file not found",
+            value=str(weights),
+            hint="pass a .safetensors file saved from the same architecture",
+        )
+    model = build_classifier(arch, len(data.class_names))
+    state = load_file(str(weights))
+    state = {k.removeprefix("model."): v for k, v in state.items()}  # a ClassifierGraph's state works too
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or [k for k in unexpected if k not in ("mean", "std")]:
+        raise ModelFormatError(
+            ErrorCode.CHECKPOINT_INVALID,
+            f"weights do not fit {arch}",
+            value=f"missing {missing[:3]}, unexpected {unexpected[:3]}",
+            hint="check --arch and the number of classes in the data",
+        )
+    graph = ClassifierGraph(model).eval()
+    train_idx, val_idx = stratified_split(data.labels, 0.15, seed)
+    pixels = prepare_pixels(data, input_size)
+    target = classifier_target(
+        graph,
+        pixels[train_idx],
+        data.labels[train_idx],
+        pixels[val_idx],
+        data.labels[val_idx],
+        finetune_epochs=finetune_epochs,
+    )
+    onnx_bytes, report = optimize(target, level=level, max_accuracy_drop=max_accuracy_drop)
+    manifest = {
+        "application": "classifier",
+        "task": "classification",
+        "version": __version__,
+        "model_name": f"{arch}-level{level}",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "precision": "int8" if level >= 2 else "fp32",
+        "class_names": list(data.class_names),
+        "preprocessing": {
+            "size": input_size,
+            "channels": 3,
+            "resize": "pillow-bilinear",
+            "pixel_range": [0, 255],
+            "layout": "NCHW",
+            "mean": list(IMAGENET_MEAN),
+            "std": list(IMAGENET_STD),
+        },
+        "input_spec": {"name": "pixels", "shape": ["batch", 3, input_size, input_size], "dtype": "float32"},
+        "metrics": {"val_accuracy": report.result.metric, "optimize_report": report.to_dict()},
+    }
+    return write_bundle(out, manifest, {"model.onnx": onnx_bytes}), report

@@ -4,8 +4,8 @@
 metric drop with a user ``evaluate(model_path) -> float`` (higher is better).
 ``plan_mixed_precision`` starts from everything in INT8 and moves the most sensitive layers
 back to FP32 until the drop fits the budget; its report says which layer got what and what
-each step cost. FP16 is not offered on the CPU: ONNX Runtime's CPU provider runs FP16
-Conv/MatMul through casts, which is slower than FP32 here.
+each step cost. Plans choose between FP32 and INT8; FP16 is not offered yet (its speed on
+ONNX Runtime's CPU provider has not been measured here).
 
 Example:
     >>> from deepseek_apps.core.compress.mixed import plan_mixed_precision
