@@ -100,6 +100,11 @@ def _optimize(args: argparse.Namespace) -> int:
         max_accuracy_drop=args.max_drop,
         finetune_epochs=args.finetune_epochs,
     )
+    return _print_report(bundle, report)
+
+
+def _print_report(bundle, report) -> int:
+    """Steps, the comparison table and the bundle path; exit status 3 when the budget was missed."""
     for step in report.steps:
         metric = "" if step.metric is None else f" ({report.metric_name} {step.metric:.2f})"
         print(f"- {step.step}: {step.detail}{metric}")
@@ -136,11 +141,7 @@ def _optimize_classifier(args: argparse.Namespace) -> int:
         max_accuracy_drop=args.max_drop,
         finetune_epochs=args.finetune_epochs,
     )
-    for step in report.steps:
-        print(f"- {step.step}: {step.detail}")
-    print(report.table())
-    print(f"bundle: {bundle}")
-    return 0 if report.within_budget else 3
+    return _print_report(bundle, report)
 
 
 def main(argv: list[str] | None = None) -> int:
