@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -207,17 +207,6 @@ class QualityInspector:
         for r in out:
             r.latency_ms = per_image
         return out
-
-    def iter_predict(self, images: Iterable[Any], errors: str = "record") -> Iterable[Inspection]:
-        """Stream results batch by batch (used by the batch scorer)."""
-        batch: list[Any] = []
-        for item in images:
-            batch.append(item)
-            if len(batch) == self.batch_size:
-                yield from self.predict(batch, errors=errors)
-                batch = []
-        if batch:
-            yield from self.predict(batch, errors=errors)
 
     # ------------------------------------------------------------------ evaluation & export
     def evaluate(self, data: str | Path | Any, format: str = "voc", split: str = "all") -> dict:

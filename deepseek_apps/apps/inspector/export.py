@@ -200,10 +200,7 @@ def write_inspector_bundle(
         "metrics": {},
     }
     if eval_data is not None:
-        from .app import LoadedModel
-
         session_model = _onnx_loaded(onnx_bytes, loaded)
-        assert isinstance(session_model, LoadedModel)
         manifest["metrics"] = evaluate_model(session_model, eval_data, eval_format, eval_split)
         manifest["metrics"]["measured_with"] = f"this bundle ({manifest['precision']}, onnxruntime)"
     elif "test_metrics" in loaded.metadata:
