@@ -38,11 +38,25 @@ class ErrorCode(IntEnum):
     BOX_OUT_OF_IMAGE = 1011
     UNKNOWN_CLASS = 1012
     DATASET_EMPTY = 1013
+    # 12xx fraud: bad input
+    FRAUD_MISSING_COLUMN = 1201
+    FRAUD_BAD_TIMESTAMP = 1202
+    FRAUD_TIMESTAMP_ORDER = 1203
+    FRAUD_NAN_AMOUNT = 1204
+    FRAUD_DUPLICATE_ID = 1205
+    FRAUD_UNKNOWN_ENTITY = 1206
+    FRAUD_BAD_LABEL = 1207
+    FRAUD_TOO_FEW_LABELS = 1208
     # 2xxx missing resource
     FILE_NOT_FOUND = 2001
     DIRECTORY_NOT_FOUND = 2002
     OPTIONAL_DEPENDENCY = 2003
     DEFAULT_MODEL_MISSING = 2004
+    # 22xx fraud: missing resource
+    FRAUD_DATA_NOT_FOUND = 2201
+    # 32xx fraud: model / format
+    FRAUD_UNSUPPORTED_INPUT = 3201
+    FRAUD_MODEL_INVALID = 3202
     # 3xxx model / format
     BUNDLE_INVALID = 3001
     BUNDLE_HASH_MISMATCH = 3002
@@ -53,6 +67,8 @@ class ErrorCode(IntEnum):
     EXPORT_PARITY = 4001
     BACKEND_FAILURE = 4002
     TRAINING_FAILURE = 4003
+    # 42xx fraud: runtime
+    FRAUD_TRAINING_DIVERGED = 4201
 
 
 class DeepSeekAppsError(Exception):
