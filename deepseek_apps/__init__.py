@@ -13,16 +13,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Defect", "Inspection", "QualityInspector", "__version__"]
+__all__ = ["Defect", "FraudDetector", "FraudScore", "Inspection", "QualityInspector", "__version__"]
 
 _LAZY = {
     "QualityInspector": "deepseek_apps.apps.inspector.app",
     "Inspection": "deepseek_apps.apps.inspector.results",
     "Defect": "deepseek_apps.apps.inspector.results",
+    "FraudDetector": "deepseek_apps.apps.fraud.app",
+    "FraudScore": "deepseek_apps.apps.fraud.results",
 }
 
 if TYPE_CHECKING:
     from .apps.inspector.app import QualityInspector
+    from .apps.fraud.app import FraudDetector
+    from .apps.fraud.results import FraudScore
     from .apps.inspector.results import Defect, Inspection
 
 

@@ -162,8 +162,15 @@ class FraudDetector:
         }
 
     # ---------------------------------------------------------------- scoring
+    def __getattr__(self, name: str):
+        # fitted attributes of the default / model_path model load on first access
+        if name.endswith("_") and not name.startswith("_") and "gnn_" not in self.__dict__:
+            self._ensure_fitted()
+            return object.__getattribute__(self, name)
+        raise AttributeError(f"'FraudDetector' object has no attribute {name!r}")
+
     def _ensure_fitted(self) -> None:
-        if hasattr(self, "gnn_"):
+        if "gnn_" in self.__dict__:
             return
         from .persist import load_into
 
@@ -309,7 +316,7 @@ class FraudDetector:
                 value="untimed",
                 hint="use score() for static graphs",
             )
-        if not hasattr(self, "online_"):
+        if "online_" not in self.__dict__:
             self.online_ = online_scorer(self)
         return self.online_.score(transaction)
 
