@@ -24,9 +24,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .apps.inspector.app import QualityInspector
     from .apps.fraud.app import FraudDetector
     from .apps.fraud.results import FraudScore
+    from .apps.inspector.app import QualityInspector
     from .apps.inspector.results import Defect, Inspection
 
 

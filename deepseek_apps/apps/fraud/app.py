@@ -240,7 +240,11 @@ class FraudDetector:
                 x_reason = np.hstack([x_reason, self._embeddings(inputs, index)])
             booster = self.trees_ if m == "trees" else self.hybrid_
             s = predict_trees(booster, x_reason)
-            names = self.tree_feature_names_ if m == "trees" else self._hybrid_names(x_reason.shape[1] - len(self.tree_feature_names_))
+            names = (
+                self.tree_feature_names_
+                if m == "trees"
+                else self._hybrid_names(x_reason.shape[1] - len(self.tree_feature_names_))
+            )
             contrib = contributions(booster, x_reason)[:, :-1] if reasons else None
         if reasons and contrib is None:
             contrib = contributions(self.trees_, x_reason)[:, :-1]  # GNN: the trees' view of the same row
@@ -250,8 +254,22 @@ class FraudDetector:
             top = []
             if reasons:
                 order = np.argsort(-contrib[row])[: self.top_reasons]
-                top = [Reason(names[j], float(x_reason[row, j]), float(contrib[row, j])) for j in order if contrib[row, j] > 0]
-            out.append(FraudScore(str(ids[row]), float(s[row]), bool(s[row] >= self.threshold_), self.threshold_, top, model=m, latency_ms=per))
+                top = [
+                    Reason(names[j], float(x_reason[row, j]), float(contrib[row, j]))
+                    for j in order
+                    if contrib[row, j] > 0
+                ]
+            out.append(
+                FraudScore(
+                    str(ids[row]),
+                    float(s[row]),
+                    bool(s[row] >= self.threshold_),
+                    self.threshold_,
+                    top,
+                    model=m,
+                    latency_ms=per,
+                )
+            )
         return out
 
     def score_entities(self, ids: list[str], kind: str = "account") -> list[FraudScore]:
@@ -275,7 +293,9 @@ class FraudDetector:
             if entity not in best or sc.score > best[entity].score:
                 best[entity] = sc
         return [
-            FraudScore(str(i), best[str(i)].score, best[str(i)].alert, self.threshold_, [], kind=kind, model=self.model_)
+            FraudScore(
+                str(i), best[str(i)].score, best[str(i)].alert, self.threshold_, [], kind=kind, model=self.model_
+            )
             for i in ids
         ]
 

@@ -146,7 +146,9 @@ def _score_alone(det, row) -> str:
     try:
         return json.dumps(det.score([row.to_dict()])[0].to_dict())
     except DeepSeekAppsError as exc:
-        return json.dumps(FraudScore(str(row["transaction_id"]), 0.0, False, det.threshold_, error=exc.to_dict()).to_dict())
+        return json.dumps(
+            FraudScore(str(row["transaction_id"]), 0.0, False, det.threshold_, error=exc.to_dict()).to_dict()
+        )
 
 
 def _score(args: argparse.Namespace) -> int:

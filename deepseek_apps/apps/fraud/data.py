@@ -132,13 +132,13 @@ def parse_timestamps(values) -> np.ndarray:
     series = pd.Series(values)
     if pd.api.types.is_numeric_dtype(series):
         out = series.to_numpy(dtype=np.float64)
-    elif pd.api.types.is_datetime64_any_dtype(series):
-        out = (pd.to_datetime(series, utc=True).astype("int64") / 1e9).to_numpy(dtype=np.float64)
-        out[series.isna().to_numpy()] = np.nan
     else:
-        parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
-        out = (parsed.astype("int64") / 1e9).to_numpy(dtype=np.float64)
-        out[parsed.isna().to_numpy()] = np.nan
+        if pd.api.types.is_datetime64_any_dtype(series):
+            parsed = pd.to_datetime(series, utc=True)
+        else:
+            parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
+        seconds = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)  # NaT -> NaN, any unit
+        out = np.array(seconds.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
     bad = ~np.isfinite(out)
     if bad.any():
         rows = _rows(bad)
@@ -190,7 +190,9 @@ def load_transactions(
     frame = read_frame(source)
     rename = {theirs: ours for ours, theirs in (columns or {}).items()}
     frame = frame.rename(columns=rename)
-    needed = ["source", "destination"] + (["timestamp"] if require_time else []) + (["amount"] if require_amount else [])
+    needed = (
+        ["source", "destination"] + (["timestamp"] if require_time else []) + (["amount"] if require_amount else [])
+    )
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise InvalidInputError(

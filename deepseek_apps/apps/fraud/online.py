@@ -87,7 +87,10 @@ class OnlineScorer:
 
     def tree_row(self, x: np.ndarray, src: str, dst: str) -> np.ndarray:
         parts = [x]
-        for vocab, sums, index in ((self.src_vocab, self.src_sum, self.src_index), (self.dst_vocab, self.dst_sum, self.dst_index)):
+        for vocab, sums, index in (
+            (self.src_vocab, self.src_sum, self.src_index),
+            (self.dst_vocab, self.dst_sum, self.dst_index),
+        ):
             key = vocab.get(src if sums is self.src_sum else dst, -1)
             n = int(index.ends[key] - index.starts[key]) if key >= 0 else 0
             parts.append((sums[key] / n).astype(np.float32) if n else np.zeros(self.n_base, np.float32))

@@ -175,4 +175,6 @@ def make_loader(data, num_neighbors: list[int], input_nodes, batch_size: int = 5
             data, num_neighbors=num_neighbors, input_nodes=input_nodes, batch_size=batch_size, shuffle=shuffle
         )
     sampler = TemporalSampler(data, num_neighbors, strategy=kw.pop("strategy", "recent"), seed=kw.pop("seed", 0))
-    return loader.NodeLoader(data, node_sampler=sampler, input_nodes=input_nodes, batch_size=batch_size, shuffle=shuffle)
+    return loader.NodeLoader(
+        data, node_sampler=sampler, input_nodes=input_nodes, batch_size=batch_size, shuffle=shuffle
+    )

@@ -34,7 +34,9 @@ def _legit(n: int, rng: np.random.Generator, n_acc: int, n_mer: int):
     mer_mu = rng.normal(3.2, 0.8, n_mer)
     fav = rng.choice(n_mer, size=(n_acc, 3), p=mer_pop / mer_pop.sum())
     acc = rng.choice(n_acc, size=n, p=acc_w / acc_w.sum())
-    mer = np.where(rng.random(n) < 0.7, fav[acc, rng.integers(0, 3, n)], rng.choice(n_mer, n, p=mer_pop / mer_pop.sum()))
+    mer = np.where(
+        rng.random(n) < 0.7, fav[acc, rng.integers(0, 3, n)], rng.choice(n_mer, n, p=mer_pop / mer_pop.sum())
+    )
     day = rng.integers(0, DAYS, n)
     hour = np.clip(rng.normal(14, 4, n), 0, 23.99)
     t = day * 86400.0 + hour * 3600.0
