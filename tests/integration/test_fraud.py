@@ -33,9 +33,9 @@ def _new(n=40, seed=9):
 
 
 def test_fit_trains_three_models_and_calibrates(fitted):
-    assert fitted.model_ in ("gnn", "trees", "hybrid")
+    assert fitted.model_ in ("gnn", "trees", "hybrid", "blend")
     test = fitted.metrics_["test"]
-    assert set(test) == {"gnn", "trees", "hybrid"}
+    assert set(test) == {"gnn", "trees", "hybrid", "blend"}
     assert max(m["auc"] for m in test.values()) > 0.9
     val = fitted.metrics_["val"][fitted.model_]
     assert val["fpr_at_threshold"] <= 0.01 + 1e-9
@@ -143,5 +143,5 @@ def test_cli_score_is_resumable_with_per_item_errors(fitted, tmp_path, capsys):
 def test_default_model_scores_with_no_arguments():
     det = FraudDetector()
     scores = det.score(_new(10, seed=11))
-    assert len(scores) == 10 and det.model_ in ("gnn", "trees", "hybrid")
+    assert len(scores) == 10 and det.model_ in ("gnn", "trees", "hybrid", "blend")
     assert det.metrics_["test"][det.model_]["auc"] > 0.9

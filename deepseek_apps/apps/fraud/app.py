@@ -28,7 +28,17 @@ from .trees import TreeConfig, contributions, predict_trees, train_trees
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "fraud"
 DEFAULT_MODEL = ASSETS / "synthetic"
-MODELS = ("gnn", "trees", "hybrid")
+MODELS = ("gnn", "trees", "hybrid", "blend")
+BLEND_WEIGHTS = (0.25, 0.5, 0.75)
+
+
+def blend(gnn: np.ndarray, trees: np.ndarray, weight: float) -> np.ndarray:
+    """The "blend" model: ``sigmoid(w * logit(gnn) + (1 - w) * logit(trees))``."""
+    eps = 1e-7
+    g = np.clip(np.asarray(gnn, dtype=np.float64), eps, 1 - eps)
+    t = np.clip(np.asarray(trees, dtype=np.float64), eps, 1 - eps)
+    z = weight * np.log(g / (1 - g)) + (1 - weight) * np.log(t / (1 - t))
+    return 1 / (1 + np.exp(-z))
 
 
 class FraudDetector:
@@ -36,7 +46,9 @@ class FraudDetector:
 
     Args:
         model_path: a folder written by ``save``; ``None`` loads the shipped default on first use.
-        model: ``"auto"`` (best validation AUPRC), ``"gnn"``, ``"trees"`` or ``"hybrid"``.
+        model: ``"auto"`` (best validation AUPRC), ``"gnn"``, ``"trees"``, ``"hybrid"`` (GNN
+            embeddings as tree features) or ``"blend"`` (GNN and trees averaged in log-odds,
+            weight chosen on validation).
         target_fpr: alerts fire at the threshold that keeps this false-positive rate on validation.
         label_features: ``"auto"`` (only for untimed graphs), True or False: out-of-fold fraud
             rates of each row's source and destination as features (the label trick).
@@ -135,18 +147,24 @@ class FraudDetector:
     def _embeddings(self, inputs: Inputs, index: np.ndarray) -> np.ndarray:
         return predict_gnn(self.gnn_, inputs.graph.data, torch.as_tensor(index), self.gnn_config_, embed=True)
 
-    def _all_scores(self, inputs: Inputs, index: np.ndarray) -> dict[str, np.ndarray]:
+    def _all_scores(self, inputs: Inputs, index: np.ndarray, weight: float | None = None) -> dict[str, np.ndarray]:
         emb = self._embeddings(inputs, index)
-        return {
+        out = {
             "gnn": predict_gnn(self.gnn_, inputs.graph.data, torch.as_tensor(index), self.gnn_config_),
             "trees": predict_trees(self.trees_, inputs.x_tree[index]),
             "hybrid": predict_trees(self.hybrid_, np.hstack([inputs.x_tree[index], emb])),
         }
+        out["blend"] = blend(out["gnn"], out["trees"], self.blend_weight_ if weight is None else weight)
+        return out
 
     def _calibrate(self, inputs: Inputs) -> None:
         y = self.history_.label
         va, te = self.split_["val"], self.split_["test"]
-        val = self._all_scores(inputs, va)
+        val = self._all_scores(inputs, va, weight=0.5)
+        self.blend_weight_ = max(
+            BLEND_WEIGHTS, key=lambda w: evaluate_scores(y[va], blend(val["gnn"], val["trees"], w)).auprc
+        )
+        val["blend"] = blend(val["gnn"], val["trees"], self.blend_weight_)
         test = self._all_scores(inputs, te) if len(te) else {}
         self.model_ = (
             max(MODELS, key=lambda m: evaluate_scores(y[va], val[m]).auprc) if self.model == "auto" else self.model
@@ -159,6 +177,7 @@ class FraudDetector:
             "model": self.model_,
             "split": {k: len(v) for k, v in self.split_.items()},
             "target_fpr": self.target_fpr,
+            "blend_weight": self.blend_weight_,
         }
 
     # ---------------------------------------------------------------- scoring
@@ -231,9 +250,11 @@ class FraudDetector:
 
     def _scores(self, inputs: Inputs, index, ids, reasons: bool, t0: float) -> list[FraudScore]:
         m = self.model_
-        if m == "gnn":
+        if m in ("gnn", "blend"):
             s = predict_gnn(self.gnn_, inputs.graph.data, torch.as_tensor(index), self.gnn_config_)
             x_reason, names, contrib = inputs.x_tree[index], self.tree_feature_names_, None
+            if m == "blend":
+                s = blend(s, predict_trees(self.trees_, x_reason), self.blend_weight_)
         else:
             x_reason = inputs.x_tree[index]
             if m == "hybrid":
@@ -247,7 +268,7 @@ class FraudDetector:
             )
             contrib = contributions(booster, x_reason)[:, :-1] if reasons else None
         if reasons and contrib is None:
-            contrib = contributions(self.trees_, x_reason)[:, :-1]  # GNN: the trees' view of the same row
+            contrib = contributions(self.trees_, x_reason)[:, :-1]  # GNN / blend: the trees' view of the row
         per = (time.perf_counter() - t0) * 1000 / max(len(index), 1)
         out = []
         for row in range(len(index)):

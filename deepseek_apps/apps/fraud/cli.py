@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t = cmds.add_parser("train", help="train on labelled transactions (CSV / Parquet / JSONL)")
     t.add_argument("--data", required=True, help="transactions file, or 'synthetic:N' for generated data")
     t.add_argument("--out", required=True, help="output model folder")
-    t.add_argument("--model", default="auto", choices=["auto", "gnn", "trees", "hybrid"])
+    t.add_argument("--model", default="auto", choices=["auto", "gnn", "trees", "hybrid", "blend"])
     t.add_argument("--target-fpr", type=float, default=0.01)
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--seed", type=int, default=0)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ...errors import ErrorCode, InvalidInputError
+from .app import blend
 from .data import parse_timestamps
 from .features import RECEIVED, EntityIndex, _time_encoding, encode, side_columns
 from .pipeline import build_inputs
@@ -140,16 +141,18 @@ class OnlineScorer:
         x = self.features(src, dst, t, amount, txn.get("channel"), txn)
         m = det.model_
         x_tree = self.tree_row(x, src, dst)
-        if m in ("gnn", "hybrid"):
+        if m != "trees":
             x_dict, edges, _ = self.subgraph(x, src, dst)
             with torch.no_grad():
-                if m == "gnn":
-                    score = float(torch.sigmoid(det.gnn_(x_dict, edges))[0])
-                else:
+                if m == "hybrid":
                     x_tree = np.hstack([x_tree, det.gnn_.embed(x_dict, edges)[:1].numpy()])
-        booster = det.trees_ if m in ("trees", "gnn") else det.hybrid_
-        if m != "gnn":
+                else:
+                    score = float(torch.sigmoid(det.gnn_(x_dict, edges))[0])
+        booster = det.hybrid_ if m == "hybrid" else det.trees_
+        if m in ("trees", "hybrid"):
             score = float(predict_trees(booster, x_tree)[0])
+        elif m == "blend":
+            score = float(blend(np.array([score]), predict_trees(booster, x_tree), det.blend_weight_)[0])
         contrib = contributions(booster, x_tree)[0, :-1]
         names = det.tree_feature_names_ + [f"gnn_emb{i}" for i in range(x_tree.shape[1] - len(det.tree_feature_names_))]
         order = np.argsort(-contrib)[: det.top_reasons]

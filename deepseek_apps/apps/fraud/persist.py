@@ -43,6 +43,7 @@ def save(det, path: str | Path) -> Path:
         "model": det.model_,
         "threshold": det.threshold_,
         "thresholds": det.thresholds_,
+        "blend_weight": det.blend_weight_,
         "target_fpr": det.target_fpr,
         "temporal": det.temporal_,
         "channels": det.channels_,
@@ -106,6 +107,7 @@ def load_into(det, path: str | Path) -> None:
     det.known_ = arrays["known"].astype(bool)
     det.split_ = {k[6:]: v for k, v in arrays.items() if k.startswith("split.")}
     det.model_, det.threshold_, det.thresholds_ = cfg["model"], cfg["threshold"], cfg["thresholds"]
+    det.blend_weight_ = cfg["blend_weight"]
     det.temporal_, det.channels_, det.label_features_ = cfg["temporal"], cfg["channels"], cfg["label_features"]
     det.feature_names_, det.tree_feature_names_ = cfg["feature_names"], cfg["tree_feature_names"]
     g = dict(cfg["gnn"])
