@@ -165,10 +165,19 @@ def train_gnn(data, train_idx: np.ndarray, val_idx: np.ndarray, cfg: GNNConfig, 
             raise RuntimeFailure(
                 ErrorCode.FRAUD_TRAINING_DIVERGED, "GNN training diverged", value=float(loss), hint="lower the lr"
             )
+        train_seconds = time.perf_counter() - t0
         score = average_precision(
             y[torch.as_tensor(val_idx)].numpy(), predict_gnn(model, data, torch.as_tensor(val_idx), cfg)
         )
-        history.append({"epoch": epoch, "loss": loss.item(), "val_auprc": score, "seconds": time.perf_counter() - t0})
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": loss.item(),
+                "val_auprc": score,
+                "train_seconds": train_seconds,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
         bar.set_postfix(loss=f"{loss.item():.4f}", val_auprc=f"{score:.4f}")
         if score > best:
             best, best_state, waited = score, copy.deepcopy(model.state_dict()), 0
