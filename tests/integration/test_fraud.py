@@ -101,6 +101,11 @@ def test_explain_gives_features_neighbours_and_a_picture(fitted):
     assert all(n.via in ("account", "merchant") for n in exp.neighbours)
     assert exp.draw(300).size == (300, 300)
     assert json.loads(json.dumps(exp.to_dict()))["id"] == h.ids[idx]
+    new = _new(20, seed=6)
+    fresh = fitted.explain("new19", new)
+    assert fresh.score == pytest.approx(fitted.score(new)[19].score, rel=1e-4)
+    with pytest.raises(InvalidInputError):
+        fitted.explain("missing-id")
 
 
 def test_cli_score_is_resumable_with_per_item_errors(fitted, tmp_path, capsys):

@@ -361,9 +361,13 @@ class FraudDetector:
             self.online_ = online_scorer(self)
         return self.online_.score(transaction)
 
-    def explain(self, transaction_id: str):
-        """Features, neighbours and edges behind one history transaction's score (``Explanation``)."""
+    def explain(self, transaction_id: str, transactions: Any = None):
+        """Features, neighbours and edges behind one transaction's score (an ``Explanation``).
+
+        ``transaction_id`` is a history id, or the id of one of ``transactions`` (new ones,
+        scored after the history as ``score`` does).
+        """
         from .explain import explain
 
         self._ensure_fitted()
-        return explain(self, str(transaction_id))
+        return explain(self, str(transaction_id), transactions)

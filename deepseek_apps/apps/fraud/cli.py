@@ -41,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     x = cmds.add_parser("explain", help="why a history transaction scored as it did")
     x.add_argument("transaction_id")
     x.add_argument("--model", default=None)
+    x.add_argument("--data", default=None, help="new transactions holding the id (scored after the history)")
     x.add_argument("--picture", default=None, help="write the subgraph picture (.png)")
     x.set_defaults(func=_explain)
     o = cmds.add_parser("export", help="copy a model into a verified bundle (.zip or folder)")
@@ -160,7 +161,7 @@ def _score(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     det = _detector(args.model)
-    exp = det.explain(args.transaction_id)
+    exp = det.explain(args.transaction_id, _read(args.data, det.temporal_) if args.data else None)
     print(json.dumps(exp.to_dict(), indent=2))
     if args.picture:
         exp.draw().save(args.picture)

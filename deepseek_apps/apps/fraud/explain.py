@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
@@ -78,18 +79,23 @@ def _feature_reasons(det, inputs, index: int, x_dict, edges) -> list[Reason]:
     return [Reason(names[j], float(vals[j]), float(attr[j])) for j in order]
 
 
-def explain(det, txn_id: str) -> Explanation:
-    """The ``Explanation`` of one transaction of the detector's history."""
-    lookup = det.__dict__.setdefault("_id_lookup", {str(k): i for i, k in enumerate(det.history_.ids.tolist())})
+def explain(det, txn_id: str, transactions=None) -> Explanation:
+    """The ``Explanation`` of one transaction: of the history, or of new ``transactions`` scored after it."""
+    if transactions is None:
+        h, inputs = det.history_, _inputs(det)
+        lookup = det.__dict__.setdefault("_id_lookup", {str(k): i for i, k in enumerate(h.ids.tolist())})
+    else:
+        h, known, _ = det._with_history(det._table(transactions, require_time=det.temporal_))
+        inputs = build_inputs(h, det.channels_, det.label_features_, known, det.seed)
+        lookup = {str(k): i for i, k in enumerate(h.ids.tolist())}
     if txn_id not in lookup:
         raise InvalidInputError(
             ErrorCode.FRAUD_UNKNOWN_ENTITY,
-            "transaction id is not in the model's history",
+            "transaction id is neither in the model's history nor in the given transactions",
             value=txn_id,
-            hint="explain() takes ids of the fitted transactions; score() new ones first",
+            hint="pass the new transactions with transactions=..., or an id the model was fitted on",
         )
     index = lookup[txn_id]
-    inputs = _inputs(det)
     data = inputs.graph.data
     out, x_dict, edges = _subgraph(data, index, det.gnn_config_.num_neighbors)
     det.gnn_.eval()
@@ -99,7 +105,6 @@ def explain(det, txn_id: str) -> Explanation:
         influence = {
             j: base - float(torch.sigmoid(det.gnn_(x_dict, _without(edges, j)))[0]) for j in range(1, len(txn_nodes))
         }
-    h = det.history_
     via = {}
     for et, name in ((("txn", "made_by", "account"), "account"), (("txn", "paid_to", "merchant"), "merchant")):
         for j in out.row.get(et, torch.zeros(0, dtype=torch.long)).tolist():
@@ -112,7 +117,7 @@ def explain(det, txn_id: str) -> Explanation:
         neighbours.append(
             NeighbourInfluence(str(h.ids[g]), via.get(j, "account"), str(h.src[g]), str(h.dst[g]), amt, lab, inf)
         )
-    score = det.score_history([txn_id], reasons=False)[0]
+    score = det._scores(inputs, np.array([index]), np.array([txn_id], dtype=object), False, time.perf_counter())[0]
     edge_list = [(str(h.src[index]), "makes", txn_id), (txn_id, "paid_to", str(h.dst[index]))]
     edge_list += [
         (n.id, "made_by" if n.via == "account" else "paid_to", n.source if n.via == "account" else n.destination)
