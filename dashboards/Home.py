@@ -20,7 +20,13 @@ APPLICATIONS = (
     ),
     ("ContractParser", "Coming", "Clause extraction and matching for contracts and other business documents.", None),
     ("DINRecommender", "Coming", "Deep Interest Network recommendations from user behaviour sequences.", None),
-    ("FraudDetector", "Coming", "Fraud scores for transactions, with the reasons behind each score.", None),
+    (
+        "FraudDetector",
+        "Available",
+        "Fraud scores for transactions from a graph of accounts, merchants and payments: a calibrated alert, "
+        "the reasons behind each score and the neighbourhood that drove it.",
+        "pages/6_Fraud_Detector.py",
+    ),
 )
 
 st.set_page_config(page_title="deepseek-apps", layout="wide")

@@ -13,7 +13,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Defect", "FraudDetector", "FraudScore", "Inspection", "QualityInspector", "__version__"]
+__all__ = [
+    "Defect",
+    "FraudDetector",
+    "FraudScore",
+    "Inspection",
+    "QualityInspector",
+    "__version__",
+    "generate_transactions",
+]
 
 _LAZY = {
     "QualityInspector": "deepseek_apps.apps.inspector.app",
@@ -21,11 +29,13 @@ _LAZY = {
     "Defect": "deepseek_apps.apps.inspector.results",
     "FraudDetector": "deepseek_apps.apps.fraud.app",
     "FraudScore": "deepseek_apps.apps.fraud.results",
+    "generate_transactions": "deepseek_apps.apps.fraud.synthetic",
 }
 
 if TYPE_CHECKING:
     from .apps.fraud.app import FraudDetector
     from .apps.fraud.results import FraudScore
+    from .apps.fraud.synthetic import generate_transactions
     from .apps.inspector.app import QualityInspector
     from .apps.inspector.results import Defect, Inspection
 

@@ -63,6 +63,8 @@ class FraudDetector:
         >>> detector.metrics_["test"]["hybrid"]["auprc"]  # doctest: +SKIP
     """
 
+    default_model = DEFAULT_MODEL
+
     def __init__(
         self,
         model_path: str | Path | None = None,

@@ -1,0 +1,139 @@
+"""Fraud detector: score distribution, the threshold trade-off, top alerts and their explanation.
+
+Scores the labelled held-out part of the default model's stream (or an uploaded CSV of
+transactions, scored after the model's history), then lets the threshold move.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from deepseek_apps import FraudDetector
+
+st.set_page_config(page_title="Fraud detector · deepseek-apps", layout="wide")
+st.title("Fraud detector")
+st.caption("Transactions scored on the graph of accounts and merchants; alerts fire at the calibrated threshold.")
+
+
+@st.cache_resource(show_spinner="Loading the default model…")
+def detector() -> FraudDetector:
+    return FraudDetector.load(FraudDetector.default_model)
+
+
+def threshold_curve(labels: np.ndarray, scores: np.ndarray, points: int = 60) -> pd.DataFrame:
+    """Precision, recall and false-positive rate at thresholds spread over the score quantiles."""
+    grid = np.unique(np.quantile(scores, np.linspace(0, 1, points)))
+    rows = []
+    for t in grid:
+        alert = scores >= t
+        tp = int((alert & (labels == 1)).sum())
+        rows.append(
+            {
+                "threshold": float(t),
+                "precision": tp / max(int(alert.sum()), 1),
+                "recall": tp / max(int((labels == 1).sum()), 1),
+                "false-positive rate": int((alert & (labels == 0)).sum()) / max(int((labels == 0).sum()), 1),
+            }
+        )
+    return pd.DataFrame(rows).set_index("threshold")
+
+
+det = detector()
+source = st.radio(
+    "Transactions",
+    ["Held-out end of the default model's stream (labelled)", "Upload a CSV"],
+    key="source",
+    horizontal=True,
+)
+uploaded = None
+if source.startswith("Upload"):
+    file = st.file_uploader("CSV with source, destination, timestamp, amount (and label)", type=["csv"], key="upload")
+    if file is None:
+        st.info("Upload a CSV of transactions to score them after the model's history.")
+        st.stop()
+    uploaded = pd.read_csv(file)
+    try:
+        scores = det.score(uploaded)
+    except Exception as exc:  # shown to the user, not swallowed
+        st.error(f"Could not score the file: {exc}")
+        st.stop()
+    labels = uploaded["label"].to_numpy(dtype=float) if "label" in uploaded else np.full(len(uploaded), np.nan)
+    meta = uploaded.rename(columns={"transaction_id": "id"})
+else:
+    index = det.split_["test"]
+    ids = [str(i) for i in det.history_.ids[index]]
+    scores = det.score_history(ids)
+    labels = det.history_.label[index].astype(float)
+    meta = pd.DataFrame(
+        {
+            "source": det.history_.src[index],
+            "destination": det.history_.dst[index],
+            "amount": det.history_.amount[index],
+        }
+    )
+
+table = pd.DataFrame(
+    {
+        "id": [s.id for s in scores],
+        "source": meta["source"].astype(str).to_numpy(),
+        "destination": meta["destination"].astype(str).to_numpy(),
+        "amount": meta["amount"].to_numpy(),
+        "score": [s.score for s in scores],
+        "label": labels,
+        "reasons": [", ".join(r.feature for r in s.reasons) for s in scores],
+    }
+)
+threshold = st.slider(
+    "Alert threshold",
+    0.0,
+    1.0,
+    float(det.threshold_),
+    0.0005,
+    format="%.4f",
+    key="threshold",
+    help=f"Calibrated for a {det.target_fpr:.1%} false-positive rate on validation: {det.threshold_:.4f}",
+)
+alerts = table["score"] >= threshold
+has_labels = not np.isnan(labels).all()
+cols = st.columns(4)
+cols[0].metric("Transactions", len(table))
+cols[1].metric("Alerts", int(alerts.sum()))
+if has_labels:
+    known = ~np.isnan(labels)
+    y, a = labels[known], alerts.to_numpy()[known]
+    cols[2].metric("Precision", f"{(y[a] == 1).mean() if a.any() else 0.0:.3f}")
+    cols[3].metric("Recall", f"{(a[y == 1]).mean() if (y == 1).any() else 0.0:.3f}")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Score distribution")
+    bins = np.linspace(0, 1, 21)
+    hist = {"legitimate": np.histogram(table["score"][labels == 0], bins)[0]} if has_labels else {}
+    if has_labels:
+        hist["fraud"] = np.histogram(table["score"][labels == 1], bins)[0]
+    else:
+        hist["all"] = np.histogram(table["score"], bins)[0]
+    st.bar_chart(pd.DataFrame(hist, index=[f"{b:.2f}" for b in bins[:-1]]))
+with right:
+    st.subheader("Precision / recall / FPR as the threshold moves")
+    if has_labels:
+        st.line_chart(threshold_curve(labels[~np.isnan(labels)], table["score"].to_numpy()[~np.isnan(labels)]))
+    else:
+        st.info("The file has no labels: no precision or recall to show.")
+
+st.subheader("Top alerts")
+top = table[alerts].sort_values("score", ascending=False).head(25)
+st.dataframe(top, hide_index=True, width="stretch")
+if len(top):
+    chosen = st.selectbox("Explain an alert", top["id"].tolist(), key="alert")
+    exp = det.explain(chosen, uploaded)
+    pic, detail = st.columns([1, 1])
+    pic.image(exp.draw(480), caption=f"{chosen}: its account (left), merchant (right) and their recent transactions")
+    detail.markdown("**Features that drove the score**")
+    detail.dataframe(pd.DataFrame([r.to_dict() for r in exp.features]), hide_index=True)
+    detail.markdown("**Neighbouring transactions** (influence = score with it minus without it)")
+    detail.dataframe(pd.DataFrame([n.to_dict() for n in exp.neighbours[:10]]), hide_index=True)
+else:
+    st.info("No alert at this threshold.")
