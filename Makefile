@@ -31,6 +31,7 @@ system-deps:
 
 demo: setup
 	$(PY) -m deepseek_apps.apps.inspector.demo --out demo_out --data $(DATA)
+	$(PY) -m deepseek_apps.apps.fraud.demo --out demo_out
 
 test: setup
 	$(PY) -m pytest -q

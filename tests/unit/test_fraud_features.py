@@ -80,3 +80,23 @@ def test_sampler_plugs_into_pyg_loader(table):
     assert b["txn"].x.shape[1] == x.shape[1]
     assert torch.equal(b["txn"].n_id[: b["txn"].batch_size], torch.arange(512, 600))
     assert (b["txn"].n_id <= 599).all()
+
+
+def test_out_of_fold_label_rates_never_see_the_rows_own_label():
+    from deepseek_apps.apps.fraud.features import label_rate_columns
+
+    rng = np.random.default_rng(0)
+    src, dst = rng.integers(0, 20, 500), rng.integers(0, 5, 500)
+    y = (rng.random(500) < 0.2).astype(float)
+    known = rng.random(500) < 0.6
+    base, _ = label_rate_columns(src, dst, y, known, folds=5, seed=1)
+    for i in np.flatnonzero(known)[:10]:
+        flipped = y.copy()
+        flipped[i] = 1 - flipped[i]
+        again, _ = label_rate_columns(src, dst, flipped, known, folds=5, seed=1)
+        np.testing.assert_allclose(again[i], base[i])  # its own label never reaches its features
+    unknown = np.flatnonzero(~known)[:5]
+    y2 = y.copy()
+    y2[unknown] = 1 - y2[unknown]
+    again, _ = label_rate_columns(src, dst, y2, known, folds=5, seed=1)
+    np.testing.assert_allclose(again, base)  # unknown (validation / test) labels are never read

@@ -234,10 +234,15 @@ def label_rate_columns(
     fold = np.full(len(src), -1)
     idx = np.flatnonzero(known)
     fold[idx] = rng.permutation(len(idx)) % folds
+    y = np.where(known, label, 0.0)
+    total_pos, total_cnt = float(y[known].sum()), float(known.sum())
+    prior = np.full(len(src), total_pos / max(total_cnt, 1.0))
+    for f in range(folds):  # the smoothing prior of a fold's rows leaves that fold out too
+        in_f = fold == f
+        prior[in_f] = (total_pos - y[in_f].sum()) / max(total_cnt - in_f.sum(), 1.0)
     cols = []
     for keys in (src, dst):
         n_keys = int(keys.max()) + 1
-        y = np.where(known, label, 0.0)
         pos_all = np.bincount(keys[known], weights=y[known], minlength=n_keys)
         cnt_all = np.bincount(keys[known], minlength=n_keys).astype(np.float64)
         pos = pos_all[keys].copy()
@@ -248,7 +253,6 @@ def label_rate_columns(
             cnt_f = np.bincount(keys[in_f], minlength=n_keys).astype(np.float64)
             pos[in_f] -= pos_f[keys[in_f]]
             cnt[in_f] -= cnt_f[keys[in_f]]
-        prior = float(y[known].mean()) if known.any() else 0.0
         cols += [(pos + prior * 2) / (cnt + 2), np.log1p(cnt)]
     names = ["src_label_rate", "src_labelled", "dst_label_rate", "dst_labelled"]
     return np.stack(cols, axis=1).astype(np.float32), names
