@@ -150,3 +150,15 @@ def test_default_model_scores_with_no_arguments():
     scores = det.score(_new(10, seed=11))
     assert len(scores) == 10 and det.model_ in ("gnn", "trees", "hybrid", "blend")
     assert det.metrics_["test"][det.model_]["auc"] > 0.9
+
+
+def test_gat_layers_and_focal_loss_train_and_round_trip(tmp_path):
+    table = generate_transactions(1500, fraud_rate=0.06, seed=5)
+    det = FraudDetector(
+        model="gnn", gnn=GNNConfig(epochs=2, hidden=8, conv="gat", loss="focal"), trees=TreeConfig(n_estimators=20)
+    ).fit(table)
+    assert det.model_ == "gnn" and det.metrics_["test"]["gnn"]["auc"] > 0.5
+    det.save(tmp_path / "gat")
+    again = FraudDetector.load(tmp_path / "gat")
+    new = _new(10, seed=8)
+    np.testing.assert_allclose([s.score for s in det.score(new)], [s.score for s in again.score(new)], rtol=1e-5)

@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("data", help="transactions file")
     s.add_argument("--out", required=True, help="output .jsonl")
     s.add_argument("--model", default=None)
-    s.add_argument("--batch-size", type=int, default=1000)
+    s.add_argument("--batch-size", type=int, default=10000, help="rows per call (each call re-reads the history)")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=_score)
     x = cmds.add_parser("explain", help="why a history transaction scored as it did")
@@ -105,7 +105,7 @@ def read_done(out: Path) -> set[str]:
     return done
 
 
-def score_file(det, data: str, out: str | Path, batch_size: int = 1000, progress: bool = True) -> dict:
+def score_file(det, data: str, out: str | Path, batch_size: int = 10000, progress: bool = True) -> dict:
     """Score ``data`` into ``out`` (JSON lines), resuming; returns counts."""
     from tqdm.auto import tqdm
 
