@@ -162,3 +162,28 @@ def test_gat_layers_and_focal_loss_train_and_round_trip(tmp_path):
     again = FraudDetector.load(tmp_path / "gat")
     new = _new(10, seed=8)
     np.testing.assert_allclose([s.score for s in det.score(new)], [s.score for s in again.score(new)], rtol=1e-5)
+
+
+def test_entity_tables_feed_the_graph_and_the_trees(tmp_path):
+    table = generate_transactions(1500, fraud_rate=0.06, seed=7)
+    ids = sorted(set(table.src))
+    fraudsters = set(table.src[table.label == 1])
+    accounts = {"entity_id": ids, "kyc_level": [0 if i in fraudsters else 2 for i in ids], "label": [0] * len(ids)}
+    det = FraudDetector(gnn=GNNConfig(epochs=2, hidden=8), trees=TreeConfig(n_estimators=30)).fit(
+        table, accounts=accounts
+    )
+    assert "account.kyc_level" in det.tree_feature_names_
+    assert det.gnn_.proj["account"].in_features == 2
+    new = _new(10, seed=12)
+    row = {
+        "transaction_id": "new3",
+        "source": new.src[3],
+        "destination": new.dst[3],
+        "timestamp": float(new.time[3]),
+        "amount": float(new.amount[3]),
+        "channel": new.channel[3],
+    }
+    assert det.score_one(row).score == pytest.approx(det.score([row])[0].score, rel=1e-4, abs=1e-6)
+    det.save(tmp_path / "ent")
+    again = FraudDetector.load(tmp_path / "ent")
+    np.testing.assert_allclose([s.score for s in det.score(new)], [s.score for s in again.score(new)], rtol=1e-5)

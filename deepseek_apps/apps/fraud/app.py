@@ -20,7 +20,7 @@ import torch
 
 from ...errors import ErrorCode, InvalidInputError, ModelFormatError
 from .calibrate import evaluate_scores, threshold_for_fpr
-from .data import TransactionTable, load_transactions
+from .data import EntityTable, TransactionTable, load_entities, load_transactions
 from .model import GNNConfig, predict_gnn, train_gnn
 from .pipeline import Inputs, build_inputs, split_rows
 from .results import FraudScore, Reason
@@ -97,11 +97,15 @@ class FraudDetector:
             return data
         return load_transactions(data, columns=self.columns, require_time=require_time, require_amount=require_time)
 
-    def fit(self, transactions: Any, progress: bool = False) -> FraudDetector:
-        """Train the GNN, the trees and the hybrid on labelled transactions; calibrate the alert.
+    def fit(
+        self, transactions: Any, accounts: Any = None, merchants: Any = None, progress: bool = False
+    ) -> FraudDetector:
+        """Train the GNN, the trees, the hybrid and the blend on labelled transactions; calibrate the alert.
 
         Args:
             transactions: a ``TransactionTable``, path, DataFrame, dict or list (see ``load_transactions``).
+            accounts / merchants: optional entity tables (``entity_id`` column, numeric attribute
+                columns; see ``load_entities``): static attributes, never anything from the future.
             progress: show progress bars.
 
         Returns:
@@ -120,7 +124,12 @@ class FraudDetector:
         self.split_ = split_rows(table, self.val_fraction, self.test_fraction, self.seed)
         self.known_ = np.zeros(len(table), dtype=bool)
         self.known_[self.split_["train"]] = True
-        inputs = build_inputs(table, self.channels_, self.label_features_, self.known_, self.seed)
+        self.entities_ = {
+            kind: t if isinstance(t, EntityTable) else load_entities(t)
+            for kind, t in (("account", accounts), ("merchant", merchants))
+            if t is not None
+        }
+        inputs = self._inputs(table, self.known_)
         self.feature_names_ = inputs.names
         self.tree_feature_names_ = inputs.tree_names
         self.gnn_config_ = self.gnn or GNNConfig(seed=self.seed)
@@ -142,6 +151,9 @@ class FraudDetector:
         self.fit_seconds_["hybrid"] = time.perf_counter() - t0
         self._calibrate(inputs)
         return self
+
+    def _inputs(self, table: TransactionTable, known: np.ndarray) -> Inputs:
+        return build_inputs(table, self.channels_, self.label_features_, known, self.seed, self.entities_)
 
     def _hybrid_names(self, d: int) -> list[str]:
         return self.tree_feature_names_ + [f"gnn_emb{i}" for i in range(d)]
@@ -229,7 +241,7 @@ class FraudDetector:
         t0 = time.perf_counter()
         table = self._table(transactions, require_time=self.temporal_)
         both, known, index = self._with_history(table)
-        inputs = build_inputs(both, self.channels_, self.label_features_, known, self.seed)
+        inputs = self._inputs(both, known)
         return self._scores(inputs, index, both.ids[index], reasons, t0)
 
     def score_history(self, ids: list[str] | None = None, reasons: bool = True) -> list[FraudScore]:
@@ -247,7 +259,7 @@ class FraudDetector:
                 hint="score() takes new transactions; score_history() only ids the model was fitted on",
             )
         index = np.array([lookup[i] for i in ids], dtype=np.int64)
-        inputs = build_inputs(self.history_, self.channels_, self.label_features_, self.known_, self.seed)
+        inputs = self._inputs(self.history_, self.known_)
         return self._scores(inputs, index, np.asarray(ids, dtype=object), reasons, t0)
 
     def _scores(self, inputs: Inputs, index, ids, reasons: bool, t0: float) -> list[FraudScore]:
@@ -329,7 +341,7 @@ class FraudDetector:
         if table.label is None or np.isnan(table.label).all():
             raise InvalidInputError(ErrorCode.FRAUD_TOO_FEW_LABELS, "evaluate needs labels", value=None)
         both, known, index = self._with_history(table)
-        inputs = build_inputs(both, self.channels_, self.label_features_, known, self.seed)
+        inputs = self._inputs(both, known)
         scores = self._all_scores(inputs, index)
         return {m: evaluate_scores(table.label, s, self.thresholds_[m]).to_dict() for m, s in scores.items()}
 

@@ -25,6 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-time", action="store_true", help="the file has no timestamps (static graph)")
+    t.add_argument("--accounts", default=None, help="optional account table (entity_id + numeric attributes)")
+    t.add_argument("--merchants", default=None, help="optional merchant table (entity_id + numeric attributes)")
     t.set_defaults(func=_train)
     for name, helptext in (("evaluate", "metrics of every model on new labelled transactions"),):
         e = cmds.add_parser(name, help=helptext)
@@ -72,7 +74,7 @@ def _train(args: argparse.Namespace) -> int:
 
     det = FraudDetector(model=args.model, target_fpr=args.target_fpr, gnn=GNNConfig(epochs=args.epochs, seed=args.seed))
     det.seed = args.seed
-    det.fit(_read(args.data, not args.no_time), progress=True)
+    det.fit(_read(args.data, not args.no_time), accounts=args.accounts, merchants=args.merchants, progress=True)
     det.save(args.out)
     print(json.dumps({"model": det.model_, "test": det.metrics_["test"], "out": str(args.out)}, indent=2))
     return 0

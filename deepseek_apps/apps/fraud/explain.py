@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from ...errors import ErrorCode, InvalidInputError
-from .pipeline import build_inputs
 from .results import Explanation, NeighbourInfluence, Reason
 from .sampler import TemporalSampler
 from .trees import contributions
@@ -30,7 +29,7 @@ from .trees import contributions
 def _inputs(det):
     cache = det.__dict__.get("_explain_inputs")
     if cache is None:
-        cache = build_inputs(det.history_, det.channels_, det.label_features_, det.known_, det.seed)
+        cache = det._inputs(det.history_, det.known_)
         det.__dict__["_explain_inputs"] = cache
     return cache
 
@@ -86,7 +85,7 @@ def explain(det, txn_id: str, transactions=None) -> Explanation:
         lookup = det.__dict__.setdefault("_id_lookup", {str(k): i for i, k in enumerate(h.ids.tolist())})
     else:
         h, known, _ = det._with_history(det._table(transactions, require_time=det.temporal_))
-        inputs = build_inputs(h, det.channels_, det.label_features_, known, det.seed)
+        inputs = det._inputs(h, known)
         lookup = {str(k): i for i, k in enumerate(h.ids.tolist())}
     if txn_id not in lookup:
         raise InvalidInputError(

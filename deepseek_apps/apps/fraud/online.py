@@ -23,7 +23,7 @@ from ...errors import ErrorCode, InvalidInputError
 from .app import blend
 from .data import parse_timestamps
 from .features import RECEIVED, EntityIndex, _time_encoding, encode, side_columns
-from .pipeline import build_inputs
+from .pipeline import entity_matrix
 from .results import FraudScore, Reason
 from .trees import contributions, predict_trees
 
@@ -48,7 +48,7 @@ class OnlineScorer:
         self.src_index = EntityIndex(self.src, h.time, h.amount, len(self.src_vocab))
         self.dst_index = EntityIndex(self.dst, h.time, h.amount, len(self.dst_vocab))
         self.pair_index = EntityIndex(pair, h.time, None, len(self.pair_vocab))
-        inputs = build_inputs(h, det.channels_, det.label_features_, det.known_, det.seed)
+        inputs = det._inputs(h, det.known_)
         self.x = inputs.x
         self.x_torch = torch.from_numpy(inputs.x)
         n_base = len([n for n in inputs.names if not n.endswith(("_label_rate", "_labelled"))])
@@ -56,6 +56,7 @@ class OnlineScorer:
         self.src_sum = _sums(self.src, inputs.x[:, :n_base], len(self.src_vocab))
         self.dst_sum = _sums(self.dst, inputs.x[:, :n_base], len(self.dst_vocab))
         self.k = det.gnn_config_.num_neighbors[-1]
+        self.entities = {kind: det.entities_.get(kind) for kind in ("account", "merchant")}
         if det.label_features_:
             y = np.nan_to_num(h.label, nan=0.0)
             known = det.known_
@@ -86,6 +87,9 @@ class OnlineScorer:
                 cols += [(pk + 2 * self.prior) / (ck + 2), float(np.log1p(ck))]
         return np.asarray(cols, dtype=np.float32)
 
+    def entity_row(self, kind: str, entity_id: str) -> np.ndarray:
+        return entity_matrix(np.array([entity_id], dtype=object), self.entities[kind])[0]
+
     def tree_row(self, x: np.ndarray, src: str, dst: str) -> np.ndarray:
         parts = [x]
         for vocab, sums, index in (
@@ -95,6 +99,7 @@ class OnlineScorer:
             key = vocab.get(src if sums is self.src_sum else dst, -1)
             n = int(index.ends[key] - index.starts[key]) if key >= 0 else 0
             parts.append((sums[key] / n).astype(np.float32) if n else np.zeros(self.n_base, np.float32))
+        parts += [self.entity_row("account", src), self.entity_row("merchant", dst)]
         return np.concatenate(parts)[None, :]
 
     def subgraph(self, x: np.ndarray, src: str, dst: str):
@@ -114,7 +119,11 @@ class OnlineScorer:
         zero = torch.zeros(1, dtype=torch.long)
         made_by = torch.cat([zero, acc_local])
         paid_to = torch.cat([zero, mer_local])
-        x_dict = {"txn": x_txn, "account": torch.ones(1, 1), "merchant": torch.ones(1, 1)}
+        x_dict = {
+            "txn": x_txn,
+            "account": torch.from_numpy(np.r_[1.0, self.entity_row("account", src)].astype(np.float32))[None, :],
+            "merchant": torch.from_numpy(np.r_[1.0, self.entity_row("merchant", dst)].astype(np.float32))[None, :],
+        }
         edges = {
             ("account", "makes", "txn"): torch.stack([zero, zero]),
             ("merchant", "receives", "txn"): torch.stack([zero, zero]),

@@ -17,7 +17,7 @@ import torch
 from ... import __version__
 from ...core.runtime.bundle import read_bundle, write_bundle
 from ...errors import ErrorCode, ModelFormatError, require
-from .data import TransactionTable
+from .data import EntityTable, TransactionTable
 from .model import FraudGNN, GNNConfig
 from .trees import TreeConfig, booster_from_string
 
@@ -36,7 +36,10 @@ def save(det, path: str | Path) -> Path:
         arrays[f"extra.{k}"] = torch.from_numpy(np.ascontiguousarray(v))
     for k, v in det.split_.items():
         arrays[f"split.{k}"] = torch.from_numpy(np.ascontiguousarray(v.astype(np.int64)))
-    strings = {"ids": h.ids.tolist(), "src": h.src.tolist(), "dst": h.dst.tolist()}
+    strings = {"ids": h.ids.tolist(), "src": h.src.tolist(), "dst": h.dst.tolist(), "entities": {}}
+    for kind, et in det.entities_.items():
+        arrays[f"entity.{kind}"] = torch.from_numpy(np.ascontiguousarray(et.features))
+        strings["entities"][kind] = {"ids": et.ids.tolist(), "names": list(et.feature_names)}
     if h.channel is not None:
         strings["channel"] = h.channel.tolist()
     config = {
@@ -105,6 +108,10 @@ def load_into(det, path: str | Path) -> None:
         row=np.arange(len(strings["ids"])),
     )
     det.known_ = arrays["known"].astype(bool)
+    det.entities_ = {
+        kind: EntityTable(np.asarray(e["ids"], dtype=object), arrays[f"entity.{kind}"], e["names"])
+        for kind, e in strings.get("entities", {}).items()
+    }
     det.split_ = {k[6:]: v for k, v in arrays.items() if k.startswith("split.")}
     det.model_, det.threshold_, det.thresholds_ = cfg["model"], cfg["threshold"], cfg["thresholds"]
     det.blend_weight_ = cfg["blend_weight"]

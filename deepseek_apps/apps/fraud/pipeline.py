@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from ...errors import ErrorCode, InvalidInputError
-from .data import TransactionTable
+from .data import EntityTable, TransactionTable
 from .features import encode, features_for, label_rate_columns
 from .graph import TransactionGraph, build_graph
 from .trees import neighbour_means
@@ -28,10 +29,31 @@ class Inputs:
     graph: TransactionGraph
 
 
+def entity_matrix(ids: np.ndarray, entities: EntityTable | None) -> np.ndarray:
+    """Rows of an entity table's features for ``ids`` (zeros for ids the table lacks)."""
+    if entities is None:
+        return np.zeros((len(ids), 0), np.float32)
+    lookup = {k: i for i, k in enumerate(entities.ids.tolist())}
+    idx = np.fromiter((lookup.get(v, -1) for v in ids), dtype=np.int64, count=len(ids))
+    out = np.zeros((len(ids), entities.features.shape[1]), np.float32)
+    out[idx >= 0] = entities.features[idx[idx >= 0]]
+    return out
+
+
 def build_inputs(
-    table: TransactionTable, channels: list[str], label_features: bool, known: np.ndarray | None, seed: int = 0
+    table: TransactionTable,
+    channels: list[str],
+    label_features: bool,
+    known: np.ndarray | None,
+    seed: int = 0,
+    entities: dict[str, EntityTable] | None = None,
 ) -> Inputs:
-    """Features of every row of ``table``; ``known`` marks rows whose labels may feed label features."""
+    """Features of every row of ``table``; ``known`` marks rows whose labels may feed label features.
+
+    ``entities`` (``{"account": EntityTable, "merchant": EntityTable}``, either optional) adds
+    static entity attributes: as the entity nodes' GNN features and as tree columns.
+    """
+    entities = entities or {}
     x, names = features_for(table, channels)
     src, _ = encode(table.src)
     dst, _ = encode(table.dst)
@@ -46,8 +68,17 @@ def build_inputs(
     agg = [neighbour_means(src, agg_x, temporal), neighbour_means(dst, agg_x, temporal)]
     base = [n for n in names if not n.endswith(("_label_rate", "_labelled"))]
     tree_names = names + [f"srcnbr_mean_{n}" for n in base] + [f"dstnbr_mean_{n}" for n in base]
-    x_tree = np.hstack([x, *agg]).astype(np.float32)
+    acc, mer = entities.get("account"), entities.get("merchant")
+    ent = [entity_matrix(table.src, acc), entity_matrix(table.dst, mer)]
+    for kind, et in (("account", acc), ("merchant", mer)):
+        tree_names += [f"{kind}.{n}" for n in (et.feature_names if et is not None else [])]
+    x_tree = np.hstack([x, *agg, *ent]).astype(np.float32)
     graph = build_graph(table, x, table.label)
+    for kind, et, vocab in (("account", acc, graph.account_vocab), ("merchant", mer, graph.merchant_vocab)):
+        if et is not None:
+            ids = np.array(sorted(vocab, key=vocab.get), dtype=object)
+            feats = torch.from_numpy(entity_matrix(ids, et))
+            graph.data[kind].x = torch.cat([graph.data[kind].x, feats], dim=1)
     return Inputs(x, x_tree, names, tree_names, graph)
 
 
