@@ -89,8 +89,12 @@ def test_unknown_entities_and_known_ids_are_clear_errors(fitted):
             ]
         )
     assert exc.value.code == 1205
-    acc = fitted.history_.src[0]
+    acc, mer = fitted.history_.src[0], fitted.history_.dst[0]
     assert fitted.score_entities([acc])[0].kind == "account"
+    assert [s.kind for s in fitted.score([mer])] == ["merchant"]
+    with pytest.raises(InvalidInputError) as exc:
+        fitted.score(["nobody-at-all"])
+    assert exc.value.code == 1206
 
 
 def test_explain_gives_features_neighbours_and_a_picture(fitted):

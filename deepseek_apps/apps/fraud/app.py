@@ -235,9 +235,14 @@ class FraudDetector:
         """Score new transactions, each as if it arrived after the model's history, in file order.
 
         Unknown accounts or merchants are new entities (no history); that is how fraud
-        often looks, so it is scored, not refused.
+        often looks, so it is scored, not refused. A list of entity id strings instead scores
+        those accounts (or merchants) as ``score_entities`` does.
         """
         self._ensure_fitted()
+        if isinstance(transactions, (list, tuple)) and transactions and all(isinstance(t, str) for t in transactions):
+            accounts = set(self.history_.src.tolist())
+            kind = "account" if transactions[0] in accounts else "merchant"
+            return self.score_entities(list(transactions), kind=kind)
         t0 = time.perf_counter()
         table = self._table(transactions, require_time=self.temporal_)
         both, known, index = self._with_history(table)
