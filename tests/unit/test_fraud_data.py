@@ -96,3 +96,18 @@ def test_adjacency_entities_and_relations(tmp_path):
     rel = load_relations({"pays": _rows(), "transfers": _rows(timestamp=[5.0, 15.0, 25.0])})
     assert len(rel) == 6 and set(rel.channel) == {"pays", "transfers"}
     assert np.all(np.diff(rel.time) >= 0)
+
+
+def test_unreadable_input_and_too_few_labels():
+    from deepseek_apps import FraudDetector
+    from deepseek_apps.errors import ModelFormatError
+
+    with pytest.raises(ModelFormatError) as exc:
+        load_transactions(42)
+    assert exc.value.code == 3201
+    with pytest.raises(InvalidInputError) as exc:
+        FraudDetector().fit(_rows())  # no label column
+    assert exc.value.code == 1208
+    with pytest.raises(InvalidInputError) as exc:
+        FraudDetector().fit(_rows(label=[0, 1, 0]))  # one fraud is not enough to train and calibrate
+    assert exc.value.code == 1208
