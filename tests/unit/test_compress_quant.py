@@ -133,3 +133,39 @@ def test_sensitivity_runs_only_when_the_budget_needs_it(tmp_path, cnn_onnx, data
         cnn_onnx, tmp_path / "q.onnx", batches, evaluate, max_drop=10.0, progress=False, always_analyze=True
     )
     assert len(forced.sensitivity) == len(quantizable_nodes(cnn_onnx))
+
+
+class _Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU())
+        self.body = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1))
+        self.head = nn.Sequential(nn.Conv2d(16, 8, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+    def forward(self, x):
+        y = self.stem(x)
+        return self.head(torch.relu(y + self.body(y)))
+
+
+def test_our_qdq_fuses_into_integer_kernels_where_the_default_does_not(tmp_path, data):
+    from onnxruntime.quantization import quantize_static
+
+    from deepseek_apps.core.compress.quantize import integer_kernel_coverage
+
+    torch.manual_seed(0)
+    fp32 = export_onnx(_Residual().eval(), (torch.randn(2, 3, 16, 16),), tmp_path / "res.onnx", ["x"], ["y"]).path
+    batches = data[1]
+    ours = integer_kernel_coverage(quantize_static_onnx(fp32, tmp_path / "ours.onnx", batches))
+    assert ours.fraction == 1.0 and ours.float_fed_by_dequantize == 0 and ours.ops.get("QLinearConv", 0) == 4
+
+    class Reader:
+        def __init__(self):
+            self.it = iter(batches)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    quantize_static(str(fp32), str(tmp_path / "default.onnx"), Reader())  # S8S8 QDQ, per tensor
+    default = integer_kernel_coverage(tmp_path / "default.onnx")
+    assert default.float_fed_by_dequantize > 0 and default.fraction < ours.fraction
+    assert integer_kernel_coverage(fp32).fraction == 0.0  # the FP32 model has nothing quantized

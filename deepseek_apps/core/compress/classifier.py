@@ -198,6 +198,8 @@ def optimize_classifier(
     max_accuracy_drop: float = 1.0,
     finetune_epochs: int = 10,
     seed: int = 0,
+    prune_ratios: Sequence[float] = (0.5, 0.35, 0.2),
+    qat: bool | None = None,
 ):
     """Optimise a torchvision classifier given as architecture name + safetensors weights.
 
@@ -244,7 +246,9 @@ def optimize_classifier(
         data.labels[val_idx],
         finetune_epochs=finetune_epochs,
     )
-    onnx_bytes, report = optimize(target, level=level, max_accuracy_drop=max_accuracy_drop)
+    onnx_bytes, report = optimize(
+        target, level=level, max_accuracy_drop=max_accuracy_drop, prune_ratios=prune_ratios, qat=qat
+    )
     manifest = {
         "application": "classifier",
         "task": "classification",

@@ -337,6 +337,7 @@ def _int8(target: OptimizeTarget, path: Path, baseline: float, budget: float, me
     Writes ``<path>_int8.onnx``, records a step and returns ``(plan, written path)``.
     """
     from .mixed import plan_mixed_precision
+    from .quantize import integer_kernel_coverage
 
     out = path.with_name(path.stem + "_int8.onnx")
     spent = baseline - target.evaluate(path)  # what pruning / fine-tuning already cost
@@ -351,10 +352,12 @@ def _int8(target: OptimizeTarget, path: Path, baseline: float, budget: float, me
         max_fp32_layers=8,
     )
     kept = [n for n, p in mixed.layers.items() if p == "fp32"]
+    fused = integer_kernel_coverage(out)
     steps.append(
         StepRecord(
             "int8",
             f"static QDQ per-channel ({method}) of {path.name}; {len(kept)} layer(s) kept in FP32; "
+            f"{fused.integer} integer kernels, {fused.float_fed_by_dequantize} unfused; "
             f"{mixed.metric - mixed.baseline_metric:+.2f} points against its FP32"
             + ("" if baseline - mixed.metric <= budget else "; budget NOT met, best plan kept"),
             mixed.metric,

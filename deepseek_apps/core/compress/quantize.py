@@ -4,15 +4,23 @@ QDQ with unsigned 8-bit activations and signed 8-bit per-channel weights is the 
 ONNX Runtime fuses into integer kernels on x86 (VNNI); QOperator S8S8 and dynamic INT8 on
 convolutions are slower than FP32 here.
 
+``integer_kernel_coverage`` checks the result the way ONNX Runtime will run it: how many
+Conv / MatMul / Gemm nodes became integer kernels after its graph fusions, and how many still
+run in float between a DequantizeLinear and a QuantizeLinear (the slow, unfused case).
+
 Example:
-    >>> from deepseek_apps.core.compress.quantize import quantize_static_onnx
+    >>> from deepseek_apps.core.compress.quantize import integer_kernel_coverage, quantize_static_onnx
     >>> quantize_static_onnx("fp32.onnx", "int8.onnx", batches)  # doctest: +SKIP
+    >>> integer_kernel_coverage("int8.onnx").fraction  # doctest: +SKIP
+    1.0
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +28,33 @@ import numpy as np
 from ...errors import ErrorCode, InvalidInputError
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+FLOAT_COMPUTE = ("Conv", "MatMul", "Gemm", "FusedConv", "FusedMatMul", "FusedGemm")
+INTEGER_COMPUTE = (
+    "QLinearConv",
+    "QLinearMatMul",
+    "QGemm",
+    "ConvInteger",
+    "MatMulInteger",
+    "MatMulIntegerToFloat",
+    "DynamicQuantizeMatMul",
+    "MatMulNBits",
+)
+
+
+@dataclass
+class KernelCoverage:
+    """Compute nodes of a model after ONNX Runtime's fusions: integer kernels vs float ones."""
+
+    integer: int
+    float_fed_by_dequantize: int
+    float_other: int
+    ops: dict[str, int]
+
+    @property
+    def fraction(self) -> float:
+        """Share of the quantized compute that really runs in integer kernels (1.0 = all fused)."""
+        quantized = self.integer + self.float_fed_by_dequantize
+        return self.integer / quantized if quantized else 0.0
 
 
 class _Reader:
@@ -81,3 +116,32 @@ def quantize_static_onnx(
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
     return out_path
+
+
+def integer_kernel_coverage(model_path: str | Path) -> KernelCoverage:
+    """Let ONNX Runtime optimise ``model_path`` for this CPU and count integer vs float compute nodes.
+
+    A Conv / MatMul / Gemm still in float with a DequantizeLinear on its input is a Q/DQ pair
+    that did not fuse: it pays the quantization overhead and runs in float anyway.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
+        opts.log_severity_level = 3  # the "hardware specific" serialisation warning is expected here
+        ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+        graph = onnx.load(opts.optimized_model_filepath).graph
+    producers = {out: node.op_type for node in graph.node for out in node.output}
+    ops = Counter(node.op_type for node in graph.node)
+    integer = sum(ops[op] for op in INTEGER_COMPUTE)
+    fed = other = 0
+    for node in graph.node:
+        if node.op_type in FLOAT_COMPUTE:
+            if any(producers.get(name) == "DequantizeLinear" for name in node.input):
+                fed += 1
+            else:
+                other += 1
+    return KernelCoverage(integer, fed, other, dict(ops))
