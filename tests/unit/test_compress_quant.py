@@ -115,6 +115,19 @@ def test_bad_arguments_are_clear(tmp_path, cnn_onnx, data):
     assert info.value.code == ErrorCode.INVALID_ARGUMENT and "nope" in str(info.value)
     with pytest.raises(InvalidInputError):
         quantize_static_onnx(cnn_onnx, tmp_path / "x.onnx", iter(data[1]), method="magic")
+    with pytest.raises(InvalidInputError) as info:
+        quantize_static_onnx(cnn_onnx, tmp_path / "x.onnx", iter([]))
+    assert info.value.code == ErrorCode.DATASET_EMPTY
+    wrong = [{"x": np.zeros((4, 1, 16, 16), np.float32)}]  # one channel where the model takes three
+    with pytest.raises(InvalidInputError) as info:
+        quantize_static_onnx(cnn_onnx, tmp_path / "x.onnx", wrong)
+    assert info.value.code == ErrorCode.IMAGE_SHAPE and "[4, 1, 16, 16]" in str(info.value)
+    with pytest.raises(InvalidInputError) as info:
+        quantize_static_onnx(cnn_onnx, tmp_path / "x.onnx", [{"pixels": data[0]}])
+    assert info.value.code == ErrorCode.INVALID_ARGUMENT and "pixels" in str(info.value)
+    with pytest.raises(InvalidInputError) as info:
+        quantize_static_onnx(cnn_onnx, tmp_path / "x.onnx", [{"x": data[0].astype(str)}])
+    assert info.value.code == ErrorCode.IMAGE_DTYPE
 
 
 def test_sensitivity_runs_only_when_the_budget_needs_it(tmp_path, cnn_onnx, data):

@@ -99,6 +99,7 @@ def quantize_static_onnx(
             hint=f"use one of: {', '.join(CALIBRATION_METHODS)}",
         )
     out_path = Path(out_path)
+    calibration = check_calibration(model_path, calibration)
     with tempfile.TemporaryDirectory() as tmp:
         prepped = Path(tmp) / "prepped.onnx"
         quant_pre_process(str(model_path), str(prepped), skip_symbolic_shape=True)
@@ -145,3 +146,55 @@ def integer_kernel_coverage(model_path: str | Path) -> KernelCoverage:
             else:
                 other += 1
     return KernelCoverage(integer, fed, other, dict(ops))
+
+
+def check_calibration(model_path: str | Path, batches: Iterable[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """The calibration batches as a list, after checking them against the model's inputs.
+
+    Raises ``InvalidInputError``: 1013 when there is no batch, 1000 for a batch that is not a
+    dict of the model's input names, 1004 for an array whose rank or fixed dimensions do not
+    fit the model, 1003 for a non-numeric array.
+    """
+    import onnx
+
+    batches = list(batches)
+    if not batches:
+        raise InvalidInputError(
+            ErrorCode.DATASET_EMPTY,
+            "calibration set is empty",
+            value=0,
+            hint="pass at least one batch of typical inputs",
+        )
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    initializers = {t.name for t in graph.initializer}
+    inputs = {
+        i.name: [d.dim_value if d.HasField("dim_value") else None for d in i.type.tensor_type.shape.dim]
+        for i in graph.input
+        if i.name not in initializers
+    }
+    for index, batch in enumerate(batches):
+        if not isinstance(batch, dict) or set(batch) != set(inputs):
+            raise InvalidInputError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"calibration batch {index} does not name the model's inputs",
+                value=sorted(batch) if isinstance(batch, dict) else type(batch).__name__,
+                hint=f"give dicts keyed by {sorted(inputs)}",
+            )
+        for name, dims in inputs.items():
+            array = np.asarray(batch[name])
+            if array.dtype.kind not in "fiub":
+                raise InvalidInputError(
+                    ErrorCode.IMAGE_DTYPE,
+                    f"calibration input '{name}' has dtype {array.dtype}",
+                    value=str(array.dtype),
+                    hint="pass numeric arrays as the model takes them (float32 pixels, int64 ids)",
+                )
+            fixed_ok = all(d in (None, 0) or d == n for d, n in zip(dims, array.shape))
+            if array.ndim != len(dims) or not fixed_ok:
+                raise InvalidInputError(
+                    ErrorCode.IMAGE_SHAPE,
+                    f"calibration input '{name}' in batch {index} has shape {array.shape}",
+                    value=list(array.shape),
+                    hint=f"the model takes {['?' if d in (None, 0) else d for d in dims]} (? = any size)",
+                )
+    return batches
