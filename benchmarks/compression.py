@@ -4,7 +4,7 @@ Two real cases trained by our code on NEU-DET: a ResNet-18 classifier (NEU-CLS v
 class of an image is the class of its boxes) and the inspector's default detector. For each,
 in one process with interleaved timing (2 threads): PyTorch eager FP32, torch.compile, ONNX
 Runtime FP32, ONNX Runtime INT8 with default ``quantize_static`` settings on the unpruned
-model, OpenVINO FP32, and our levels 1, 2 and 3.
+model, OpenVINO FP32, OpenVINO INT8 (it runs our level-2 QDQ model), and our levels 1, 2 and 3.
 
     python benchmarks/compression.py [--case classifier|detector|all] [--out bench_out]
 """
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NEU = ROOT.parent / "shared" / "data" / "neu_det"
 
 
-def classifier_case(work: Path, epochs: int) -> tuple[OptimizeTarget, dict, object]:
+def classifier_case(work: Path, epochs: int, finetune_epochs: int) -> tuple[OptimizeTarget, dict, object]:
     """ResNet-18 at 224x224 on NEU-CLS: train once (cached in runs/), then describe it for optimize.
 
     Split 70/15/15 (seeded, stratified): optimize decides on validation; the table reports test.
@@ -68,7 +68,7 @@ def classifier_case(work: Path, epochs: int) -> tuple[OptimizeTarget, dict, obje
         data.labels[train_idx],
         pixels[val_idx],
         data.labels[val_idx],
-        finetune_epochs=3,
+        finetune_epochs=finetune_epochs,
     )
     test = classifier_target(
         graph.eval(), pixels[train_idx][:16], data.labels[train_idx][:16], pixels[test_idx], data.labels[test_idx]
@@ -120,7 +120,37 @@ def _openvino(path: Path):
         return None
 
 
-def run_case(name: str, target: OptimizeTarget, info: dict, test_eval, work: Path, repeat_rounds: int) -> dict:
+def _optimized(name: str, target: OptimizeTarget, level: int, ratios: tuple, cache: Path | None):
+    """``optimize`` at ``level``, or its cached result: ``(onnx path, {params, macs, steps})``.
+
+    With ``cache`` set, the ONNX file and what the table needs of the report are kept there, so
+    re-timing (on a quieter machine, say) does not repeat the fine-tuning.
+    """
+    key = f"{name}_level{level}_r{'-'.join(str(r) for r in ratios)}"
+    if cache is not None and (cache / f"{key}.json").exists():
+        print(f"reusing {cache / key}.onnx (delete it to re-run optimize)")
+        return cache / f"{key}.onnx", json.loads((cache / f"{key}.json").read_text())
+    data, report = optimize(target, level=level, max_accuracy_drop=1.0, repeat=20, prune_ratios=ratios)
+    out = cache or Path(tempfile.mkdtemp())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{key}.onnx").write_bytes(data)
+    summary = {"params": report.result.params, "macs": report.result.macs, "steps": [s.__dict__ for s in report.steps]}
+    for step in report.steps:
+        print(f"  level {level} - {step.step}: {step.detail} ({step.metric})", flush=True)
+    (out / f"{key}.json").write_text(json.dumps(summary, indent=2, default=float))
+    return out / f"{key}.onnx", summary
+
+
+def run_case(
+    name: str,
+    target: OptimizeTarget,
+    info: dict,
+    test_eval,
+    work: Path,
+    repeat_rounds: int,
+    ratios: tuple,
+    cache: Path | None = None,
+) -> dict:
     name_in = target.input_names[0]
     one = {k: v[:1] for k, v in target.calibration[0].items()}
     sixteen = {k: np.concatenate([v] * (16 // len(v) + 1))[:16] for k, v in target.calibration[0].items()}
@@ -163,17 +193,23 @@ def run_case(name: str, target: OptimizeTarget, info: dict, test_eval, work: Pat
         variants["openvino fp32"] = {"fn": ov.run, "params": params, "macs": macs, "file": fp32}
     reports = {}
     for level in (1, 2, 3):
-        data, report = optimize(target, level=level, max_accuracy_drop=1.0, repeat=20)
-        path = work / f"{name}_level{level}.onnx"
-        path.write_bytes(data)
-        reports[level] = report
+        path, reports[level] = _optimized(name, target, level, ratios, cache)
         s = OrtSession(path)
         variants[f"ours level {level}"] = {
             "fn": s.run,
-            "params": report.result.params,
-            "macs": report.result.macs,
+            "params": reports[level]["params"],
+            "macs": reports[level]["macs"],
             "file": path,
         }
+        if level == 2 and ov is not None:
+            ov_int8 = _openvino(path)
+            if ov_int8 is not None:
+                variants["openvino int8 (our level-2 QDQ model)"] = {
+                    "fn": ov_int8.run,
+                    "params": reports[level]["params"],
+                    "macs": reports[level]["macs"],
+                    "file": path,
+                }
     fns = {k: v["fn"] for k, v in variants.items()}
     files = {k: v["file"] for k, v in variants.items() if v["file"]}
     b1 = {r.name: r for r in measure_interleaved(fns, one, 1, rounds=repeat_rounds, per_round=10, files=files)}
@@ -201,7 +237,7 @@ def run_case(name: str, target: OptimizeTarget, info: dict, test_eval, work: Pat
         **info,
         "metric": target.metric_name,
         "rows": rows,
-        "steps": {lv: [s.__dict__ for s in r.steps] for lv, r in reports.items()},
+        "steps": {lv: r["steps"] for lv, r in reports.items()},
     }
 
 
@@ -241,19 +277,29 @@ def main() -> None:
     parser.add_argument("--case", choices=["classifier", "detector", "all"], default="all")
     parser.add_argument("--out", type=Path, default=ROOT / "bench_out")
     parser.add_argument("--classifier-epochs", type=int, default=8)
-    parser.add_argument("--finetune-epochs", type=int, default=8, help="detector level 3 recovery epochs")
+    parser.add_argument("--classifier-finetune-epochs", type=int, default=12, help="classifier level 3 KD epochs")
+    parser.add_argument("--finetune-epochs", type=int, default=30, help="detector level 3 recovery epochs")
+    parser.add_argument("--classifier-ratios", default="0.5,0.35", help="level 3 pruning ratios to try, in order")
+    parser.add_argument("--detector-ratios", default="0.35,0.2", help="level 3 pruning ratios to try, in order")
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--cache",
+        type=lambda value: Path(value) if value else None,
+        default=ROOT / "runs" / "compression",
+        help="keep optimize results here and reuse them (re-time without re-training); '' to disable",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     work = Path(tempfile.mkdtemp(prefix="dsa-compression-"))
     results = []
     cases = {
-        "classifier": lambda: classifier_case(work, args.classifier_epochs),
+        "classifier": lambda: classifier_case(work, args.classifier_epochs, args.classifier_finetune_epochs),
         "detector": lambda: detector_case(work, args.finetune_epochs),
     }
     for name in ["classifier", "detector"] if args.case == "all" else [args.case]:
         target, info, test_eval = cases[name]()
-        results.append(run_case(name, target, info, test_eval, work, args.rounds))
+        ratios = tuple(float(r) for r in getattr(args, f"{name}_ratios").split(","))
+        results.append(run_case(name, target, info, test_eval, work, args.rounds, ratios, args.cache))
         print(markdown(results[-1]), flush=True)
     report = {"date": date.today().isoformat(), "cpu": cpu_info(), "threads": 2, "results": results}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--weights", default=None, help="classifier: .safetensors weights of --arch")
     o.add_argument("--input-size", type=int, default=224, help="classifier: input side in pixels")
     o.add_argument("--max-drop", type=float, default=1.0, help="accuracy budget in metric points (mAP x100)")
-    o.add_argument("--finetune-epochs", type=int, default=10, help="level 3: epochs of recovery training")
+    o.add_argument("--finetune-epochs", type=int, default=10, help="level 3 / QAT: epochs of recovery training")
+    o.add_argument(
+        "--prune-ratios",
+        type=_ratios,
+        default=(0.5, 0.35, 0.2),
+        help="level 3: channel pruning ratios to try, most aggressive first (default 0.5,0.35,0.2)",
+    )
+    o.add_argument(
+        "--qat",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="quantization-aware fine-tuning: auto = only when post-training INT8 misses --max-drop",
+    )
     o.add_argument("--out", required=True, help="bundle path (.zip or folder)")
     o.set_defaults(func=_optimize)
     d = sub.add_parser("dashboard", help="start the Streamlit dashboard")
@@ -55,6 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--address", default="127.0.0.1")
     d.set_defaults(func=_dashboard)
     return parser
+
+
+def _ratios(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated fractions like 0.5,0.35, got {text!r}") from None
+
+
+QAT_CHOICES = {"auto": None, "always": True, "never": False}
 
 
 def _dashboard(args: argparse.Namespace) -> int:
@@ -102,6 +124,8 @@ def _optimize(args: argparse.Namespace) -> int:
         format=args.format,
         max_accuracy_drop=args.max_drop,
         finetune_epochs=args.finetune_epochs,
+        prune_ratios=args.prune_ratios,
+        qat=QAT_CHOICES[args.qat],
     )
     return _print_report(bundle, report)
 
@@ -143,6 +167,8 @@ def _optimize_classifier(args: argparse.Namespace) -> int:
         input_size=args.input_size,
         max_accuracy_drop=args.max_drop,
         finetune_epochs=args.finetune_epochs,
+        prune_ratios=args.prune_ratios,
+        qat=QAT_CHOICES[args.qat],
     )
     return _print_report(bundle, report)
 

@@ -186,3 +186,12 @@ def test_optimize_inspector_level1(tmp_path, synthetic_voc):
     assert "graph optimisation" in proc.stdout and "bundle:" in proc.stdout
     manifest = read_bundle(tmp_path / "o.zip").manifest
     assert manifest["application"] == "inspector" and "optimize_report" in manifest["metrics"]
+
+
+def test_optimize_rejects_bad_pruning_ratios(tmp_path, synthetic_voc):
+    args = ("optimize", "inspector", "--level", "3", "--data", synthetic_voc, "--out", tmp_path / "o.zip")
+    out_of_range = run_cli(*args, "--prune-ratios", "0.5,1.5", check=False)
+    assert out_of_range.returncode == 2 and "DSA-1000" in out_of_range.stderr and "1.5" in out_of_range.stderr
+    not_numbers = run_cli(*args, "--prune-ratios", "half", check=False)
+    assert not_numbers.returncode == 2 and "comma-separated fractions" in not_numbers.stderr
+    assert not (tmp_path / "o.zip").exists()

@@ -44,7 +44,9 @@ def test_run_case_measures_every_variant(tmp_path):
         metric_name="accuracy %",
         ignored_layers=[model[-1]],
     )
-    result = bench.run_case("tiny", target, {"case": "tiny", "split": "all"}, accuracy, tmp_path, repeat_rounds=2)
+    result = bench.run_case(
+        "tiny", target, {"case": "tiny", "split": "all"}, accuracy, tmp_path, repeat_rounds=2, ratios=(0.5,)
+    )
     names = [r["variant"] for r in result["rows"]]
     assert {"pytorch eager fp32", "onnxruntime fp32", "ours level 1", "ours level 2", "ours level 3"} <= set(names)
     for row in result["rows"]:

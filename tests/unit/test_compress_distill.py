@@ -139,3 +139,26 @@ def test_argument_errors():
     assert e.value.code == ErrorCode.DATASET_EMPTY
     with pytest.raises(InvalidInputError, match="one-shot"):
         distill(teacher, student, iter(data), epochs=2, progress=False)
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero():
+    torch.manual_seed(0)
+    teacher, student = nn.Linear(4, 3), nn.Linear(4, 3)
+    data = [(torch.randn(8, 4), torch.randint(0, 3, (8,))) for _ in range(5)]
+    original_step = torch.optim.AdamW.step
+    lrs = []
+
+    def recording_step(self, *args, **kwargs):
+        lrs.append(self.param_groups[0]["lr"])
+        return original_step(self, *args, **kwargs)
+
+    torch.optim.AdamW.step = recording_step
+    try:
+        distill(teacher, student, data, epochs=4, lr=1e-2, progress=False, lr_schedule="cosine")
+    finally:
+        torch.optim.AdamW.step = original_step
+    assert len(lrs) == 20 and lrs[0] == pytest.approx(1e-2)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 1e-3
+    with pytest.raises(InvalidInputError) as info:
+        distill(teacher, student, data, lr_schedule="linear", progress=False)
+    assert info.value.code == ErrorCode.INVALID_ARGUMENT and "linear" in str(info.value)

@@ -94,3 +94,6 @@ def test_bad_arguments(target):
     assert info.value.code == ErrorCode.INVALID_ARGUMENT and "7" in str(info.value)
     with pytest.raises(InvalidInputError):
         optimize(target, level=1, max_accuracy_drop=-1)
+    with pytest.raises(InvalidInputError) as info:
+        optimize(target, level=3, prune_ratios=(0.5, 1.5))
+    assert info.value.code == ErrorCode.INVALID_ARGUMENT and "1.5" in str(info.value)

@@ -115,6 +115,19 @@ def test_bad_arguments_are_clear(tmp_path, cnn_onnx, data):
     assert info.value.code == ErrorCode.INVALID_ARGUMENT and "nope" in str(info.value)
     with pytest.raises(InvalidInputError):
         quantize_static_onnx(cnn_onnx, tmp_path / "x.onnx", iter(data[1]), method="magic")
+    with pytest.raises(InvalidInputError) as info:
+        quantize_static_onnx(cnn_onnx, tmp_path / "x.onnx", iter([]))
+    assert info.value.code == ErrorCode.DATASET_EMPTY
+    wrong = [{"x": np.zeros((4, 1, 16, 16), np.float32)}]  # one channel where the model takes three
+    with pytest.raises(InvalidInputError) as info:
+        quantize_static_onnx(cnn_onnx, tmp_path / "x.onnx", wrong)
+    assert info.value.code == ErrorCode.IMAGE_SHAPE and "[4, 1, 16, 16]" in str(info.value)
+    with pytest.raises(InvalidInputError) as info:
+        quantize_static_onnx(cnn_onnx, tmp_path / "x.onnx", [{"pixels": data[0]}])
+    assert info.value.code == ErrorCode.INVALID_ARGUMENT and "pixels" in str(info.value)
+    with pytest.raises(InvalidInputError) as info:
+        quantize_static_onnx(cnn_onnx, tmp_path / "x.onnx", [{"x": data[0].astype(str)}])
+    assert info.value.code == ErrorCode.IMAGE_DTYPE
 
 
 def test_sensitivity_runs_only_when_the_budget_needs_it(tmp_path, cnn_onnx, data):
@@ -133,3 +146,39 @@ def test_sensitivity_runs_only_when_the_budget_needs_it(tmp_path, cnn_onnx, data
         cnn_onnx, tmp_path / "q.onnx", batches, evaluate, max_drop=10.0, progress=False, always_analyze=True
     )
     assert len(forced.sensitivity) == len(quantizable_nodes(cnn_onnx))
+
+
+class _Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU())
+        self.body = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1))
+        self.head = nn.Sequential(nn.Conv2d(16, 8, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+    def forward(self, x):
+        y = self.stem(x)
+        return self.head(torch.relu(y + self.body(y)))
+
+
+def test_our_qdq_fuses_into_integer_kernels_where_the_default_does_not(tmp_path, data):
+    from onnxruntime.quantization import quantize_static
+
+    from deepseek_apps.core.compress.quantize import integer_kernel_coverage
+
+    torch.manual_seed(0)
+    fp32 = export_onnx(_Residual().eval(), (torch.randn(2, 3, 16, 16),), tmp_path / "res.onnx", ["x"], ["y"]).path
+    batches = data[1]
+    ours = integer_kernel_coverage(quantize_static_onnx(fp32, tmp_path / "ours.onnx", batches))
+    assert ours.fraction == 1.0 and ours.float_fed_by_dequantize == 0 and ours.ops.get("QLinearConv", 0) == 4
+
+    class Reader:
+        def __init__(self):
+            self.it = iter(batches)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    quantize_static(str(fp32), str(tmp_path / "default.onnx"), Reader())  # S8S8 QDQ, per tensor
+    default = integer_kernel_coverage(tmp_path / "default.onnx")
+    assert default.float_fed_by_dequantize > 0 and default.fraction < ours.fraction
+    assert integer_kernel_coverage(fp32).fraction == 0.0  # the FP32 model has nothing quantized

@@ -243,11 +243,15 @@ class QualityInspector:
         max_accuracy_drop: float = 1.0,
         finetune_epochs: int = 10,
         on_step: Any = None,
+        prune_ratios: tuple[float, ...] = (0.5, 0.35, 0.2),
+        qat: bool | None = None,
     ) -> tuple[Path, Any]:
         """Make this model smaller and faster (levels 0-3) and write a bundle; returns ``(path, report)``.
 
         Needs a PyTorch model (a training folder, ``fit``, or ``model_path=DEFAULT_TORCH``).
-        ``on_step(step)`` is called as each pipeline step completes.
+        ``on_step(step)`` is called as each pipeline step completes. ``prune_ratios`` (level 3)
+        are tried most aggressive first; ``qat`` runs quantization-aware fine-tuning (``None``:
+        only when post-training INT8 misses the budget).
         """
         from .optimize import optimize_inspector
 
@@ -260,4 +264,6 @@ class QualityInspector:
             max_accuracy_drop=max_accuracy_drop,
             finetune_epochs=finetune_epochs,
             on_step=on_step,
+            prune_ratios=prune_ratios,
+            qat=qat,
         )

@@ -108,10 +108,19 @@ def optimize_inspector(
     finetune_epochs: int = 10,
     model_name: str | None = None,
     on_step: Any = None,
+    prune_ratios: tuple[float, ...] = (0.5, 0.35, 0.2),
+    qat: bool | None = None,
 ) -> tuple[Path, CompressionReport]:
     """Optimise an inspector model to ``level`` and write the bundle with the report in its manifest."""
     target = inspector_target(loaded, data, format, finetune_epochs=finetune_epochs)
-    onnx_bytes, report = optimize(target, level=level, max_accuracy_drop=max_accuracy_drop, on_step=on_step)
+    onnx_bytes, report = optimize(
+        target,
+        level=level,
+        max_accuracy_drop=max_accuracy_drop,
+        on_step=on_step,
+        prune_ratios=prune_ratios,
+        qat=qat,
+    )
     precision = "int8" if level >= 2 else "fp32"
     bundle = write_inspector_bundle(
         loaded,

@@ -108,7 +108,7 @@ def classifier_target(
     train_labels: np.ndarray,
     val_pixels: np.ndarray,
     val_labels: np.ndarray,
-    finetune_epochs: int = 3,
+    finetune_epochs: int = 10,
     calib_images: int = 128,
     ignored: Sequence[nn.Module] | None = None,
 ) -> OptimizeTarget:
@@ -135,32 +135,55 @@ def classifier_target(
         metric_name="accuracy %",
         ignored_layers=list(ignored) if ignored is not None else last,
         finetune=finetune,
-        finetune_description=f"{finetune_epochs} epochs of distillation from the unpruned model (KD T=4, alpha 0.7)",
+        finetune_description=(
+            f"{finetune_epochs} epochs of distillation from the unpruned model (KD T=4, alpha 0.7, AdamW 1e-3 cosine)"
+        ),
     )
 
 
+class _ShuffledBatches:
+    """Re-iterable ``(pixels, labels)`` batches: a new order and new flips every epoch."""
+
+    def __init__(self, pixels: np.ndarray, labels: np.ndarray, batch_size: int, seed: int = 0):
+        self.pixels, self.labels, self.batch_size = pixels, labels, batch_size
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.pixels) // self.batch_size)
+
+    def __iter__(self):
+        order = self.rng.permutation(len(self.pixels))
+        for i in range(0, len(order), self.batch_size):
+            pick = order[i : i + self.batch_size]
+            yield _collate([(self.pixels[j], int(self.labels[j])) for j in pick], self.rng)
+
+
 def _distill_finetune(
-    student: nn.Module, teacher: nn.Module, pixels: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int = 32
+    student: nn.Module,
+    teacher: nn.Module,
+    pixels: np.ndarray,
+    labels: np.ndarray,
+    epochs: int,
+    batch_size: int = 32,
+    lr: float = 1e-3,
 ) -> None:
-    """Hinton KD from the unpruned graph plus cross-entropy on the labels (``distill``), in place."""
+    """Hinton KD from the unpruned graph plus cross-entropy on the labels (``distill``), in place.
+
+    AdamW with a cosine decay from ``lr``; the data is reshuffled and re-flipped every epoch.
+    """
     from .distill import distill
 
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(pixels))
-    batches = [
-        _collate([(pixels[j], int(labels[j])) for j in order[i : i + batch_size]], rng)
-        for i in range(0, len(order), batch_size)
-    ]
     distill(
         teacher,
         student,
-        batches,
+        _ShuffledBatches(pixels, labels, batch_size),
         epochs=epochs,
         temperature=4.0,
         alpha=0.7,
-        lr=3e-4,
+        lr=lr,
         outputs_fn=lambda model, x: model(x, return_logits=True),
-        progress=False,
+        progress=True,
+        lr_schedule="cosine",
     )
     student.eval()
 
@@ -173,8 +196,10 @@ def optimize_classifier(
     level: int = 2,
     input_size: int = 224,
     max_accuracy_drop: float = 1.0,
-    finetune_epochs: int = 3,
+    finetune_epochs: int = 10,
     seed: int = 0,
+    prune_ratios: Sequence[float] = (0.5, 0.35, 0.2),
+    qat: bool | None = None,
 ):
     """Optimise a torchvision classifier given as architecture name + safetensors weights.
 
@@ -221,7 +246,9 @@ def optimize_classifier(
         data.labels[val_idx],
         finetune_epochs=finetune_epochs,
     )
-    onnx_bytes, report = optimize(target, level=level, max_accuracy_drop=max_accuracy_drop)
+    onnx_bytes, report = optimize(
+        target, level=level, max_accuracy_drop=max_accuracy_drop, prune_ratios=prune_ratios, qat=qat
+    )
     manifest = {
         "application": "classifier",
         "task": "classification",

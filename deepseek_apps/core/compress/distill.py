@@ -32,6 +32,7 @@ from torch.nn import functional as F
 from ...errors import ErrorCode, InvalidInputError
 
 KD_KINDS = ("softmax", "sigmoid")
+LR_SCHEDULES = ("constant", "cosine")
 IGNORE_INDEX = -100
 
 
@@ -106,6 +107,7 @@ def distill(
     batch_size: int | None = None,
     progress: bool = True,
     kd: str = "softmax",
+    lr_schedule: str = "constant",
 ) -> DistillReport:
     """Train ``student`` in place (AdamW) to match ``teacher`` (frozen, eval mode, same device).
 
@@ -122,6 +124,8 @@ def distill(
             channels are dim 1 of 4-D/5-D maps (1x1 conv adapter) and the last dim of 2-D/3-D
             outputs (linear adapter). Adapters are trained alongside and dropped afterwards.
         kd: ``softmax`` (one label per position) or ``sigmoid`` (independent per-class scores).
+        lr_schedule: ``constant``, or ``cosine`` (decays ``lr`` to zero over all steps; needs
+            ``train_data`` with a length, otherwise it steps once per epoch).
 
     Example:
         >>> report = distill(teacher, student, loader, epochs=3, kd="softmax")  # doctest: +SKIP
@@ -131,6 +135,8 @@ def distill(
     from tqdm.auto import tqdm
 
     _check_args(epochs, temperature, alpha, kd, batch_size, train_data)
+    if lr_schedule not in LR_SCHEDULES:
+        raise _bad(f"unknown lr_schedule '{lr_schedule}'", lr_schedule, f"use one of: {', '.join(LR_SCHEDULES)}")
     layers = (
         _layers(student, [p[0] for p in feature_pairs], "student"),
         _layers(teacher, [p[1] for p in feature_pairs], "teacher"),
@@ -142,6 +148,11 @@ def distill(
     adapters: dict[int, nn.Module] = {}
     report = DistillReport()
     total = _length(train_data, batch_size)
+    per_step = total is not None
+    scheduler = None
+    if lr_schedule == "cosine":
+        horizon = total * epochs if per_step else epochs
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, horizon))
     bar = tqdm(total=total * epochs if total else None, desc="distill", disable=not progress, unit="batch")
     with bar, _distilling(teacher, student, *layers) as (s_feats, t_feats):
         for _ in range(epochs):
@@ -159,6 +170,8 @@ def distill(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if scheduler is not None and per_step:
+                    scheduler.step()
                 sums += torch.tensor([loss.item(), kd_term.item(), task.item(), feat.item()])
                 n += 1
                 bar.update(1)
@@ -170,6 +183,8 @@ def distill(
             for values, mean in zip((report.total, report.kd, report.task, report.feature), (sums / n).tolist()):
                 values.append(mean)
             report.seconds.append(time.perf_counter() - start)
+            if scheduler is not None and not per_step:
+                scheduler.step()
     return report
 
 

@@ -188,13 +188,13 @@ def _export(target: OptimizeTarget, module: Any, path: Path):
 
 
 def _prune_and_finetune(target: OptimizeTarget, ratio: float, work: Path, steps: list[StepRecord]):
+    """Prune a copy of the prunable net at ``ratio``, fine-tune it, export; ``(graph, onnx path, prunable)``."""
     import copy
 
     from .prune import prune
 
-    prunable = copy.deepcopy(target.prunable if target.prunable is not None else target.module)
-    teacher = target.prunable if target.prunable is not None else target.module
-    ignored = _map_ignored(teacher, prunable, target.ignored_layers)
+    prunable = copy.deepcopy(_teacher(target))
+    ignored = _map_ignored(_teacher(target), prunable, target.ignored_layers)
     wrap = target.rebuild or (lambda m: m)
     result = prune(wrap(prunable), target.example_inputs, ratio=ratio, ignored_layers=ignored)
     steps.append(
@@ -205,11 +205,31 @@ def _prune_and_finetune(target: OptimizeTarget, ratio: float, work: Path, steps:
         )
     )
     if target.finetune is not None:
-        target.finetune(prunable, teacher)
+        target.finetune(prunable, _teacher(target))
         steps.append(StepRecord("fine-tune", target.finetune_description))
     module = wrap(prunable).eval()
     _export(target, module, work / f"pruned_{ratio}.onnx")
-    return module, work / f"pruned_{ratio}.onnx"
+    return module, work / f"pruned_{ratio}.onnx", prunable
+
+
+def _teacher(target: OptimizeTarget) -> Any:
+    return target.prunable if target.prunable is not None else target.module
+
+
+def _quantization_aware(target: OptimizeTarget, prunable: Any, path: Path, steps: list[StepRecord]):
+    """Fine-tune a copy of ``prunable`` with simulated INT8 rounding; export it next to ``path``."""
+    import copy
+
+    from .qat import fake_quantized
+
+    student = copy.deepcopy(prunable)
+    with fake_quantized(student):
+        target.finetune(student, _teacher(target))
+    module = (target.rebuild or (lambda m: m))(student).eval()
+    out = path.with_name(path.stem + "_qat.onnx")
+    _export(target, module, out)
+    steps.append(StepRecord("quantization-aware fine-tune", f"{target.finetune_description}, with INT8 fake-quant"))
+    return module, out, student
 
 
 def _map_ignored(original: Any, copy_: Any, ignored: Sequence[Any]) -> list[Any]:
@@ -240,11 +260,113 @@ def optimize(
     repeat: int = 100,
     progress: bool = True,
     on_step: Callable[[StepRecord], None] | None = None,
+    qat: bool | None = None,
 ) -> tuple[bytes, CompressionReport]:
     """Optimise ``target`` to ``level`` (0-3) within ``max_accuracy_drop`` metric points.
 
-    ``on_step`` is called with each ``StepRecord`` as it completes (for progress displays).
+    Level 3 tries each of ``prune_ratios`` in turn (most aggressive first): prune, fine-tune,
+    quantize with the mixed-precision plan, and keep the first whose final metric fits the
+    budget; if none does it says so and continues unpruned. ``qat``: quantization-aware
+    fine-tuning when post-training INT8 misses the budget (``None``: whenever the target can
+    fine-tune; ``True``: always; ``False``: never). ``on_step`` is called with each
+    ``StepRecord`` as it completes (for progress displays).
     """
+    _check_optimize_args(target, level, max_accuracy_drop, prune_ratios)
+    work = Path(tempfile.mkdtemp(prefix="dsa-optimize-"))
+    steps = _StepLog(on_step)
+    params, macs = count_params_macs(target.module, target.example_inputs)
+    report = _export(target, target.module, work / "fp32.onnx")
+    steps.append(StepRecord("export", f"FP32 ONNX, parity max abs diff {report.max_abs_diff:.2g}"))
+    baseline = measure_onnx("onnx-fp32", work / "fp32.onnx", target, params, macs, repeat)
+    steps[-1].metric = baseline.metric
+    module, current, prunable = target.module, work / "fp32.onnx", _teacher(target)
+    final, mixed = current, None
+
+    def quantize(path: Path):
+        return _int8(target, path, baseline.metric, max_accuracy_drop, method, progress, steps)
+
+    if level == 3:
+        for ratio in prune_ratios:
+            cand, cand_path, cand_prunable = _prune_and_finetune(target, ratio, work, steps)
+            drop = baseline.metric - target.evaluate(cand_path)
+            steps[-1].metric = baseline.metric - drop
+            if drop <= max_accuracy_drop:
+                plan = quantize(cand_path)
+                if baseline.metric - plan[0].metric <= max_accuracy_drop:
+                    module, current, prunable, mixed = cand, cand_path, cand_prunable, plan
+                    break
+                drop = baseline.metric - plan[0].metric
+            steps.append(StepRecord("back off", f"ratio {ratio} lost {drop:.2f} points (budget {max_accuracy_drop})"))
+        else:
+            steps.append(StepRecord("back off", "no pruning ratio met the budget; continuing unpruned"))
+    if level >= 1:
+        final = save_ort_optimized(current, work / "optimized.onnx")
+        steps.append(StepRecord("graph optimisation", "ONNX Runtime extended fusions saved offline"))
+    if level >= 2:
+        if mixed is None:
+            mixed = quantize(current)
+        missed = baseline.metric - mixed[0].metric > max_accuracy_drop
+        if target.finetune is not None and (qat or (qat is None and missed)):
+            qat_module, qat_path, _ = _quantization_aware(target, prunable, current, steps)
+            retry = quantize(qat_path)
+            if retry[0].metric >= mixed[0].metric:
+                mixed, module = retry, qat_module
+            else:
+                steps.append(StepRecord("back off", "quantization-aware fine-tune did not help; kept the PTQ model"))
+        final = mixed[1]
+    if level == 0:
+        final = current
+    p, m = count_params_macs(module, target.example_inputs)
+    result = measure_onnx(f"level-{level}", final, target, p, m, repeat)
+    out = CompressionReport(
+        level,
+        "metric" if not target.metric_name else target.metric_name,
+        max_accuracy_drop,
+        baseline,
+        result,
+        steps,
+        mixed[0].layers if mixed is not None else {},
+        baseline.metric - result.metric <= max_accuracy_drop,
+    )
+    return final.read_bytes(), out
+
+
+def _int8(target: OptimizeTarget, path: Path, baseline: float, budget: float, method: str, progress: bool, steps):
+    """Static INT8 of ``path`` with the mixed-precision plan, so the total drop from ``baseline`` fits ``budget``.
+
+    Writes ``<path>_int8.onnx``, records a step and returns ``(plan, written path)``.
+    """
+    from .mixed import plan_mixed_precision
+    from .quantize import integer_kernel_coverage
+
+    out = path.with_name(path.stem + "_int8.onnx")
+    spent = baseline - target.evaluate(path)  # what pruning / fine-tuning already cost
+    mixed = plan_mixed_precision(
+        path,
+        out,
+        target.calibration,
+        target.evaluate,
+        max_drop=max(0.0, budget - spent),
+        method=method,
+        progress=progress,
+        max_fp32_layers=8,
+    )
+    kept = [n for n, p in mixed.layers.items() if p == "fp32"]
+    fused = integer_kernel_coverage(out)
+    steps.append(
+        StepRecord(
+            "int8",
+            f"static QDQ per-channel ({method}) of {path.name}; {len(kept)} layer(s) kept in FP32; "
+            f"{fused.integer} integer kernels, {fused.float_fed_by_dequantize} unfused; "
+            f"{mixed.metric - mixed.baseline_metric:+.2f} points against its FP32"
+            + ("" if baseline - mixed.metric <= budget else "; budget NOT met, best plan kept"),
+            mixed.metric,
+        )
+    )
+    return mixed, out
+
+
+def _check_optimize_args(target: OptimizeTarget, level: int, max_accuracy_drop: float, ratios) -> None:
     if level not in (0, 1, 2, 3):
         raise InvalidInputError(
             ErrorCode.INVALID_ARGUMENT,
@@ -259,73 +381,15 @@ def optimize(
             value=max_accuracy_drop,
             hint="give the budget in metric points, e.g. 1.0",
         )
+    bad = [r for r in ratios if not 0 < r < 1]
+    if level == 3 and (bad or not ratios):
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            "prune_ratios must be fractions in (0, 1), most aggressive first",
+            value=bad or list(ratios),
+            hint="e.g. prune_ratios=(0.5, 0.35, 0.2)",
+        )
     if not target.calibration:
         raise InvalidInputError(
             ErrorCode.DATASET_EMPTY, "calibration set is empty", value=0, hint="pass typical inputs as calib_data"
         )
-    from .mixed import plan_mixed_precision
-
-    work = Path(tempfile.mkdtemp(prefix="dsa-optimize-"))
-    steps = _StepLog(on_step)
-    params, macs = count_params_macs(target.module, target.example_inputs)
-    report = _export(target, target.module, work / "fp32.onnx")
-    steps.append(StepRecord("export", f"FP32 ONNX, parity max abs diff {report.max_abs_diff:.2g}"))
-    baseline = measure_onnx("onnx-fp32", work / "fp32.onnx", target, params, macs, repeat)
-    steps[-1].metric = baseline.metric
-    module, current = target.module, work / "fp32.onnx"
-    budget_left, within, plan = max_accuracy_drop, True, {}
-
-    if level == 3:
-        for ratio in prune_ratios:
-            module, current = _prune_and_finetune(target, ratio, work, steps)
-            metric = target.evaluate(current)
-            steps[-1].metric = metric
-            if baseline.metric - metric <= max_accuracy_drop / 2:  # leave half the budget to INT8
-                break
-            steps.append(StepRecord("back off", f"pruned model lost {baseline.metric - metric:.2f} at ratio {ratio}"))
-        else:
-            module, current = target.module, work / "fp32.onnx"
-            steps.append(StepRecord("back off", "no pruning ratio met the budget; continuing unpruned"))
-        budget_left = max_accuracy_drop - (baseline.metric - target.evaluate(current))
-    if level >= 1:
-        save_ort_optimized(current, work / "optimized.onnx")
-        steps.append(StepRecord("graph optimisation", "ONNX Runtime extended fusions saved offline"))
-        final = work / "optimized.onnx"
-    if level >= 2:
-        mixed = plan_mixed_precision(
-            current,
-            work / "int8.onnx",
-            target.calibration,
-            target.evaluate,
-            max_drop=max(0.0, budget_left),
-            method=method,
-            progress=progress,
-            max_fp32_layers=8,
-        )
-        plan = mixed.layers
-        kept = [n for n, p in plan.items() if p == "fp32"]
-        within = baseline.metric - mixed.metric <= max_accuracy_drop
-        steps.append(
-            StepRecord(
-                "int8",
-                f"static QDQ per-channel ({method}); {len(kept)} layer(s) kept in FP32"
-                + ("" if within else "; budget NOT met, best plan kept"),
-                mixed.metric,
-            )
-        )
-        final = work / "int8.onnx"
-    if level == 0:
-        final = current
-    p, m = count_params_macs(module, target.example_inputs)
-    result = measure_onnx(f"level-{level}", final, target, p, m, repeat)
-    out = CompressionReport(
-        level,
-        "metric" if not target.metric_name else target.metric_name,
-        max_accuracy_drop,
-        baseline,
-        result,
-        steps,
-        plan,
-        within and baseline.metric - result.metric <= max_accuracy_drop,
-    )
-    return final.read_bytes(), out
