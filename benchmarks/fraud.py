@@ -119,6 +119,7 @@ def scale_one(n: int, online_repeat: int) -> dict:
     new.time = new.time + 61 * 86400
     out = {
         "n": n,
+        "partial": True,
         "build_s": build_s,
         "fit_s": fit_s,
         "gnn_epoch_s": epoch_s,
@@ -131,6 +132,7 @@ def scale_one(n: int, online_repeat: int) -> dict:
     t0 = time.perf_counter()
     det.score_history(reasons=False)  # every transaction of the graph: inputs built once, models over all
     out["history_txn_per_s"] = n / (time.perf_counter() - t0)
+    print(json.dumps(out), file=sys.stderr, flush=True)  # partial results survive a later failure
     for m in MODELS:
         det.model_ = m
         det.threshold_ = det.thresholds_[m]
@@ -159,6 +161,7 @@ def scale_one(n: int, online_repeat: int) -> dict:
             det.score_one(r)
             lat.append((time.perf_counter() - t) * 1000)
         out["online"][m] = {"p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99))}
+    out["partial"] = False
     out["peak_rss_mb"] = _rss_mb("VmHWM")
     out["base_rss_mb"] = base_rss
     return out
