@@ -110,6 +110,11 @@ def test_explain_gives_features_neighbours_and_a_picture(fitted):
     assert fresh.score == pytest.approx(fitted.score(new)[19].score, rel=1e-4)
     with pytest.raises(InvalidInputError):
         fitted.explain("missing-id")
+    by_account = fitted.explain(h.src[idx])  # an entity: its highest-scoring transaction
+    assert h.src[idx] in (by_account.source, by_account.destination)
+    mine = [i for i, s, d in zip(h.ids, h.src, h.dst) if h.src[idx] in (s, d)]
+    own = fitted.score_history(mine, reasons=False)
+    assert by_account.score == pytest.approx(max(s.score for s in own), rel=1e-5)
 
 
 def test_cli_score_is_resumable_with_per_item_errors(fitted, tmp_path, capsys):

@@ -384,7 +384,8 @@ class FraudDetector:
         """Features, neighbours and edges behind one transaction's score (an ``Explanation``).
 
         ``transaction_id`` is a history id, or the id of one of ``transactions`` (new ones,
-        scored after the history as ``score`` does).
+        scored after the history as ``score`` does); an account or merchant id explains that
+        entity's highest-scoring transaction.
         """
         from .explain import explain
 

@@ -79,7 +79,10 @@ def _feature_reasons(det, inputs, index: int, x_dict, edges) -> list[Reason]:
 
 
 def explain(det, txn_id: str, transactions=None) -> Explanation:
-    """The ``Explanation`` of one transaction: of the history, or of new ``transactions`` scored after it."""
+    """The ``Explanation`` of one transaction: of the history, or of new ``transactions`` scored after it.
+
+    An account or merchant id explains that entity's highest-scoring transaction.
+    """
     if transactions is None:
         h, inputs = det.history_, _inputs(det)
         lookup = det.__dict__.setdefault("_id_lookup", {str(k): i for i, k in enumerate(h.ids.tolist())})
@@ -87,6 +90,11 @@ def explain(det, txn_id: str, transactions=None) -> Explanation:
         h, known, _ = det._with_history(det._table(transactions, require_time=det.temporal_))
         inputs = det._inputs(h, known)
         lookup = {str(k): i for i, k in enumerate(h.ids.tolist())}
+    if txn_id not in lookup and (txn_id in set(h.src.tolist()) or txn_id in set(h.dst.tolist())):
+        # an account or merchant id: explain its highest-scoring transaction
+        rows = np.flatnonzero((h.src == txn_id) | (h.dst == txn_id))
+        scores = det._scores(inputs, rows, h.ids[rows], False, time.perf_counter())
+        txn_id = str(h.ids[rows[int(np.argmax([s.score for s in scores]))]])
     if txn_id not in lookup:
         raise InvalidInputError(
             ErrorCode.FRAUD_UNKNOWN_ENTITY,
