@@ -134,23 +134,28 @@ class FraudDetector:
         self.tree_feature_names_ = inputs.tree_names
         self.gnn_config_ = self.gnn or GNNConfig(seed=self.seed)
         self.tree_config_ = self.trees or TreeConfig(seed=self.seed)
-        y = table.label
+        self._train_models(inputs, progress)
+        self._calibrate(inputs)
+        return self
+
+    def _train_models(self, inputs: Inputs, progress: bool) -> None:
+        """The GNN, then LightGBM, then the hybrid (LightGBM + GNN embeddings of train / val rows)."""
+        y = self.history_.label
         tr, va = self.split_["train"], self.split_["val"]
         t0 = time.perf_counter()
         self.gnn_, self.gnn_history_ = train_gnn(inputs.graph.data, tr, va, self.gnn_config_, progress)
         self.fit_seconds_ = {"gnn": time.perf_counter() - t0}
-        emb = self._embeddings(inputs, np.arange(len(table)))
         t0 = time.perf_counter()
         self.trees_ = train_trees(
             inputs.x_tree[tr], y[tr], inputs.x_tree[va], y[va], self.tree_config_, self.tree_feature_names_
         )
         self.fit_seconds_["trees"] = time.perf_counter() - t0
-        xh = np.hstack([inputs.x_tree, emb])
+        emb = self._embeddings(inputs, np.concatenate([tr, va]))
+        x_tr = np.hstack([inputs.x_tree[tr], emb[: len(tr)]])
+        x_va = np.hstack([inputs.x_tree[va], emb[len(tr) :]])
         t0 = time.perf_counter()
-        self.hybrid_ = train_trees(xh[tr], y[tr], xh[va], y[va], self.tree_config_, self._hybrid_names(emb.shape[1]))
+        self.hybrid_ = train_trees(x_tr, y[tr], x_va, y[va], self.tree_config_, self._hybrid_names(emb.shape[1]))
         self.fit_seconds_["hybrid"] = time.perf_counter() - t0
-        self._calibrate(inputs)
-        return self
 
     def _inputs(self, table: TransactionTable, known: np.ndarray) -> Inputs:
         return build_inputs(table, self.channels_, self.label_features_, known, self.seed, self.entities_)
