@@ -42,10 +42,11 @@ test-fast: $(STAMP)
 dashboard: setup
 	$(VENV)/bin/deepseek-apps dashboard
 
-# inspector: about a minute; compression: about 40 minutes the first time (trains ResNet-18 once, cached in runs/)
+# inspector: about a minute; fraud: about 10 minutes; compression: about 40 minutes the first time (trains ResNet-18 once, cached in runs/)
 bench: setup
 	$(PY) benchmarks/inspector.py --data $(DATA)
 	$(PY) benchmarks/compression.py --case all
+	$(PY) benchmarks/fraud.py  # YelpChi 3 seeds + synthetic 1e4/1e5, about 10 minutes; --big adds 1e6 (about 20 minutes, 12 GB)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check deepseek_apps dashboards tests benchmarks
