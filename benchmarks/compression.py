@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import tempfile
 from datetime import date
@@ -126,7 +127,8 @@ def _optimized(name: str, target: OptimizeTarget, level: int, ratios: tuple, cac
     With ``cache`` set, the ONNX file and what the table needs of the report are kept there, so
     re-timing (on a quieter machine, say) does not repeat the fine-tuning.
     """
-    key = f"{name}_level{level}_r{'-'.join(str(r) for r in ratios)}"
+    recipe = hashlib.sha1(target.finetune_description.encode()).hexdigest()[:8]  # fine-tuning settings
+    key = f"{name}_level{level}_r{'-'.join(str(r) for r in ratios)}_{recipe}"
     if cache is not None and (cache / f"{key}.json").exists():
         print(f"reusing {cache / key}.onnx (delete it to re-run optimize)")
         return cache / f"{key}.onnx", json.loads((cache / f"{key}.json").read_text())

@@ -48,7 +48,13 @@ with left:
 with right:
     level = st.selectbox("Level", list(LEVELS), format_func=LEVELS.get, index=1, key="level")
     budget = st.slider("Accuracy budget (mAP points)", 0.0, 5.0, 1.0, 0.5, key="budget")
-    epochs = st.number_input("Fine-tune epochs (level 3)", 1, 50, 5, key="epochs")
+    epochs = st.number_input("Fine-tune epochs (level 3, QAT)", 1, 50, 5, key="epochs")
+    qat = st.selectbox(
+        "Quantization-aware fine-tuning",
+        ["auto", "always", "never"],
+        key="qat",
+        help="auto: only when post-training INT8 misses the budget (levels 2 and 3)",
+    )
 
 if st.button("Run optimization", type="primary", key="run"):
     data = synthetic_dataset(60, 7) if source.startswith("Synthetic") else str(NEU_DET)
@@ -62,7 +68,13 @@ if st.button("Run optimization", type="primary", key="run"):
         try:
             inspector = QualityInspector(model_path=model)
             bundle, report = inspector.optimize(
-                data, out, level=level, max_accuracy_drop=budget, finetune_epochs=int(epochs), on_step=on_step
+                data,
+                out,
+                level=level,
+                max_accuracy_drop=budget,
+                finetune_epochs=int(epochs),
+                on_step=on_step,
+                qat={"auto": None, "always": True, "never": False}[qat],
             )
         except Exception as exc:  # shown to the user, not swallowed: the page stays usable
             status.update(label="Optimization failed", state="error")
@@ -70,6 +82,15 @@ if st.button("Run optimization", type="primary", key="run"):
             st.stop()
         status.update(label=f"Level {level} done", state="complete")
     st.session_state["lab"] = {"report": report.to_dict(), "bundle": str(bundle), "table": report.table()}
+    runs = st.session_state.setdefault("lab_runs", [])
+    runs.append(
+        {
+            "name": f"run {len(runs) + 1}: level {level}",
+            "p50_ms_b1": report.result.p50_ms_b1,
+            "metric": report.result.metric,
+            "file_mb": report.result.file_mb,
+        }
+    )
 
 lab = st.session_state.get("lab")
 if lab:
@@ -85,8 +106,9 @@ if lab:
         help=f"budget {report['max_accuracy_drop']}; within budget: {report['within_budget']}",
     )
     st.dataframe(rows, width="stretch")
-    st.markdown("**Latency vs accuracy**")
-    chart = rows.reset_index()[["name", "p50_ms_b1", "metric"]]
+    st.markdown("**Latency vs accuracy** (every run of this session, next to the FP32 baseline)")
+    baseline = {k: report["baseline"][k] for k in ("name", "p50_ms_b1", "metric", "file_mb")}
+    chart = pd.DataFrame([baseline, *st.session_state.get("lab_runs", [])])
     st.scatter_chart(chart, x="p50_ms_b1", y="metric", color="name", size=200)
     st.markdown("**Steps**")
     for step in report["steps"]:

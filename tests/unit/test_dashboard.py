@@ -114,3 +114,9 @@ def test_optimization_lab_runs_a_level_and_reports():
     labels = {m.label: m.value for m in at.metric}
     assert labels["Speed-up at batch 1"].endswith("x") and labels["Smaller by"].endswith("x")
     assert any("graph optimisation" in m.value for m in at.markdown)
+    at.selectbox(key="level").set_value(0)
+    at.button(key="run").click().run()
+    assert not at.exception, at.exception
+    runs = at.session_state["lab_runs"]
+    assert [r["name"] for r in runs] == ["run 1: level 1", "run 2: level 0"]  # both points on the chart
+    assert all(r["p50_ms_b1"] > 0 for r in runs)
