@@ -1,0 +1,194 @@
+"""Deep Interest Network (Zhou et al., KDD 2018) and its BaseModel, as plain ``nn.Module``s.
+
+Inputs (all int64): ``user_feats`` (B, F) user feature codes, ``item`` and ``category`` (B,)
+of the candidate, ``hist_items`` and ``hist_cats`` (B or 1, L) of the history, left-padded
+with 0. A history with batch 1 is broadcast over every candidate, so one user's 200
+candidates share one history without copying it. Outputs: the click probability (B,) and
+the attention weight of every history position (B, L) (0 on padding; for the BaseModel the
+pooling weights).
+
+The local activation unit scores each history item ``k`` against the candidate ``q`` with an
+MLP over ``[q, k, q - k, q * k]`` (no softmax, as in the paper). Its first layer is applied
+as ``q (Wq + Wd) + k (Wk - Wd) + (q * k) Wp``: the same function with the per-candidate and
+per-history terms computed once each instead of once per pair.
+
+Example:
+    >>> import torch
+    >>> from deepseek_apps.apps.recommender.model import DIN, DINConfig
+    >>> model = DIN(DINConfig(n_items=100, n_categories=5, user_vocab_sizes=(4,)))
+    >>> prob, att = model(torch.ones(3, 1, dtype=torch.long), torch.tensor([1, 2, 3]), torch.tensor([1, 1, 2]),
+    ...                   torch.tensor([[0, 5, 6]]), torch.tensor([[0, 1, 2]]))
+    >>> prob.shape, att.shape
+    (torch.Size([3]), torch.Size([3, 3]))
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+POOLINGS = ("attention", "sum", "mean")
+ACTIVATIONS = ("prelu", "dice")
+
+
+@dataclass
+class DINConfig:
+    """Architecture. ``pooling="attention"`` is DIN; ``"sum"`` / ``"mean"`` give the BaseModel."""
+
+    n_items: int
+    n_categories: int
+    user_vocab_sizes: tuple[int, ...] = ()
+    embedding_dim: int = 16
+    attention_hidden: tuple[int, ...] = (64, 16)
+    hidden: tuple[int, ...] = (200, 80)
+    activation: str = "prelu"
+    pooling: str = "attention"
+    attention_heads: int = 1
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DINConfig:
+        d = dict(d)
+        for key in ("user_vocab_sizes", "attention_hidden", "hidden"):
+            d[key] = tuple(d.get(key, ()))
+        return cls(**d)
+
+
+class Dice(nn.Module):
+    """Data-adaptive activation: ``x * (alpha + (1 - alpha) * sigmoid(norm(x)))``.
+
+    ``norm`` uses the mini-batch mean and variance in training and running estimates in
+    evaluation (so the exported graph is element-wise only).
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-8, momentum: float = 0.1):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(dim))
+        self.register_buffer("running_mean", torch.zeros(dim))
+        self.register_buffer("running_var", torch.ones(dim))
+        self.eps, self.momentum = eps, momentum
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            var, mean = torch.var_mean(x.reshape(-1, x.shape[-1]), 0, correction=0)
+            with torch.no_grad():
+                self.running_mean.lerp_(mean.detach(), self.momentum)
+                self.running_var.lerp_(var.detach(), self.momentum)
+        else:
+            var, mean = self.running_var, self.running_mean
+        p = torch.sigmoid((x - mean) * torch.rsqrt(var + self.eps))
+        return x * (self.alpha + (1 - self.alpha) * p)
+
+
+class PReLU(nn.Module):
+    """Per-feature PReLU over the last dimension (``nn.PReLU`` wants channels in dim 1)."""
+
+    def __init__(self, dim: int, init: float = 0.1):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((dim,), init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.where(x >= 0, x, x * self.weight)
+
+
+def _act(name: str, dim: int) -> nn.Module:
+    return Dice(dim) if name == "dice" else PReLU(dim)
+
+
+def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), _act(activation, b)]
+    return nn.Sequential(*layers)
+
+
+class LocalActivationUnit(nn.Module):
+    """Scores (B, L, heads) of history keys against a query, over ``[q, k, q-k, q*k]``."""
+
+    def __init__(self, dim: int, hidden: tuple[int, ...], activation: str, heads: int):
+        super().__init__()
+        self.first = nn.Linear(4 * dim, hidden[0])
+        self.first_act = _act(activation, hidden[0])
+        self.rest = _mlp(list(hidden), activation)
+        self.out = nn.Linear(hidden[-1], heads)
+        self.dim = dim
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        wq, wk, wd, wp = self.first.weight.split(self.dim, dim=1)
+        h = F.linear(q, wq + wd, self.first.bias).unsqueeze(1) + F.linear(k, wk - wd) + F.linear(q.unsqueeze(1) * k, wp)
+        return self.out(self.rest(self.first_act(h)))
+
+
+class DIN(nn.Module):
+    """DIN (attention pooling) or BaseModel (sum / mean pooling) over shared embeddings."""
+
+    def __init__(self, config: DINConfig):
+        super().__init__()
+        c = config
+        if c.pooling not in POOLINGS or c.activation not in ACTIVATIONS:
+            raise ValueError(f"pooling in {POOLINGS}, activation in {ACTIVATIONS}")
+        self.config = c
+        d = c.embedding_dim
+        self.item_emb = nn.Embedding(c.n_items + 1, d, padding_idx=0)
+        self.cat_emb = nn.Embedding(c.n_categories + 1, d, padding_idx=0)
+        self.user_embs = nn.ModuleList(nn.Embedding(v, d) for v in c.user_vocab_sizes)
+        for emb in (self.item_emb, self.cat_emb, *self.user_embs):
+            nn.init.normal_(emb.weight, std=0.05)
+        with torch.no_grad():
+            self.item_emb.weight[0].zero_()
+            self.cat_emb.weight[0].zero_()
+        key_dim = 2 * d
+        if c.pooling == "attention":
+            if key_dim % c.attention_heads:
+                raise ValueError(f"2 * embedding_dim ({key_dim}) must be divisible by attention_heads")
+            self.attention = LocalActivationUnit(key_dim, c.attention_hidden, c.activation, c.attention_heads)
+        width = len(c.user_vocab_sizes) * d + 2 * key_dim
+        self.mlp = _mlp([width, *c.hidden], c.activation)
+        self.head = nn.Linear(c.hidden[-1], 1)
+
+    def embed(self, item: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.item_emb(item), self.cat_emb(category)], -1)
+
+    def pool(self, q: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pooled interest (B, 2D) and per-position weights (B, L)."""
+        c = self.config
+        if c.pooling != "attention":
+            weights = mask.float()
+            if c.pooling == "mean":
+                weights = weights / weights.sum(1, keepdim=True).clamp(min=1.0)
+            weights = weights.expand(q.shape[0], -1)
+            return torch.einsum("bl,bld->bd", weights, keys.expand(q.shape[0], -1, -1)), weights
+        scores = self.attention(q, keys) * mask.unsqueeze(-1).float()  # (B, L, H)
+        h = c.attention_heads
+        if h == 1:
+            pooled = (scores * keys).sum(1)
+        else:
+            b, l_, dim = scores.shape[0], keys.shape[1], keys.shape[2]
+            per_head = keys.reshape(keys.shape[0], l_, h, dim // h)
+            pooled = (scores.unsqueeze(-1) * per_head).sum(1).reshape(b, dim)
+        return pooled, scores.mean(-1)
+
+    def forward(
+        self,
+        user_feats: torch.Tensor,
+        item: torch.Tensor,
+        category: torch.Tensor,
+        hist_items: torch.Tensor,
+        hist_cats: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.logits(user_feats, item, category, hist_items, hist_cats, probability=True)
+
+    def logits(self, user_feats, item, category, hist_items, hist_cats, probability: bool = False):
+        q = self.embed(item, category)
+        keys = self.embed(hist_items, hist_cats)
+        pooled, weights = self.pool(q, keys, hist_items != 0)
+        parts = [emb(user_feats[:, i]) for i, emb in enumerate(self.user_embs)]
+        user = torch.cat(parts, -1).expand(q.shape[0], -1) if parts else q[:, :0]
+        out = self.head(self.mlp(torch.cat([user, q, pooled], -1))).squeeze(-1)
+        return (torch.sigmoid(out) if probability else out), weights
