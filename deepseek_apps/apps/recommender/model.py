@@ -60,6 +60,14 @@ class DINConfig:
         return cls(**d)
 
 
+def _batch_moments(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Biased variance and mean over rows, as two GEMVs (much faster than ``var_mean`` over dim 0)."""
+    ones = flat.new_full((1, flat.shape[0]), 1.0 / flat.shape[0])
+    mean = (ones @ flat).squeeze(0)
+    var = ((ones @ (flat * flat)).squeeze(0) - mean * mean).clamp(min=0.0)
+    return var, mean
+
+
 class Dice(nn.Module):
     """Data-adaptive activation: ``x * (alpha + (1 - alpha) * sigmoid(norm(x)))``.
 
@@ -72,18 +80,20 @@ class Dice(nn.Module):
         self.alpha = nn.Parameter(torch.zeros(dim))
         self.register_buffer("running_mean", torch.zeros(dim))
         self.register_buffer("running_var", torch.ones(dim))
+        self.register_buffer("_one", torch.ones(()), persistent=False)
         self.eps, self.momentum = eps, momentum
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
-            var, mean = torch.var_mean(x.reshape(-1, x.shape[-1]), 0, correction=0)
+            var, mean = _batch_moments(x.reshape(-1, x.shape[-1]))
             with torch.no_grad():
                 self.running_mean.lerp_(mean.detach(), self.momentum)
                 self.running_var.lerp_(var.detach(), self.momentum)
         else:
             var, mean = self.running_var, self.running_mean
-        p = torch.sigmoid((x - mean) * torch.rsqrt(var + self.eps))
-        return x * (self.alpha + (1 - self.alpha) * p)
+        scale = torch.rsqrt(var + self.eps)
+        p = torch.sigmoid(torch.addcmul(-mean * scale, x, scale))
+        return x * torch.lerp(self.alpha, self._one, p)
 
 
 class PReLU(nn.Module):
@@ -94,7 +104,7 @@ class PReLU(nn.Module):
         self.weight = nn.Parameter(torch.full((dim,), init))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.where(x >= 0, x, x * self.weight)
+        return F.prelu(x.reshape(-1, x.shape[-1]), self.weight).reshape(x.shape)
 
 
 def _act(name: str, dim: int) -> nn.Module:
@@ -167,7 +177,7 @@ class DIN(nn.Module):
         scores = self.attention(q, keys) * mask.unsqueeze(-1).float()  # (B, L, H)
         h = c.attention_heads
         if h == 1:
-            pooled = (scores * keys).sum(1)
+            pooled = (scores.transpose(1, 2) @ keys).squeeze(1)
         else:
             b, l_, dim = scores.shape[0], keys.shape[1], keys.shape[2]
             per_head = keys.reshape(keys.shape[0], l_, h, dim // h)
