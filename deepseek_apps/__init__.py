@@ -13,17 +13,31 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Defect", "Inspection", "QualityInspector", "__version__"]
+__all__ = [
+    "DINRecommender",
+    "Defect",
+    "Inspection",
+    "QualityInspector",
+    "Recommendation",
+    "RecommendationService",
+    "__version__",
+]
 
 _LAZY = {
     "QualityInspector": "deepseek_apps.apps.inspector.app",
     "Inspection": "deepseek_apps.apps.inspector.results",
     "Defect": "deepseek_apps.apps.inspector.results",
+    "DINRecommender": "deepseek_apps.apps.recommender.app",
+    "Recommendation": "deepseek_apps.apps.recommender.results",
+    "RecommendationService": "deepseek_apps.apps.recommender.serving",
 }
 
 if TYPE_CHECKING:
     from .apps.inspector.app import QualityInspector
     from .apps.inspector.results import Defect, Inspection
+    from .apps.recommender.app import DINRecommender
+    from .apps.recommender.results import Recommendation
+    from .apps.recommender.serving import RecommendationService
 
 
 def __getattr__(name: str) -> Any:

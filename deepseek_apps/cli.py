@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .apps.inspector import cli as inspector_cli
 
     inspector_cli.add_parser(sub)
+    from .apps.recommender import cli as recommender_cli
+
+    recommender_cli.add_parser(sub)
     o = sub.add_parser("optimize", help="make a model smaller and faster (levels 0-3) and write an edge bundle")
     o.add_argument(
         "target",

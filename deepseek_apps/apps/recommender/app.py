@@ -76,7 +76,7 @@ class DINRecommender:
     def state_(self):
         """The fitted (or loaded) model, catalog and histories; loads ``model_path`` or the default lazily."""
         if getattr(self, "_state", None) is None:
-            from .persist import load_model
+            from .persist import load_bundle, load_model
 
             path = Path(self.model_path) if self.model_path is not None else DEFAULT_MODEL
             if self.model_path is None and not (path / "config.json").exists():
@@ -86,7 +86,10 @@ class DINRecommender:
                     value=str(path),
                     hint="reinstall deepseek-apps or pass model_path",
                 )
-            self._state = load_model(path)
+            if path.suffix == ".zip" or (path / "manifest.json").exists():
+                self._state, self._onnx = load_bundle(path, threads=self.threads or 1)
+            else:
+                self._state = load_model(path)
             self.max_len = int(self._state.params.get("max_len", self.max_len))
         return self._state
 
@@ -219,22 +222,24 @@ class DINRecommender:
         items = s.hist_items[s.hist_indptr[u] : s.hist_indptr[u + 1]]
         return [s.catalog.item_ids[i - 1] for i in items]
 
-    def score(self, user_id: Any, items: np.ndarray, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities (C,) and attention (C, L) of item indices ``items`` for one user and history indices."""
+    def _forward(self, feats, items, cats, hist, hist_cats) -> tuple[np.ndarray, np.ndarray]:
+        """(prob, attention) from the ONNX scorer of a bundle, or the PyTorch model."""
+        onnx = getattr(self, "_onnx", None)
+        if onnx is not None:
+            return onnx.run(feats, items, cats, hist, hist_cats)
         import torch
 
-        s = self.state_
-        u = s.catalog.user_index(user_id)
-        hist = history[-self.max_len :].astype(np.int64)
         with torch.inference_mode():
-            prob, att = s.model(
-                torch.from_numpy(s.catalog.user_feature_codes[u : u + 1]),
-                torch.from_numpy(items.astype(np.int64)),
-                torch.from_numpy(s.catalog.item_category[items]),
-                torch.from_numpy(hist[None]),
-                torch.from_numpy(s.catalog.item_category[hist][None]),
-            )
+            prob, att = self.state_.model(*(torch.from_numpy(a) for a in (feats, items, cats, hist, hist_cats)))
         return prob.numpy(), att.numpy()
+
+    def score(self, user_id: Any, items: np.ndarray, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (C,) and attention (C, L) of item indices ``items`` for one user and history indices."""
+        c = self.state_.catalog
+        u = c.user_index(user_id)
+        items = np.asarray(items, np.int64)
+        hist = np.asarray(history, np.int64)[-self.max_len :][None]
+        return self._forward(c.user_feature_codes[u : u + 1], items, c.item_category[items], hist, c.item_category[hist])
 
     def _candidates(self, candidates: Sequence | None, seen: np.ndarray, exclude_seen: bool) -> tuple[list, np.ndarray]:
         c = self.catalog_
@@ -253,6 +258,36 @@ class DINRecommender:
         raw = list(candidates)
         return raw, c.items_index(raw)
 
+    def _prepare(self, user_id, candidates, k, history, exclude_seen):
+        if not isinstance(k, int | np.integer) or k < 1:
+            raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, "k must be a positive integer", value=k)
+        c = self.catalog_
+        raw_hist = self.history_of(user_id) if history is None else list(history)
+        hist = c.items_index(raw_hist)
+        hist = hist[hist > 0][-self.max_len :]
+        raw, idx = self._candidates(candidates, hist, exclude_seen)
+        return raw, idx, hist
+
+    def _ranked(self, raw, idx, hist, prob, att, k) -> list[Recommendation]:
+        c = self.catalog_
+        order = np.argsort(-prob, kind="stable")[:k]
+        hist_ids = [c.item_ids[i - 1] for i in hist]
+        lead = att.shape[1] - len(hist)
+        return [
+            Recommendation(
+                item_id=raw[j],
+                score=float(prob[j]),
+                rank=r + 1,
+                category=c.category_names[c.item_category[idx[j]] - 1] if idx[j] else "unknown",
+                title=c.item_titles.get(int(idx[j]), ""),
+                history=hist_ids,
+                attention=[round(float(w), 6) for w in att[j, lead:]],
+                known_item=bool(idx[j]),
+                cold_start=len(hist) == 0,
+            )
+            for r, j in enumerate(order)
+        ]
+
     def recommend(
         self,
         user_id: Any,
@@ -266,34 +301,37 @@ class DINRecommender:
         ``history`` (raw item ids, oldest first) replaces the stored clicks, e.g. with
         behaviour that arrived after training. Returns ``Recommendation``s, best first.
         """
-        if not isinstance(k, int | np.integer) or k < 1:
-            raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, "k must be a positive integer", value=k)
-        c = self.catalog_
-        raw_hist = self.history_of(user_id) if history is None else list(history)
-        hist = c.items_index(raw_hist)
-        hist = hist[hist > 0]
-        raw, idx = self._candidates(candidates, hist, exclude_seen)
+        raw, idx, hist = self._prepare(user_id, candidates, k, history, exclude_seen)
         if len(idx) == 0:
             return []
         prob, att = self.score(user_id, idx, hist)
-        order = np.argsort(-prob, kind="stable")[:k]
-        shown = hist[-self.max_len :]
-        hist_ids = [c.item_ids[i - 1] for i in shown]
-        lead = att.shape[1] - len(shown)
-        return [
-            Recommendation(
-                item_id=raw[j],
-                score=float(prob[j]),
-                rank=r + 1,
-                category=c.category_names[c.item_category[idx[j]] - 1] if idx[j] else "unknown",
-                title=c.item_titles.get(int(idx[j]), ""),
-                history=hist_ids,
-                attention=[round(float(w), 6) for w in att[j, lead:]],
-                known_item=bool(idx[j]),
-                cold_start=len(shown) == 0,
-            )
-            for r, j in enumerate(order)
-        ]
+        return self._ranked(raw, idx, hist, prob, att, k)
+
+    def recommend_batch(self, requests: Sequence[tuple], exclude_seen: bool = True) -> list[list[Recommendation]]:
+        """Many ``(user_id, candidates, k, history)`` requests in one forward pass (what the service batches)."""
+        c = self.catalog_
+        prepared = [self._prepare(u, cand, k, h, exclude_seen) for u, cand, k, h in requests]
+        width = max(1, max(len(h) for _, _, h in prepared))
+        rows = [len(idx) for _, idx, _ in prepared]
+        if sum(rows) == 0:
+            return [[] for _ in requests]
+        hist = np.zeros((sum(rows), width), np.int64)
+        feats, items = [], []
+        start = 0
+        for (user_id, *_), (_, idx, h), n in zip(requests, prepared, rows):
+            if len(h):
+                hist[start : start + n, width - len(h) :] = h
+            u = c.user_index(user_id)
+            feats.append(np.repeat(c.user_feature_codes[u : u + 1], n, 0))
+            items.append(idx)
+            start += n
+        items = np.concatenate(items).astype(np.int64)
+        prob, att = self._forward(np.concatenate(feats), items, c.item_category[items], hist, c.item_category[hist])
+        out, start = [], 0
+        for (_, _, k, _), (raw, idx, h), n in zip(requests, prepared, rows):
+            out.append(self._ranked(raw, idx, h, prob[start : start + n], att[start : start + n], k) if n else [])
+            start += n
+        return out
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

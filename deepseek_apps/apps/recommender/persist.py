@@ -109,3 +109,19 @@ def load_model(path: str | Path) -> SavedModel:
         ) from exc
     model.eval()
     return SavedModel(model, catalog, arrays["hist_indptr"], arrays["hist_items"], config["params"], config["metrics"])
+
+
+def load_bundle(path: str | Path, threads: int = 1):
+    """A ``SavedModel`` without PyTorch weights (``model`` is None) and the ``OnnxScorer`` of an edge bundle."""
+    from .export import OnnxScorer
+
+    scorer = OnnxScorer.from_bundle(path, threads=threads)
+    config = scorer.config
+    catalog = Catalog.from_dict(config["catalog"], scorer.item_category, scorer.user_feature_codes)
+    from safetensors.numpy import load as load_np
+
+    from ...core.runtime.bundle import read_bundle
+
+    arrays = load_np(read_bundle(path).files["catalog.safetensors"])
+    saved = SavedModel(None, catalog, arrays["hist_indptr"], arrays["hist_items"], config["params"], config["metrics"])
+    return saved, scorer

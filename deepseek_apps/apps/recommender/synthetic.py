@@ -3,7 +3,10 @@
 Each item belongs to one category and has a popularity within it. Each user starts with a
 sparse mix of interests over categories (Dirichlet); at every click the mix drifts a little
 towards a fresh draw, so recent clicks predict the next one better than old ones, which is
-exactly the structure DIN's attention over the history exploits. A user feature
+the structure DIN's attention over the history exploits. Items also have a few "go-with"
+items in other categories (accessories, sequels): a third of the clicks are a go-with of
+one of the user's last ten clicks, so a candidate's relevance hinges on specific past
+items rather than on the average of the history. A user feature
 (``segment``) is correlated with the initial interests.
 
 Example:
@@ -50,26 +53,26 @@ def generate_log(
     popularity = rng.pareto(1.5, n_items) + 0.2
     by_cat = [np.flatnonzero(item_cat == c) for c in range(n_categories)]
     cat_probs = [popularity[idx] / popularity[idx].sum() for idx in by_cat]
+    related = rng.integers(0, n_items, size=(n_items, 3))
     users, items, stamps, segment = [], [], [], {}
     for u in range(n_users):
         interest = rng.dirichlet(np.full(n_categories, 0.25))
         segment[u] = f"segment-{int(np.argmax(interest)) % 4}"
         n = int(rng.integers(events_per_user[0], events_per_user[1] + 1))
         t = float(rng.integers(1_600_000_000, 1_650_000_000))
-        last_cat = None
+        recent: list[int] = []
         for _ in range(n):
             interest = (1 - drift) * interest + drift * rng.dirichlet(np.full(n_categories, 0.25))
-            # short-term momentum: half the time stay in the category just clicked
-            if last_cat is not None and rng.random() < 0.5:
-                c = last_cat
+            if recent and rng.random() < 1 / 3:  # a go-with of one of the last ten clicks
+                item = int(related[recent[int(rng.integers(0, len(recent)))], int(rng.integers(0, 3))])
             else:
                 c = int(rng.choice(n_categories, p=interest / interest.sum()))
-            item = int(rng.choice(by_cat[c], p=cat_probs[c]))
+                item = int(rng.choice(by_cat[c], p=cat_probs[c]))
             t += float(rng.exponential(3600.0)) + 1.0
             users.append(u)
             items.append(item)
             stamps.append(t)
-            last_cat = c
+            recent = (recent + [item])[-10:]
     cats = {i: names[int(item_cat[i])] for i in range(n_items)}
     titles = {i: f"{names[int(item_cat[i])]} #{i}" for i in range(n_items)}
     order = rng.permutation(len(users))  # files are rarely sorted; the sample builder must sort
