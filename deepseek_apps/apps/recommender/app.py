@@ -239,6 +239,8 @@ class DINRecommender:
         u = c.user_index(user_id)
         items = np.asarray(items, np.int64)
         hist = np.asarray(history, np.int64)[-self.max_len :][None]
+        if hist.shape[1] == 0:  # cold start: one padding position (empty axes break reshapes in ONNX)
+            hist = np.zeros((1, 1), np.int64)
         return self._forward(c.user_feature_codes[u : u + 1], items, c.item_category[items], hist, c.item_category[hist])
 
     def _candidates(self, candidates: Sequence | None, seen: np.ndarray, exclude_seen: bool) -> tuple[list, np.ndarray]:
@@ -264,9 +266,9 @@ class DINRecommender:
         c = self.catalog_
         raw_hist = self.history_of(user_id) if history is None else list(history)
         hist = c.items_index(raw_hist)
-        hist = hist[hist > 0][-self.max_len :]
+        hist = hist[hist > 0]
         raw, idx = self._candidates(candidates, hist, exclude_seen)
-        return raw, idx, hist
+        return raw, idx, hist[-self.max_len :]
 
     def _ranked(self, raw, idx, hist, prob, att, k) -> list[Recommendation]:
         c = self.catalog_
