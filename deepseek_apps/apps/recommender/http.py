@@ -6,7 +6,6 @@
 - ``GET /health``
 """
 
-from __future__ import annotations
 
 from typing import Any
 

@@ -1,0 +1,146 @@
+"""RecommendationService against a real redis-server: two cache levels, invalidation, Redis dying mid-run."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from deepseek_apps import DINRecommender, RecommendationService
+
+pytest.importorskip("redis", reason="the recommender extra is not installed (pip install deepseek-apps[recommender])")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A throw-away redis-server on a free loopback port (no persistence)."""
+
+    def __init__(self):
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+
+    def start(self) -> RedisServer:
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        client = redis.Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return self
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+@pytest.fixture()
+def redis_server():
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server; `make setup` does it)")
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return DINRecommender()
+
+
+def test_second_level_cache_lives_in_redis(rec, redis_server):
+    import redis
+
+    with RecommendationService(rec, redis_url=redis_server.url, result_ttl_s=60) as a:
+        first = a.recommend(1, k=5)
+        client = redis.Redis(port=redis_server.port)
+        assert client.exists("dsa:rec:res:1") and client.ttl("dsa:rec:res:1") > 0
+        assert client.llen("dsa:rec:hist:1") == len(first[0].history)
+        assert a.recommend(1, k=5) == first and a.stats().l1_hits == 1
+    with RecommendationService(rec, redis_url=redis_server.url) as b:  # a new process: empty LRU
+        again = b.recommend(1, k=5)
+        assert [r.item_id for r in again] == [r.item_id for r in first]
+        s = b.stats()
+        assert s.l2_hits == 1 and s.model_requests == 0 and s.redis_up
+
+
+def test_new_behaviour_invalidates_both_levels(rec, redis_server):
+    import redis
+
+    with RecommendationService(rec, redis_url=redis_server.url) as service:
+        before = service.recommend(2, k=5)
+        service.record(2, before[0].item_id)
+        client = redis.Redis(port=redis_server.port)
+        assert not client.exists("dsa:rec:res:2")
+        hist = service.history(2)
+        assert hist[-1] == before[0].item_id and len(hist) <= rec.max_len
+        after = service.recommend(2, k=5)
+        assert after[0].history[-1] == before[0].item_id
+        assert service.stats().model_requests == 2
+
+
+def test_service_keeps_answering_when_redis_dies_mid_run(rec, redis_server):
+    with RecommendationService(rec, redis_url=redis_server.url, redis_retry_s=0.2) as service:
+        for user in range(5):
+            service.recommend(user, k=3)
+        redis_server.stop()
+        answers = [service.recommend(user, k=3) for user in range(5, 15)]  # not cached anywhere
+        assert all(len(a) == 3 for a in answers)
+        service.record(5, 1)  # behaviour while Redis is down is kept in process
+        assert service.history(5)[-1] == 1
+        assert service.recommend(5, k=3)[0].history[-1] == 1
+        s = service.stats()
+        assert not s.redis_up and s.redis_errors >= 1 and s.requests == 16
+
+
+def test_concurrent_clients_are_batched(rec):
+    with RecommendationService(rec, max_batch_size=16, max_latency_ms=5) as service:
+        out = {}
+
+        def client(u):
+            out[u] = service.recommend(u, candidates=list(range(1, 101)), k=5)
+
+        threads = [threading.Thread(target=client, args=(u,)) for u in range(32)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(out) == 32 and all(len(v) == 5 for v in out.values())
+        assert service.batcher.stats.max_batch > 1
+        single = rec.recommend(7, candidates=list(range(1, 101)), k=5)
+        assert [r.item_id for r in out[7]] == [r.item_id for r in single]
+
+
+def test_http_endpoint(rec):
+    pytest.importorskip("fastapi", reason="the recommender extra is not installed")
+    pytest.importorskip("httpx", reason="fastapi's TestClient needs httpx")
+    from fastapi.testclient import TestClient
+
+    from deepseek_apps.apps.recommender.http import create_app
+
+    with RecommendationService(rec) as service:
+        client = TestClient(create_app(service))
+        r = client.get("/recommend", params={"user_id": "0", "k": 3})
+        assert r.status_code == 200 and len(r.json()["recommendations"]) == 3
+        first = r.json()["recommendations"][0]["item_id"]
+        assert client.post("/events", json={"user_id": 0, "item_id": first}).json() == {"ok": True}
+        r = client.get("/recommend", params={"user_id": "0", "k": 3, "candidates": "1,2,3"})
+        assert {x["item_id"] for x in r.json()["recommendations"]} == {1, 2, 3}
+        assert client.get("/recommend", params={"user_id": "0", "k": 0}).status_code == 400
+        assert client.get("/stats").json()["requests"] >= 2
+        assert client.get("/health").json()["ok"]
