@@ -60,12 +60,37 @@ class DINConfig:
         return cls(**d)
 
 
-def _batch_moments(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Biased variance and mean over rows, as two GEMVs (much faster than ``var_mean`` over dim 0)."""
+def _dice_train(x: torch.Tensor, alpha: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Dice with mini-batch statistics over every leading dimension; returns (y, mean, var)."""
+    flat = x.reshape(-1, x.shape[-1])
+    var, mean = torch.var_mean(flat, 0, correction=0)
+    p = torch.sigmoid((x - mean) * torch.rsqrt(var + eps))
+    return x * (alpha + (1 - alpha) * p), mean, var
+
+
+def _dice_train_eager(x: torch.Tensor, alpha: torch.Tensor, eps: float):
+    """``_dice_train`` with the moments as two GEMVs (``var_mean`` over dim 0 is slow in eager CPU)."""
+    flat = x.reshape(-1, x.shape[-1])
     ones = flat.new_full((1, flat.shape[0]), 1.0 / flat.shape[0])
     mean = (ones @ flat).squeeze(0)
     var = ((ones @ (flat * flat)).squeeze(0) - mean * mean).clamp(min=0.0)
-    return var, mean
+    p = torch.sigmoid((x - mean) * torch.rsqrt(var + eps))
+    return x * (alpha + (1 - alpha) * p), mean, var
+
+
+_COMPILED: dict[str, object] = {}
+
+
+def compiled_dice(enable: bool = True) -> None:
+    """Run Dice's training step through ``torch.compile`` (fuses its ~10 element-wise passes).
+
+    About 2-3x faster Dice on CPU once compiled (tens of seconds, once per process, shapes
+    dynamic so no recompiles). Evaluation and ONNX export always use the plain formula.
+    """
+    if enable and "dice" not in _COMPILED:
+        _COMPILED["dice"] = torch.compile(_dice_train, dynamic=True)
+    elif not enable:
+        _COMPILED.pop("dice", None)
 
 
 class Dice(nn.Module):
@@ -80,20 +105,17 @@ class Dice(nn.Module):
         self.alpha = nn.Parameter(torch.zeros(dim))
         self.register_buffer("running_mean", torch.zeros(dim))
         self.register_buffer("running_var", torch.ones(dim))
-        self.register_buffer("_one", torch.ones(()), persistent=False)
         self.eps, self.momentum = eps, momentum
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
-            var, mean = _batch_moments(x.reshape(-1, x.shape[-1]))
+            y, mean, var = _COMPILED.get("dice", _dice_train_eager)(x, self.alpha, self.eps)
             with torch.no_grad():
                 self.running_mean.lerp_(mean.detach(), self.momentum)
                 self.running_var.lerp_(var.detach(), self.momentum)
-        else:
-            var, mean = self.running_var, self.running_mean
-        scale = torch.rsqrt(var + self.eps)
-        p = torch.sigmoid(torch.addcmul(-mean * scale, x, scale))
-        return x * torch.lerp(self.alpha, self._one, p)
+            return y
+        p = torch.sigmoid((x - self.running_mean) * torch.rsqrt(self.running_var + self.eps))
+        return x * (self.alpha + (1 - self.alpha) * p)
 
 
 class PReLU(nn.Module):

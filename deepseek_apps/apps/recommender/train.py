@@ -38,6 +38,7 @@ class TrainSettings:
     seed: int = 0
     threads: int | None = None
     progress: bool = True
+    compile: bool = False  # torch.compile Dice's training step (faster after a one-off compile)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -111,56 +112,76 @@ def _inverse_counts(ids: torch.Tensor, size: int) -> torch.Tensor:
     return inv
 
 
+class EpochRunner:
+    """One optimiser and the MBA frequency tables for a model; ``run`` does one pass over ``train``."""
+
+    def __init__(self, model: DIN, train: TensorSamples, settings: TrainSettings):
+        self.model, self.train, self.settings = model, train, settings
+        self.opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
+        self.gen = torch.Generator().manual_seed(settings.seed)
+        items = torch.cat([train.item, train.hist_items.reshape(-1)])
+        cats = torch.cat([train.category, train.hist_cats.reshape(-1)])
+        self.inv_item = _inverse_counts(items, model.item_emb.num_embeddings)
+        self.inv_cat = _inverse_counts(cats, model.cat_emb.num_embeddings)
+
+    def step(self, idx: torch.Tensor) -> float:
+        model, train = self.model, self.train
+        feats = train.batch(idx)
+        logit, _ = model.logits(*feats)
+        loss = F.binary_cross_entropy_with_logits(logit, train.label[idx])
+        if self.settings.mba_lambda:
+            _, item, category, hist, hist_cats = feats
+            pen = _mba_penalty(model, item, hist, category, hist_cats, self.inv_item, self.inv_cat)
+            loss = loss + self.settings.mba_lambda * pen
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+    def run(self, desc: str = "train", limit: int | None = None) -> tuple[float, float]:
+        """Mean loss and samples/s of one shuffled pass (``limit``: only the first ``limit`` samples)."""
+        from tqdm.auto import tqdm
+
+        self.model.train()
+        bs = self.settings.batch_size
+        perm = torch.randperm(len(self.train), generator=self.gen)[:limit]
+        steps = math.ceil(len(perm) / bs)
+        total, t0 = 0.0, time.perf_counter()
+        bar = tqdm(range(steps), desc=desc, unit="batch", disable=not self.settings.progress, dynamic_ncols=True)
+        for step in bar:
+            total += self.step(perm[step * bs : (step + 1) * bs])
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{total / (step + 1):.4f}")
+        bar.close()
+        return total / max(steps, 1), len(perm) / (time.perf_counter() - t0)
+
+
 def train_model(model: DIN, splits: SampleSplits, settings: TrainSettings, desc: str = "train") -> list[EpochLog]:
-    """Train ``model`` in place on ``splits.train``; restores the best validation epoch."""
-    from tqdm.auto import tqdm
+    """Train ``model`` in place on ``splits.train``; restores the best validation epoch (by GAUC)."""
+    from .model import compiled_dice
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
-    gen = torch.Generator().manual_seed(settings.seed)
-    train = TensorSamples(splits.train, splits.catalog)
-    has_valid = len(splits.valid) > 0
-    inv_item = _inverse_counts(torch.cat([train.item, train.hist_items.reshape(-1)]), model.item_emb.num_embeddings)
-    inv_cat = _inverse_counts(torch.cat([train.category, train.hist_cats.reshape(-1)]), model.cat_emb.num_embeddings)
-    opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    steps = math.ceil(len(train) / settings.batch_size)
+    if settings.compile:
+        compiled_dice(True)
+    runner = EpochRunner(model, TensorSamples(splits.train, splits.catalog), settings)
     history: list[EpochLog] = []
     best, best_state, bad = -math.inf, None, 0
     for epoch in range(1, settings.epochs + 1):
-        model.train()
-        perm = torch.randperm(len(train), generator=gen)
-        total, t0 = 0.0, time.perf_counter()
-        bar = tqdm(range(steps), desc=f"{desc} {epoch}/{settings.epochs}", unit="batch", disable=not settings.progress, dynamic_ncols=True)
-        for step in bar:
-            idx = perm[step * settings.batch_size : (step + 1) * settings.batch_size]
-            feats = train.batch(idx)
-            logit, _ = model.logits(*feats)
-            loss = F.binary_cross_entropy_with_logits(logit, train.label[idx])
-            if settings.mba_lambda:
-                _, item, category, hist, hist_cats = feats
-                pen = _mba_penalty(model, item, hist, category, hist_cats, inv_item, inv_cat)
-                loss = loss + settings.mba_lambda * pen
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-            if step % 50 == 0:
-                bar.set_postfix(loss=f"{total / (step + 1):.4f}")
-        bar.close()
-        rate = len(train) / (time.perf_counter() - t0)
-        if not math.isfinite(total):
+        loss, rate = runner.run(f"{desc} {epoch}/{settings.epochs}")
+        if not math.isfinite(loss):
             raise RuntimeFailure(
-                ErrorCode.TRAINING_DIVERGED,
-                "training loss is not finite",
-                value=total,
-                hint="lower lr or mba_lambda",
+                ErrorCode.TRAINING_DIVERGED, "training loss is not finite", value=loss, hint="lower lr or mba_lambda"
             )
-        valid = evaluate_model(model, splits.valid, splits.catalog) if has_valid else None
-        history.append(EpochLog(epoch, total / steps, rate, valid))
+        valid = evaluate_model(model, splits.valid, splits.catalog) if len(splits.valid) else None
+        history.append(EpochLog(epoch, loss, rate, valid))
         if settings.progress and valid:
-            print(f"{desc} epoch {epoch}: loss {total / steps:.4f} valid AUC {valid.auc:.4f} GAUC {valid.gauc:.4f} logloss {valid.log_loss:.4f} ({rate:,.0f} samples/s)")
-        score = valid.gauc if valid and not math.isnan(valid.gauc) else -total
+            print(
+                f"{desc} epoch {epoch}: loss {loss:.4f} valid AUC {valid.auc:.4f} GAUC {valid.gauc:.4f} "
+                f"logloss {valid.log_loss:.4f} ({rate:,.0f} samples/s)"
+            )
+        score = valid.gauc if valid and not math.isnan(valid.gauc) else -loss
         if score > best:
             best, best_state, bad = score, copy.deepcopy(model.state_dict()), 0
         else:
