@@ -28,7 +28,8 @@ class DINRecommender:
         attention_heads: heads of the local activation unit (1 = the paper's DIN).
         max_len: history length the model looks at (most recent clicks).
         model: ``"din"`` (attention pooling) or ``"base"`` (the paper's BaseModel, sum pooling).
-        activation: ``"dice"`` or ``"prelu"`` in the MLP and the activation unit.
+        activation: ``"prelu"`` or ``"dice"`` in the MLP and the activation unit (PReLU serves
+            about 2x faster on CPU; on MovieLens-100K both rank alike, see the README).
         negatives: sampled negatives per click when building samples from a log.
         train_settings: ``TrainSettings`` (epochs, batch size, lr, mini-batch aware L2, patience, seed).
         threads: torch threads for training and scoring (``None``: torch's default).
@@ -55,7 +56,7 @@ class DINRecommender:
         attention_heads: int = 1,
         max_len: int = 50,
         model: str = "din",
-        activation: str = "dice",
+        activation: str = "prelu",
         negatives: int = 1,
         train_settings: Any = None,
         threads: int | None = None,
@@ -283,7 +284,7 @@ class DINRecommender:
                 category=c.category_names[c.item_category[idx[j]] - 1] if idx[j] else "unknown",
                 title=c.item_titles.get(int(idx[j]), ""),
                 history=hist_ids,
-                attention=[round(float(w), 6) for w in att[j, lead:]],
+                attention=np.round(att[j, lead:].astype(np.float64), 6).tolist(),
                 known_item=bool(idx[j]),
                 cold_start=len(hist) == 0,
             )
@@ -310,30 +311,16 @@ class DINRecommender:
         return self._ranked(raw, idx, hist, prob, att, k)
 
     def recommend_batch(self, requests: Sequence[tuple], exclude_seen: bool = True) -> list[list[Recommendation]]:
-        """Many ``(user_id, candidates, k, history)`` requests in one forward pass (what the service batches)."""
-        c = self.catalog_
-        prepared = [self._prepare(u, cand, k, h, exclude_seen) for u, cand, k, h in requests]
-        width = max(1, max(len(h) for _, _, h in prepared))
-        rows = [len(idx) for _, idx, _ in prepared]
-        if sum(rows) == 0:
-            return [[] for _ in requests]
-        hist = np.zeros((sum(rows), width), np.int64)
-        feats, items = [], []
-        start = 0
-        for (user_id, *_), (_, idx, h), n in zip(requests, prepared, rows):
-            if len(h):
-                hist[start : start + n, width - len(h) :] = h
-            u = c.user_index(user_id)
-            feats.append(np.repeat(c.user_feature_codes[u : u + 1], n, 0))
-            items.append(idx)
-            start += n
-        items = np.concatenate(items).astype(np.int64)
-        prob, att = self._forward(np.concatenate(feats), items, c.item_category[items], hist, c.item_category[hist])
-        out, start = [], 0
-        for (_, _, k, _), (raw, idx, h), n in zip(requests, prepared, rows):
-            out.append(self._ranked(raw, idx, h, prob[start : start + n], att[start : start + n], k) if n else [])
-            start += n
-        return out
+        """Many ``(user_id, candidates, k, history)`` requests (what the service's batcher hands over).
+
+        Each request runs as one forward pass whose history is shared by its candidates (one
+        GEMM for all candidate-history pairs). On CPU this beats stacking the requests into
+        one pass with a copied history per row: the per-pair tensors of a 16-request stack no
+        longer fit in cache and the history terms are recomputed per candidate (measured in
+        benchmarks/recommender.py). The batcher still pays off by running the model from one
+        thread instead of 32 competing ones.
+        """
+        return [self.recommend(u, cand, k, history=h, exclude_seen=exclude_seen) for u, cand, k, h in requests]
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _data_args(t)
     t.add_argument("--out", required=True, help="model folder to write")
     t.add_argument("--model", default="din", choices=["din", "base"])
-    t.add_argument("--activation", default="dice", choices=["dice", "prelu"])
+    t.add_argument("--activation", default="prelu", choices=["prelu", "dice"])
     t.add_argument("--item-features", type=int, default=16, help="embedding size")
     t.add_argument("--attention-heads", type=int, default=1)
     t.add_argument("--max-len", type=int, default=50, help="history length")

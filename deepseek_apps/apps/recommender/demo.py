@@ -17,7 +17,7 @@ from .synthetic import generate_log
 
 CARD = """# DINRecommender default model (synthetic demo catalog)
 
-- **What**: Deep Interest Network (Zhou et al., KDD 2018) with Dice, embedding 16, attention MLP 64-16,
+- **What**: Deep Interest Network (Zhou et al., KDD 2018) with PReLU, embedding 16, attention MLP 64-16,
   MLP 200-80, history of the last {max_len} clicks, one user feature (`segment`).
 - **Trained on**: `deepseek_apps.apps.recommender.synthetic.generate_log(seed=0)`: {users} users, {items} items,
   {cats} categories, {clicks} clicks; interests drift over time. Synthetic, made by this project, no personal data.

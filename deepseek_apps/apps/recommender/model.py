@@ -114,8 +114,9 @@ class Dice(nn.Module):
                 self.running_mean.lerp_(mean.detach(), self.momentum)
                 self.running_var.lerp_(var.detach(), self.momentum)
             return y
-        p = torch.sigmoid((x - self.running_mean) * torch.rsqrt(self.running_var + self.eps))
-        return x * (self.alpha + (1 - self.alpha) * p)
+        scale = torch.rsqrt(self.running_var + self.eps)  # per-feature constants, folded in ONNX
+        p = torch.sigmoid(torch.addcmul(-self.running_mean * scale, x, scale))
+        return x * torch.addcmul(self.alpha, 1 - self.alpha, p)
 
 
 class PReLU(nn.Module):
@@ -153,8 +154,15 @@ class LocalActivationUnit(nn.Module):
 
     def forward(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         wq, wk, wd, wp = self.first.weight.split(self.dim, dim=1)
-        h = F.linear(q, wq + wd, self.first.bias).unsqueeze(1) + F.linear(k, wk - wd) + F.linear(q.unsqueeze(1) * k, wp)
-        return self.out(self.rest(self.first_act(h)))
+        base = F.linear(q, wq + wd, self.first.bias).unsqueeze(1) + F.linear(k, wk - wd)
+        if k.shape[0] == 1 and q.shape[0] > 1 and not torch.jit.is_tracing():
+            # one history shared by every candidate: (q * k_l) Wp = q (k_l * Wp) for all l in one GEMM
+            length, hidden = k.shape[1], wp.shape[0]
+            per_pos = (k[0].unsqueeze(-1) * wp.t().unsqueeze(0)).permute(1, 0, 2).reshape(self.dim, length * hidden)
+            pair = (q @ per_pos).reshape(q.shape[0], length, hidden)
+        else:
+            pair = F.linear(q.unsqueeze(1) * k, wp)
+        return self.out(self.rest(self.first_act(base + pair)))
 
 
 class DIN(nn.Module):
