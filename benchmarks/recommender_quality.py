@@ -92,6 +92,72 @@ def run_deepctr(splits, seed: int, epochs: int) -> dict:
     return {"test": best[2].to_dict(), "samples_per_s": float(np.mean(rates)), "best_epoch": best[1]}
 
 
+def interleaved_throughput(splits, rounds: int, samples: int, compile_dice: bool) -> dict:
+    """Training samples/s of every trainer on the same ``samples`` training samples, rounds interleaved.
+
+    The machine is shared, so each round times every variant back to back and the median
+    over rounds is reported: a load spike hits all variants alike instead of one of them.
+    """
+    from deepctr_torch.inputs import SparseFeat, VarLenSparseFeat
+    from deepctr_torch.models import DIN as DeepCTRDIN
+
+    from deepseek_apps.apps.recommender.model import compiled_dice
+    from deepseek_apps.apps.recommender.train import EpochRunner, TensorSamples
+
+    c = splits.catalog
+    sub = splits.train.subset(np.arange(samples))
+    tensors = TensorSamples(sub, c)
+    vocab = tuple(len(v) + 1 for v in c.user_feature_vocab)
+    runners = {}
+    for name, pooling, act in (("base", "sum", "prelu"), ("din", "attention", "prelu"), ("din_dice", "attention", "dice")):
+        model = DIN(DINConfig(c.n_items, len(c.category_names), vocab, pooling=pooling, activation=act))
+        runners[name] = EpochRunner(model, tensors, TrainSettings(progress=False))
+    feats = [SparseFeat(n, len(v) + 1, embedding_dim=16) for n, v in zip(c.user_feature_names, c.user_feature_vocab)]
+    feats += [SparseFeat("item", c.n_items + 1, embedding_dim=16), SparseFeat("cat", len(c.category_names) + 1, embedding_dim=16)]
+    feats += [
+        VarLenSparseFeat(SparseFeat("hist_item", c.n_items + 1, embedding_dim=16, embedding_name="item"), 50, length_name="seq_length"),
+        VarLenSparseFeat(SparseFeat("hist_cat", len(c.category_names) + 1, embedding_dim=16, embedding_name="cat"), 50, length_name="seq_length"),
+    ]
+    ref = DeepCTRDIN(feats, ["item", "cat"], dnn_hidden_units=(200, 80), att_hidden_size=(64, 16))
+    ref.compile("adam", "binary_crossentropy")
+    x, y = deepctr_inputs(sub, c)
+    rates: dict[str, list[float]] = {k: [] for k in ("deepctr_din", *runners, "din_dice_compiled")}
+    compile_s = 0.0
+    if compile_dice:
+        t0 = time.perf_counter()
+        compiled_dice(True)
+        runners["din_dice"].run(limit=2 * 256)  # compile once (dynamic shapes), outside the timing
+        compile_s = time.perf_counter() - t0
+        compiled_dice(False)
+    for r in range(rounds):
+        t0 = time.perf_counter()
+        ref.fit(x, y, batch_size=256, epochs=1, verbose=0, shuffle=True)
+        rates["deepctr_din"].append(samples / (time.perf_counter() - t0))
+        for name, runner in runners.items():
+            rates[name].append(runner.run()[1])
+        if compile_dice:
+            compiled_dice(True)
+            rates["din_dice_compiled"].append(runners["din_dice"].run()[1])
+            compiled_dice(False)
+        print(f"throughput round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items() if v), flush=True)
+    return {"median_samples_per_s": {k: float(np.median(v)) for k, v in rates.items() if v}, "rounds": rates, "compile_s": compile_s}
+
+
+def throughput_table(res: dict) -> str:
+    med = res["median_samples_per_s"]
+    ref = med["deepctr_din"]
+    names = {
+        "deepctr_din": "DeepCTR-Torch 0.3.0 DIN (Dice in attention)",
+        "base": "ours BaseModel",
+        "din": "ours DIN (PReLU)",
+        "din_dice": "ours DIN + Dice (eager)",
+        "din_dice_compiled": f"ours DIN + Dice (compiled Dice; one-off compile {res['compile_s']:.0f} s not included)",
+    }
+    rows = ["| trainer | train samples/s (median) | vs DeepCTR DIN |", "|---|---|---|"]
+    rows += [f"| {names[k]} | {v:,.0f} | {v / ref:.2f}x |" for k, v in med.items()]
+    return "\n".join(rows)
+
+
 def summarise(runs: dict[str, list[dict]]) -> dict:
     out = {}
     for name, rs in runs.items():
@@ -134,10 +200,24 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--variants", nargs="+", default=["base", "din", "din_dice", "deepctr_din"])
     p.add_argument("--out", default="bench_out")
+    p.add_argument("--throughput-only", action="store_true", help="only the interleaved training-throughput rounds")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--throughput-samples", type=int, default=25_600)
+    p.add_argument("--no-compile", action="store_true", help="skip the compiled-Dice variant")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     splits = build_samples(load_log(args.data, format="movielens"), max_len=50, negatives=1, seed=0)
     print(f"samples train/valid/test: {len(splits.train):,} / {len(splits.valid):,} / {len(splits.test):,}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.throughput_only:
+        res = interleaved_throughput(splits, args.rounds, args.throughput_samples, not args.no_compile)
+        md = throughput_table(res)
+        print(md)
+        meta = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_info(), "threads": args.threads, "samples": args.throughput_samples}
+        (out / "recommender_throughput.json").write_text(json.dumps({"meta": meta, **res}, indent=1))
+        (out / "recommender_throughput.md").write_text(f"{meta}\n\n{md}\n")
+        return
     runs: dict[str, list[dict]] = {v: [] for v in args.variants}
     for seed in args.seeds:
         for variant in args.variants:
@@ -147,8 +227,6 @@ def main() -> None:
     summary = summarise(runs)
     md = table(summary)
     print(md)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     meta = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_info(), "threads": args.threads, "seeds": args.seeds, "epochs": args.epochs}
     (out / "recommender_quality.json").write_text(json.dumps({"meta": meta, "summary": summary, "runs": runs}, indent=1, default=float))
     (out / "recommender_quality.md").write_text(f"{meta}\n\n{md}\n")
