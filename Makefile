@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.deps-installed
-APT_PACKAGES := chromium chromium-driver
+APT_PACKAGES := chromium chromium-driver redis-server
 DATA ?= ../shared/data/neu_det
 
 .PHONY: demo test test-fast dashboard bench lint format setup system-deps clean
@@ -21,7 +21,7 @@ $(STAMP): $(PY) pyproject.toml
 	$(PIP) install -q -e ".[all]" "torch==2.14.1" "torchvision==0.29.1"
 	touch $(STAMP)
 
-# Debian packages the browser test needs; skipped when present (idempotent).
+# Debian packages the browser test and the recommender's Redis tests need; skipped when present (idempotent).
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -31,6 +31,7 @@ system-deps:
 
 demo: setup
 	$(PY) -m deepseek_apps.apps.inspector.demo --out demo_out --data $(DATA)
+	$(PY) -m deepseek_apps.apps.recommender.demo --start-redis
 
 test: setup
 	$(PY) -m pytest -q
@@ -45,6 +46,7 @@ dashboard: setup
 bench: setup
 	$(PY) benchmarks/inspector.py --data $(DATA)
 	$(PY) benchmarks/compression.py --case all
+	$(PY) benchmarks/recommender.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check deepseek_apps dashboards tests benchmarks

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -29,6 +27,7 @@ import numpy as np
 from deepseek_apps import DINRecommender, RecommendationService
 from deepseek_apps.apps.recommender.export import export_bundle
 from deepseek_apps.core.bench import cpu_info
+from deepseek_apps.core.runtime.redis_local import LocalRedis
 
 N_CANDIDATES, HIST_LEN, K, CLIENTS = 200, 50, 10, 32
 
@@ -123,23 +122,6 @@ def concurrent_throughput(rec: DINRecommender, batch: int, requests_per_client: 
     }
 
 
-def start_redis() -> tuple[subprocess.Popen | None, str | None]:
-    if shutil.which("redis-server") is None:
-        return None, None
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(0.5)
-    return proc, f"redis://127.0.0.1:{port}/0"
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="model folder (default: the embedded demo model)")
@@ -159,12 +141,12 @@ def main() -> None:
         Variant("onnxruntime fp32", DINRecommender(model_path=export_bundle(base, tmp / "fp32.zip"), threads=args.threads)),
         Variant("onnxruntime int8", DINRecommender(model_path=export_bundle(base, tmp / "int8.zip", int8=True), threads=args.threads)),
     ]
-    proc, redis_url = start_redis()
+    redis = LocalRedis().start() if LocalRedis.available() else None
     try:
-        single_request_latency(variants, args.rounds, args.per_round, redis_url)
+        single_request_latency(variants, args.rounds, args.per_round, redis.url if redis else None)
     finally:
-        if proc:
-            proc.terminate()
+        if redis:
+            redis.stop()
     rows, results = [], {}
     for v in variants:
         res = {"cold": percentiles(v.cold), "warm_lru": percentiles(v.warm)}

@@ -2,58 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
-import time
 
 import pytest
 
 from deepseek_apps import DINRecommender, RecommendationService
+from deepseek_apps.core.runtime.redis_local import LocalRedis
 
 pytest.importorskip("redis", reason="the recommender extra is not installed (pip install deepseek-apps[recommender])")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """A throw-away redis-server on a free loopback port (no persistence)."""
-
-    def __init__(self):
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
-
-    def start(self) -> RedisServer:
-        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import redis
-
-        client = redis.Redis(port=self.port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return self
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(5)
-
-
 @pytest.fixture()
 def redis_server():
-    if shutil.which("redis-server") is None:
+    if not LocalRedis.available():
         pytest.skip("redis-server is not installed (apt-get install redis-server; `make setup` does it)")
-    server = RedisServer().start()
+    server = LocalRedis().start()
     yield server
     server.stop()
 

@@ -84,11 +84,21 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train-default", action="store_true", help="re-create the embedded default model")
     p.add_argument("--redis-url", default=None)
+    p.add_argument("--start-redis", action="store_true", help="start a local redis-server for the demo (if installed)")
     args = p.parse_args(argv)
     if args.train_default:
         rec = train_default()
         print(json.dumps({k: rec.metrics_[k] for k in ("valid", "test", "baseline_test", "rela_impr_test_auc")}, indent=1))
         return 0
+    if args.start_redis and not args.redis_url:
+        from ...core.runtime.redis_local import LocalRedis
+
+        if LocalRedis.available():
+            with LocalRedis() as server:
+                print(f"redis-server started at {server.url}")
+                run_demo(server.url)
+            return 0
+        print("redis-server not installed: the demo runs with the in-process cache only")
     run_demo(args.redis_url)
     return 0
 
