@@ -68,6 +68,20 @@ class Variant:
         return self.rec.recommend(user, candidates=cands, k=K, history=hist, exclude_seen=False)
 
 
+def _cached_calls(service: RecommendationService, req: tuple, n: int, clear_lru: bool) -> list[float]:
+    """``n`` repeats of one request through the service; ``clear_lru`` makes each one a Redis hit."""
+    user, hist, cands = req
+    service._local_history[user] = hist  # the request's history, as if recorded earlier
+    service.recommend(user, cands, K)
+
+    def call(_):
+        if clear_lru:
+            service.cache.clear()
+        return service.recommend(user, cands, K)
+
+    return time_calls(call, range(n))
+
+
 def single_request_latency(variants: list[Variant], rounds: int, per_round: int, redis_url: str | None) -> None:
     """Interleaved: each round times every variant on fresh requests (cold), a repeated one (warm), Redis."""
     for r in range(rounds):
@@ -75,17 +89,9 @@ def single_request_latency(variants: list[Variant], rounds: int, per_round: int,
         for v in variants:
             v.cold += time_calls(v.model_call, reqs)
             with RecommendationService(v.rec, redis_url=redis_url) as service:
-                user, hist, cands = reqs[0]
-                service._local_history[user] = hist  # the request's history, as if recorded earlier
-                service.recommend(user, cands, K)
-                v.warm += time_calls(lambda _: service.recommend(user, cands, K), range(per_round))
+                v.warm += _cached_calls(service, reqs[0], per_round, clear_lru=False)
                 if redis_url:
-
-                    def l2(_):
-                        service.cache.clear()
-                        return service.recommend(user, cands, K)
-
-                    v.redis += time_calls(l2, range(per_round))
+                    v.redis += _cached_calls(service, reqs[1], per_round, clear_lru=True)
 
 
 def concurrent_throughput(rec: DINRecommender, batch: int, requests_per_client: int, seed: int) -> dict:
@@ -138,8 +144,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     variants = [
         Variant("pytorch fp32", base),
-        Variant("onnxruntime fp32", DINRecommender(model_path=export_bundle(base, tmp / "fp32.zip"), threads=args.threads)),
-        Variant("onnxruntime int8", DINRecommender(model_path=export_bundle(base, tmp / "int8.zip", int8=True), threads=args.threads)),
+        Variant(
+            "onnxruntime fp32", DINRecommender(model_path=export_bundle(base, tmp / "fp32.zip"), threads=args.threads)
+        ),
+        Variant(
+            "onnxruntime int8",
+            DINRecommender(model_path=export_bundle(base, tmp / "int8.zip", int8=True), threads=args.threads),
+        ),
     ]
     redis = LocalRedis().start() if LocalRedis.available() else None
     try:
@@ -173,8 +184,15 @@ def main() -> None:
     print("cold p50 speed-up vs pytorch fp32:", {k: f"{x:.2f}x" for k, x in ratios.items()})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_info(), "threads": args.threads, "request": f"{N_CANDIDATES} candidates, {HIST_LEN}-item history, top {K}"}
-    (out / "recommender_serving.json").write_text(json.dumps({"meta": meta, "results": results, "cold_speedup": ratios}, indent=1))
+    meta = {
+        "date": time.strftime("%Y-%m-%d"),
+        "cpu": cpu_info(),
+        "threads": args.threads,
+        "request": f"{N_CANDIDATES} candidates, {HIST_LEN}-item history, top {K}",
+    }
+    (out / "recommender_serving.json").write_text(
+        json.dumps({"meta": meta, "results": results, "cold_speedup": ratios}, indent=1)
+    )
     (out / "recommender_serving.md").write_text(f"{meta}\n\n{md}\n")
 
 

@@ -34,15 +34,29 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_ours(splits, variant: str, seed: int, epochs: int) -> dict:
     c = splits.catalog
-    pooling, activation = {"din": ("attention", "prelu"), "din_dice": ("attention", "dice"), "base": ("sum", "prelu")}[variant]
+    pooling, activation = {"din": ("attention", "prelu"), "din_dice": ("attention", "dice"), "base": ("sum", "prelu")}[
+        variant
+    ]
     torch.manual_seed(seed)
     model = DIN(
-        DINConfig(c.n_items, len(c.category_names), tuple(len(v) + 1 for v in c.user_feature_vocab), pooling=pooling, activation=activation)
+        DINConfig(
+            c.n_items,
+            len(c.category_names),
+            tuple(len(v) + 1 for v in c.user_feature_vocab),
+            pooling=pooling,
+            activation=activation,
+        )
     )
-    history = train_model(model, splits, TrainSettings(epochs=epochs, patience=epochs, seed=seed, progress=False), desc=variant)
+    history = train_model(
+        model, splits, TrainSettings(epochs=epochs, patience=epochs, seed=seed, progress=False), desc=variant
+    )
     test = evaluate_model(model, splits.test, c)
     rate = float(np.mean([e.samples_per_s for e in history]))
-    return {"test": test.to_dict(), "samples_per_s": rate, "best_epoch": int(np.argmax([e.valid.gauc for e in history]) + 1)}
+    return {
+        "test": test.to_dict(),
+        "samples_per_s": rate,
+        "best_epoch": int(np.argmax([e.valid.gauc for e in history]) + 1),
+    }
 
 
 def _left_aligned(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -69,10 +83,21 @@ def run_deepctr(splits, seed: int, epochs: int) -> dict:
 
     c = splits.catalog
     feats = [SparseFeat(n, len(v) + 1, embedding_dim=16) for n, v in zip(c.user_feature_names, c.user_feature_vocab)]
-    feats += [SparseFeat("item", c.n_items + 1, embedding_dim=16), SparseFeat("cat", len(c.category_names) + 1, embedding_dim=16)]
     feats += [
-        VarLenSparseFeat(SparseFeat("hist_item", c.n_items + 1, embedding_dim=16, embedding_name="item"), 50, length_name="seq_length"),
-        VarLenSparseFeat(SparseFeat("hist_cat", len(c.category_names) + 1, embedding_dim=16, embedding_name="cat"), 50, length_name="seq_length"),
+        SparseFeat("item", c.n_items + 1, embedding_dim=16),
+        SparseFeat("cat", len(c.category_names) + 1, embedding_dim=16),
+    ]
+    feats += [
+        VarLenSparseFeat(
+            SparseFeat("hist_item", c.n_items + 1, embedding_dim=16, embedding_name="item"),
+            50,
+            length_name="seq_length",
+        ),
+        VarLenSparseFeat(
+            SparseFeat("hist_cat", len(c.category_names) + 1, embedding_dim=16, embedding_name="cat"),
+            50,
+            length_name="seq_length",
+        ),
     ]
     torch.manual_seed(seed)
     model = DeepCTRDIN(feats, ["item", "cat"], dnn_hidden_units=(200, 80), att_hidden_size=(64, 16), seed=seed)
@@ -109,14 +134,29 @@ def interleaved_throughput(splits, rounds: int, samples: int, compile_dice: bool
     tensors = TensorSamples(sub, c)
     vocab = tuple(len(v) + 1 for v in c.user_feature_vocab)
     runners = {}
-    for name, pooling, act in (("base", "sum", "prelu"), ("din", "attention", "prelu"), ("din_dice", "attention", "dice")):
+    for name, pooling, act in (
+        ("base", "sum", "prelu"),
+        ("din", "attention", "prelu"),
+        ("din_dice", "attention", "dice"),
+    ):
         model = DIN(DINConfig(c.n_items, len(c.category_names), vocab, pooling=pooling, activation=act))
         runners[name] = EpochRunner(model, tensors, TrainSettings(progress=False))
     feats = [SparseFeat(n, len(v) + 1, embedding_dim=16) for n, v in zip(c.user_feature_names, c.user_feature_vocab)]
-    feats += [SparseFeat("item", c.n_items + 1, embedding_dim=16), SparseFeat("cat", len(c.category_names) + 1, embedding_dim=16)]
     feats += [
-        VarLenSparseFeat(SparseFeat("hist_item", c.n_items + 1, embedding_dim=16, embedding_name="item"), 50, length_name="seq_length"),
-        VarLenSparseFeat(SparseFeat("hist_cat", len(c.category_names) + 1, embedding_dim=16, embedding_name="cat"), 50, length_name="seq_length"),
+        SparseFeat("item", c.n_items + 1, embedding_dim=16),
+        SparseFeat("cat", len(c.category_names) + 1, embedding_dim=16),
+    ]
+    feats += [
+        VarLenSparseFeat(
+            SparseFeat("hist_item", c.n_items + 1, embedding_dim=16, embedding_name="item"),
+            50,
+            length_name="seq_length",
+        ),
+        VarLenSparseFeat(
+            SparseFeat("hist_cat", len(c.category_names) + 1, embedding_dim=16, embedding_name="cat"),
+            50,
+            length_name="seq_length",
+        ),
     ]
     ref = DeepCTRDIN(feats, ["item", "cat"], dnn_hidden_units=(200, 80), att_hidden_size=(64, 16))
     ref.compile("adam", "binary_crossentropy")
@@ -140,7 +180,11 @@ def interleaved_throughput(splits, rounds: int, samples: int, compile_dice: bool
             rates["din_dice_compiled"].append(runners["din_dice"].run()[1])
             compiled_dice(False)
         print(f"throughput round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items() if v), flush=True)
-    return {"median_samples_per_s": {k: float(np.median(v)) for k, v in rates.items() if v}, "rounds": rates, "compile_s": compile_s}
+    return {
+        "median_samples_per_s": {k: float(np.median(v)) for k, v in rates.items() if v},
+        "rounds": rates,
+        "compile_s": compile_s,
+    }
 
 
 def throughput_table(res: dict) -> str:
@@ -182,7 +226,12 @@ def table(summary: dict) -> str:
         "| model | test AUC | test GAUC | RelaImpr vs BaseModel (AUC) | train samples/s | throughput vs DeepCTR DIN |",
         "|---|---|---|---|---|---|",
     ]
-    names = {"base": "BaseModel (ours, sum pooling)", "din": "DIN (ours, PReLU)", "din_dice": "DIN + Dice (ours)", "deepctr_din": "DeepCTR-Torch 0.3.0 DIN"}
+    names = {
+        "base": "BaseModel (ours, sum pooling)",
+        "din": "DIN (ours, PReLU)",
+        "din_dice": "DIN + Dice (ours)",
+        "deepctr_din": "DeepCTR-Torch 0.3.0 DIN",
+    }
     for key, s in summary.items():
         ri = f"{rela_impr(s['auc_mean'], base['auc_mean']):+.2f}%" if base else "-"
         speed = f"{s['samples_per_s'] / ref['samples_per_s']:.2f}x" if ref else "-"
@@ -214,21 +263,41 @@ def main() -> None:
         res = interleaved_throughput(splits, args.rounds, args.throughput_samples, not args.no_compile)
         md = throughput_table(res)
         print(md)
-        meta = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_info(), "threads": args.threads, "samples": args.throughput_samples}
+        meta = {
+            "date": time.strftime("%Y-%m-%d"),
+            "cpu": cpu_info(),
+            "threads": args.threads,
+            "samples": args.throughput_samples,
+        }
         (out / "recommender_throughput.json").write_text(json.dumps({"meta": meta, **res}, indent=1))
         (out / "recommender_throughput.md").write_text(f"{meta}\n\n{md}\n")
         return
     runs: dict[str, list[dict]] = {v: [] for v in args.variants}
     for seed in args.seeds:
         for variant in args.variants:
-            r = run_deepctr(splits, seed, args.epochs) if variant == "deepctr_din" else run_ours(splits, variant, seed, args.epochs)
+            r = (
+                run_deepctr(splits, seed, args.epochs)
+                if variant == "deepctr_din"
+                else run_ours(splits, variant, seed, args.epochs)
+            )
             runs[variant].append(r)
-            print(f"seed {seed} {variant}: test AUC {r['test']['auc']:.4f} GAUC {r['test']['gauc']:.4f} ({r['samples_per_s']:,.0f} samples/s, best epoch {r['best_epoch']})", flush=True)
+            print(
+                f"seed {seed} {variant}: test AUC {r['test']['auc']:.4f} GAUC {r['test']['gauc']:.4f} ({r['samples_per_s']:,.0f} samples/s, best epoch {r['best_epoch']})",
+                flush=True,
+            )
     summary = summarise(runs)
     md = table(summary)
     print(md)
-    meta = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_info(), "threads": args.threads, "seeds": args.seeds, "epochs": args.epochs}
-    (out / "recommender_quality.json").write_text(json.dumps({"meta": meta, "summary": summary, "runs": runs}, indent=1, default=float))
+    meta = {
+        "date": time.strftime("%Y-%m-%d"),
+        "cpu": cpu_info(),
+        "threads": args.threads,
+        "seeds": args.seeds,
+        "epochs": args.epochs,
+    }
+    (out / "recommender_quality.json").write_text(
+        json.dumps({"meta": meta, "summary": summary, "runs": runs}, indent=1, default=float)
+    )
     (out / "recommender_quality.md").write_text(f"{meta}\n\n{md}\n")
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 
 from deepseek_apps import DINRecommender, RecommendationService
 
+
 def _has_mpl() -> bool:
     try:
         import matplotlib  # noqa: F401  (pandas' background_gradient needs it)
@@ -72,8 +73,12 @@ st.dataframe(table, hide_index=True, use_container_width=True)
 st.subheader("Attention over the history (most recent on the right)", anchor=False)
 if history:
     cols = [f"{i}: {item}" for i, item in enumerate(history)][-shown:]
-    heat = pd.DataFrame([r.attention[-shown:] for r in recs], index=[f"#{r.rank} {r.item_id}" for r in recs], columns=cols)
-    st.dataframe(heat.style.background_gradient(cmap="Blues", axis=None) if _has_mpl() else heat, use_container_width=True)
+    heat = pd.DataFrame(
+        [r.attention[-shown:] for r in recs], index=[f"#{r.rank} {r.item_id}" for r in recs], columns=cols
+    )
+    st.dataframe(
+        heat.style.background_gradient(cmap="Blues", axis=None) if _has_mpl() else heat, use_container_width=True
+    )
 else:
     st.info("This user has no history: scores come from the items alone (cold start).")
 

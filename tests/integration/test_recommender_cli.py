@@ -47,8 +47,20 @@ def log_csv(tmp_path_factory) -> Path:
 def trained(log_csv, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("model")
     proc = run_cli(
-        "train", "--data", log_csv, "--user-columns", "segment", "--epochs", "2", "--max-len", "15",
-        "--threads", "1", "--no-progress", "--out", out,
+        "train",
+        "--data",
+        log_csv,
+        "--user-columns",
+        "segment",
+        "--epochs",
+        "2",
+        "--max-len",
+        "15",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--out",
+        out,
     )
     summary = json.loads(proc)
     assert summary["test"]["auc"] > 0.6 and summary["samples"]["test"] == 100
@@ -68,7 +80,9 @@ def test_score_is_resumable_without_loss_or_duplicates(trained, tmp_path):
     lines = out.read_text().splitlines()
     assert len(lines) == 5
     out.write_text("\n".join(lines[:3]) + "\n" + lines[3][:20])  # a job killed mid-write
-    proc = run_cli("score", "--model", trained, "--users", "0,1,2,3,4,5,nobody", "--k", "3", "--out", out, "--no-progress")
+    proc = run_cli(
+        "score", "--model", trained, "--users", "0,1,2,3,4,5,nobody", "--k", "3", "--out", out, "--no-progress"
+    )
     summary = json.loads(proc)
     assert summary["scored_now"] == 4 and summary["skipped"] == 3 and summary["cold_start"] == 1
     records = [json.loads(x) for x in out.read_text().splitlines()]

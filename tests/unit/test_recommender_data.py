@@ -100,7 +100,11 @@ def test_sample_building_is_deterministic_per_seed(log):
 def test_csv_loader_with_labels_categories_and_user_columns(tmp_path):
     path = tmp_path / "log.csv"
     rows = ["user_id,item_id,timestamp,label,category,country"]
-    rows += [f"u{u},i{(u * 7 + t) % 30},{1000 + t},{int(t % 5 != 4)},c{((u * 7 + t) % 30) % 3},{'de' if u % 2 else 'fr'}" for u in range(10) for t in range(12)]
+    rows += [
+        f"u{u},i{(u * 7 + t) % 30},{1000 + t},{int(t % 5 != 4)},c{((u * 7 + t) % 30) % 3},{'de' if u % 2 else 'fr'}"
+        for u in range(10)
+        for t in range(12)
+    ]
     path.write_text("\n".join(rows) + "\n")
     log = load_log(path, user_columns=["country"])
     assert len(log) == 10 * 12 - 10 * 2  # label-0 rows are not clicks
@@ -119,7 +123,9 @@ def test_parquet_and_amazon_loaders(tmp_path):
     log = load_log(tmp_path / "log.parquet")
     assert log.items.tolist() == [5, 6, 5, 7]
     reviews = tmp_path / "reviews.json"
-    reviews.write_text("\n".join(json.dumps({"reviewerID": f"A{i % 3}", "asin": f"B{i}", "unixReviewTime": 100 + i}) for i in range(9)))
+    reviews.write_text(
+        "\n".join(json.dumps({"reviewerID": f"A{i % 3}", "asin": f"B{i}", "unixReviewTime": 100 + i}) for i in range(9))
+    )
     meta = tmp_path / "meta.json"
     meta.write_text("\n".join(str({"asin": f"B{i}", "categories": [["Electronics", f"Cat{i % 2}"]]}) for i in range(9)))
     log = load_log(reviews, format="amazon", meta=meta)

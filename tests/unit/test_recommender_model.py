@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from deepseek_apps.apps.recommender.metrics import auc, evaluate_scores, gauc, log_loss, rela_impr
-from deepseek_apps.apps.recommender.model import DIN, DINConfig, Dice, LocalActivationUnit
+from deepseek_apps.apps.recommender.model import DIN, Dice, DINConfig, LocalActivationUnit
 
 
 def _inputs(b=6, length=9, seed=0):
@@ -23,7 +23,15 @@ def _inputs(b=6, length=9, seed=0):
     )
 
 
-@pytest.fixture(params=[("attention", "prelu", 1), ("attention", "dice", 1), ("attention", "prelu", 8), ("sum", "prelu", 1), ("mean", "dice", 1)])
+@pytest.fixture(
+    params=[
+        ("attention", "prelu", 1),
+        ("attention", "dice", 1),
+        ("attention", "prelu", 8),
+        ("sum", "prelu", 1),
+        ("mean", "dice", 1),
+    ]
+)
 def model(request):
     pooling, act, heads = request.param
     torch.manual_seed(0)

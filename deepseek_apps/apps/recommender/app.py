@@ -242,7 +242,9 @@ class DINRecommender:
         hist = np.asarray(history, np.int64)[-self.max_len :][None]
         if hist.shape[1] == 0:  # cold start: one padding position (empty axes break reshapes in ONNX)
             hist = np.zeros((1, 1), np.int64)
-        return self._forward(c.user_feature_codes[u : u + 1], items, c.item_category[items], hist, c.item_category[hist])
+        return self._forward(
+            c.user_feature_codes[u : u + 1], items, c.item_category[items], hist, c.item_category[hist]
+        )
 
     def _candidates(self, candidates: Sequence | None, seen: np.ndarray, exclude_seen: bool) -> tuple[list, np.ndarray]:
         c = self.catalog_

@@ -64,7 +64,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="log file or MovieLens folder")
-    p.add_argument("--format", default=None, choices=["csv", "parquet", "movielens", "amazon"], help="default: from the path")
+    p.add_argument(
+        "--format", default=None, choices=["csv", "parquet", "movielens", "amazon"], help="default: from the path"
+    )
     p.add_argument("--meta", default=None, help="amazon: product metadata JSON lines")
     p.add_argument("--user-columns", default="", help="csv/parquet: comma-separated user feature columns")
 
@@ -103,7 +105,9 @@ def _train(args: argparse.Namespace) -> int:
     rec.fit(_load(args), baseline=args.baseline)
     rec.save(args.out)
     keep = ("valid", "test", "samples", "baseline_test", "rela_impr_test_auc")
-    print(json.dumps({"out": args.out, **{k: v for k, v in rec.metrics_.items() if k in keep}}, indent=2, default=float))
+    print(
+        json.dumps({"out": args.out, **{k: v for k, v in rec.metrics_.items() if k in keep}}, indent=2, default=float)
+    )
     return 0
 
 

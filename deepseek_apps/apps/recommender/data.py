@@ -268,7 +268,9 @@ def build_samples(log: InteractionLog, max_len: int = 50, negatives: int = 1, se
             hint="pass a longer log",
         )
     train_events = samples["train"].item[samples["train"].label == 1]
-    counts = np.bincount(np.concatenate([train_events, samples["train"].hist_items.ravel()]), minlength=catalog.n_items + 1)
+    counts = np.bincount(
+        np.concatenate([train_events, samples["train"].hist_items.ravel()]), minlength=catalog.n_items + 1
+    )
     counts[0] = 0
     return SampleSplits(samples["train"], samples["valid"], samples["test"], catalog, indptr, seqs, counts)
 
@@ -277,7 +279,14 @@ def _assemble(rows: list, catalog: Catalog, max_len: int, negatives: int) -> Sam
     """Stack per-user (user, positives, negatives, histories) into ``Samples``."""
     if not rows:
         empty = np.zeros(0, np.int64)
-        return Samples(empty, empty, empty, np.zeros((0, max_len), np.int32), np.zeros((0, max_len), np.int32), empty.astype(np.float32))
+        return Samples(
+            empty,
+            empty,
+            empty,
+            np.zeros((0, max_len), np.int32),
+            np.zeros((0, max_len), np.int32),
+            empty.astype(np.float32),
+        )
     users, items, labels, hists = [], [], [], []
     for user, pos_items, neg_items, hist in rows:
         k = len(pos_items)

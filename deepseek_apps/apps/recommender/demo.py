@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.train_default:
         rec = train_default()
-        print(json.dumps({k: rec.metrics_[k] for k in ("valid", "test", "baseline_test", "rela_impr_test_auc")}, indent=1))
+        print(
+            json.dumps({k: rec.metrics_[k] for k in ("valid", "test", "baseline_test", "rela_impr_test_auc")}, indent=1)
+        )
         return 0
     if args.start_redis and not args.redis_url:
         from ...core.runtime.redis_local import LocalRedis

@@ -6,7 +6,6 @@
 - ``GET /health``
 """
 
-
 from typing import Any
 
 from ...errors import DeepSeekAppsError, require

@@ -80,7 +80,9 @@ def load_model(path: str | Path) -> SavedModel:
     try:
         config = json.loads((path / "config.json").read_text())
     except json.JSONDecodeError as exc:
-        raise ModelFormatError(ErrorCode.RECOMMENDER_MODEL_INVALID, f"config.json is not JSON ({exc})", value=str(path)) from exc
+        raise ModelFormatError(
+            ErrorCode.RECOMMENDER_MODEL_INVALID, f"config.json is not JSON ({exc})", value=str(path)
+        ) from exc
     if config.get("format") != FORMAT:
         raise ModelFormatError(
             ErrorCode.RECOMMENDER_MODEL_INVALID,

@@ -49,7 +49,18 @@ def score_users(rec, users: list, out: str | Path, k: int = 10, progress: bool =
                             "user_id": user,
                             "history": recs[0].history if recs else rec.history_of(user)[-rec.max_len :],
                             "recommendations": [
-                                {key: r.to_dict()[key] for key in ("item_id", "score", "rank", "category", "attention", "known_item", "cold_start")}
+                                {
+                                    key: r.to_dict()[key]
+                                    for key in (
+                                        "item_id",
+                                        "score",
+                                        "rank",
+                                        "category",
+                                        "attention",
+                                        "known_item",
+                                        "cold_start",
+                                    )
+                                }
                                 for r in recs
                             ],
                             "error": None,
@@ -63,7 +74,9 @@ def score_users(rec, users: list, out: str | Path, k: int = 10, progress: bool =
             bar.update(len(records))
     bar.close()
     elapsed = time.perf_counter() - t0
-    summary = ScoreSummary(users=len(dict.fromkeys(users)), scored_now=len(todo), skipped=len(dict.fromkeys(users)) - len(todo))
+    summary = ScoreSummary(
+        users=len(dict.fromkeys(users)), scored_now=len(todo), skipped=len(dict.fromkeys(users)) - len(todo)
+    )
     summary.users_per_s = len(todo) / elapsed if todo and elapsed > 0 else 0.0
     for u in dict.fromkeys(users):
         r = done[u]

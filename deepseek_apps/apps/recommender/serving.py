@@ -207,7 +207,9 @@ class RecommendationService:
         recs = self.batcher(_Request(user_id, self.history(user_id), candidates, k))
         self.cache.put((user_id, field), recs, tag=user_id)
         key = self._key("res", user_id)
-        self._pipe([("hset", key, field, json.dumps([r.to_dict() for r in recs])), ("expire", key, int(self.result_ttl_s))])
+        self._pipe(
+            [("hset", key, field, json.dumps([r.to_dict() for r in recs])), ("expire", key, int(self.result_ttl_s))]
+        )
         self._done(t0, "model")
         return recs
 

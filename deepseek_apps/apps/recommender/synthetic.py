@@ -48,7 +48,10 @@ def generate_log(
 ) -> InteractionLog:
     """Generate clicks; user ids ``0..n_users-1``, item ids ``0..n_items-1``, timestamps in seconds."""
     rng = np.random.default_rng(seed)
-    names = [CATEGORY_NAMES[c % len(CATEGORY_NAMES)] + ("" if c < len(CATEGORY_NAMES) else f"-{c}") for c in range(n_categories)]
+    names = [
+        CATEGORY_NAMES[c % len(CATEGORY_NAMES)] + ("" if c < len(CATEGORY_NAMES) else f"-{c}")
+        for c in range(n_categories)
+    ]
     item_cat = rng.permutation(np.arange(n_items) % n_categories)
     popularity = rng.pareto(1.5, n_items) + 0.2
     by_cat = [np.flatnonzero(item_cat == c) for c in range(n_categories)]

@@ -59,7 +59,10 @@ class LocalRedis:
                 time.sleep(0.05)
         self.stop()
         raise MissingResourceError(
-            ErrorCode.REDIS_UNAVAILABLE, "redis-server did not start", value=self.url, hint="check that the port is free"
+            ErrorCode.REDIS_UNAVAILABLE,
+            "redis-server did not start",
+            value=self.url,
+            hint="check that the port is free",
         )
 
     def stop(self) -> None:
