@@ -106,3 +106,20 @@ def test_metrics_against_hand_computed_values():
     assert log_loss([1, 0], [0.5, 0.5]) == pytest.approx(np.log(2))
     assert rela_impr(0.75, 0.7) == pytest.approx(25.0)
     assert evaluate_scores(y, p, users).to_dict()["samples"] == 6
+
+
+def test_mini_batch_aware_penalty_counts_each_used_row_once_over_its_frequency():
+    from deepseek_apps.apps.recommender.train import _inverse_counts, _mba_penalty
+
+    torch.manual_seed(0)
+    m = DIN(DINConfig(9, 3))
+    item, cat = torch.tensor([1, 1, 2]), torch.tensor([1, 1, 2])
+    hist, hcat = torch.tensor([[0, 2, 3]] * 3), torch.tensor([[0, 2, 3]] * 3)
+    inv_item = _inverse_counts(torch.tensor([1, 1, 2, 3, 3, 3]), 10)
+    inv_cat = _inverse_counts(torch.tensor([1, 2, 3]), 4)
+    got = _mba_penalty(m, item, hist, cat, hcat, inv_item, inv_cat)
+    w, c = m.item_emb.weight, m.cat_emb.weight
+    want = (w[1].pow(2).sum() / 2 + w[2].pow(2).sum() / 1 + w[3].pow(2).sum() / 3) + sum(c[j].pow(2).sum() for j in (1, 2, 3))
+    torch.testing.assert_close(got, want)
+    got.backward()
+    assert m.item_emb.weight.grad[4:].abs().sum() == 0  # rows not in the batch are not regularised
