@@ -151,11 +151,15 @@ class LocalActivationUnit(nn.Module):
         self.rest = _mlp(list(hidden), activation)
         self.out = nn.Linear(hidden[-1], heads)
         self.dim = dim
+        # "auto": the one-GEMM path when a single history is shared by many candidates (eager only);
+        # "always": that path unconditionally (to export a shared-history serving graph)
+        self.shared_gemm = "auto"
 
     def forward(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         wq, wk, wd, wp = self.first.weight.split(self.dim, dim=1)
         base = F.linear(q, wq + wd, self.first.bias).unsqueeze(1) + F.linear(k, wk - wd)
-        if k.shape[0] == 1 and q.shape[0] > 1 and not torch.jit.is_tracing():
+        shared = k.shape[0] == 1 and q.shape[0] > 1 and not torch.jit.is_tracing()
+        if self.shared_gemm == "always" or (self.shared_gemm == "auto" and shared):
             # one history shared by every candidate: (q * k_l) Wp = q (k_l * Wp) for all l in one GEMM
             length, hidden = k.shape[1], wp.shape[0]
             per_pos = (k[0].unsqueeze(-1) * wp.t().unsqueeze(0)).permute(1, 0, 2).reshape(self.dim, length * hidden)
