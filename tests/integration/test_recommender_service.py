@@ -107,3 +107,15 @@ def test_http_endpoint(rec):
         assert client.get("/recommend", params={"user_id": "0", "k": 0}).status_code == 400
         assert client.get("/stats").json()["requests"] >= 2
         assert client.get("/health").json()["ok"]
+
+
+def test_a_stuck_model_times_out_with_a_coded_error(rec):
+    import time as _time
+
+    from deepseek_apps.errors import RuntimeFailure
+
+    with RecommendationService(rec, timeout_s=0.05) as service:
+        service.batcher.fn = lambda reqs: (_time.sleep(0.5), [[] for _ in reqs])[1]
+        with pytest.raises(RuntimeFailure) as err:
+            service.recommend(3, k=2)
+        assert err.value.code == 4102

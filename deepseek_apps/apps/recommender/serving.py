@@ -29,6 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 
 from ...core.runtime.batching import DynamicBatcher
 from ...core.runtime.cache import LRUCache
-from ...errors import ErrorCode, require
+from ...errors import ErrorCode, RuntimeFailure, require
 from .results import Recommendation
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class RecommendationService:
         max_latency_ms: how long the first request of a batch waits for company.
         redis_retry_s: after a Redis error, answer without Redis for this long before retrying.
         namespace: prefix of every Redis key.
+        timeout_s: a request not answered by the model within this raises ``RuntimeFailure`` (4102).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class RecommendationService:
         max_latency_ms: float = 2.0,
         redis_retry_s: float = 1.0,
         namespace: str = "dsa:rec",
+        timeout_s: float = 10.0,
     ):
         self.recommender = recommender
         self.redis_url = redis_url
@@ -103,6 +106,7 @@ class RecommendationService:
         self.history_ttl_s = history_ttl_s
         self.redis_retry_s = redis_retry_s
         self.namespace = namespace
+        self.timeout_s = timeout_s
         self.cache = LRUCache(lru_size, ttl_s=result_ttl_s)
         self.batcher = DynamicBatcher(self._score_batch, max_batch_size, max_latency_ms, name="recommender-batcher")
         self._local_history: dict[Any, list] = {}  # behaviour recorded while Redis was down (or without Redis)
@@ -204,7 +208,15 @@ class RecommendationService:
             self.cache.put((user_id, field), recs, tag=user_id)
             self._done(t0, "l2")
             return recs
-        recs = self.batcher(_Request(user_id, self.history(user_id), candidates, k))
+        try:
+            recs = self.batcher(_Request(user_id, self.history(user_id), candidates, k), timeout=self.timeout_s)
+        except FutureTimeout as exc:
+            raise RuntimeFailure(
+                ErrorCode.SERVICE_TIMEOUT,
+                f"no answer from the model within {self.timeout_s} s",
+                value=user_id,
+                hint="raise timeout_s or lower the load (max_batch_size, fewer clients)",
+            ) from exc
         self.cache.put((user_id, field), recs, tag=user_id)
         key = self._key("res", user_id)
         self._pipe(
