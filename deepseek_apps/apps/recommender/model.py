@@ -127,6 +127,10 @@ class PReLU(nn.Module):
         self.weight = nn.Parameter(torch.full((dim,), init))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.onnx.is_in_onnx_export():  # ONNX Runtime's broadcasting PRelu is ~10x slower than these
+            if bool((self.weight <= 1).all()):  # then PReLU(x) = max(x, w x) exactly
+                return torch.maximum(x, x * self.weight)
+            return torch.relu(x) - self.weight * torch.relu(-x)
         return F.prelu(x.reshape(-1, x.shape[-1]), self.weight).reshape(x.shape)
 
 
@@ -157,16 +161,25 @@ class LocalActivationUnit(nn.Module):
 
     def forward(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         wq, wk, wd, wp = self.first.weight.split(self.dim, dim=1)
-        base = F.linear(q, wq + wd, self.first.bias).unsqueeze(1) + F.linear(k, wk - wd)
         shared = k.shape[0] == 1 and q.shape[0] > 1 and not torch.jit.is_tracing()
         if self.shared_gemm == "always" or (self.shared_gemm == "auto" and shared):
-            # one history shared by every candidate: (q * k_l) Wp = q (k_l * Wp) for all l in one GEMM
-            length, hidden = k.shape[1], wp.shape[0]
-            per_pos = (k[0].unsqueeze(-1) * wp.t().unsqueeze(0)).permute(1, 0, 2).reshape(self.dim, length * hidden)
-            pair = (q @ per_pos).reshape(q.shape[0], length, hidden)
+            h = self._first_layer_shared(q, k[0], wq + wd, wk - wd, wp)
         else:
-            pair = F.linear(q.unsqueeze(1) * k, wp)
-        return self.out(self.rest(self.first_act(base + pair)))
+            h = F.linear(q, wq + wd, self.first.bias).unsqueeze(1) + F.linear(k, wk - wd) + F.linear(q.unsqueeze(1) * k, wp)
+        return self.out(self.rest(self.first_act(h)))
+
+    def _first_layer_shared(self, q, k, w_q, w_k, w_p) -> torch.Tensor:
+        """First layer for one history ``k`` (L, D) shared by all queries ``q`` (B, D), as one GEMM.
+
+        ``h[b, l] = q_b w_q + k_l w_k + (q_b * k_l) w_p + bias = [q_b, 1] @ M_l`` with
+        ``M_l = [[k_l[:, None] * w_p^T + w_q^T], [k_l w_k + bias]]``; all ``M_l`` side by side.
+        """
+        length, hidden = k.shape[0], w_p.shape[0]
+        per_pos = k.unsqueeze(-1) * w_p.t().unsqueeze(0) + w_q.t().unsqueeze(0)  # (L, D, H)
+        last = F.linear(k, w_k, self.first.bias).unsqueeze(1)  # (L, 1, H)
+        m = torch.cat([per_pos, last], 1).permute(1, 0, 2).reshape(self.dim + 1, length * hidden)
+        q1 = torch.cat([q, torch.ones_like(q[:, :1])], -1)
+        return (q1 @ m).reshape(q.shape[0], length, hidden)
 
 
 class DIN(nn.Module):
