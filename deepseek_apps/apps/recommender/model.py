@@ -165,7 +165,9 @@ class LocalActivationUnit(nn.Module):
         if self.shared_gemm == "always" or (self.shared_gemm == "auto" and shared):
             h = self._first_layer_shared(q, k[0], wq + wd, wk - wd, wp)
         else:
-            h = F.linear(q, wq + wd, self.first.bias).unsqueeze(1) + F.linear(k, wk - wd) + F.linear(q.unsqueeze(1) * k, wp)
+            q_, k_ = q.unsqueeze(1), k.expand(q.shape[0], -1, -1)
+            pairs = F.linear(torch.cat([q_ * k_, k_], -1), torch.cat([wp, wk - wd], 1), self.first.bias)
+            h = pairs + F.linear(q, wq + wd).unsqueeze(1)
         return self.out(self.rest(self.first_act(h)))
 
     def _first_layer_shared(self, q, k, w_q, w_k, w_p) -> torch.Tensor:
