@@ -120,7 +120,9 @@ class RecommendationService:
             redis = require("redis", "recommender")
             self._redis = redis.Redis.from_url(redis_url, socket_timeout=0.05, socket_connect_timeout=0.05)
             self._redis_error = redis.exceptions.RedisError
-        _ = recommender.state_  # load the model now, not on the first request
+        catalog = recommender.catalog_  # load the model now, and run it once: no slow first request
+        if catalog.n_items:
+            recommender.recommend(None, candidates=list(catalog.item_ids[:2]), k=1, history=list(catalog.item_ids[:2]))
 
     # ------------------------------------------------------------------ redis, guarded
     def _r(self, op: str, *args: Any) -> Any:
