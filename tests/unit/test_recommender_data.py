@@ -154,3 +154,16 @@ def test_movielens_protocol_sample_counts():
     # the counts of the protocol in ../shared/data/README.md
     assert (len(splits.train), len(splits.valid), len(splits.test)) == (194_342, 1_886, 1_886)
     assert splits.catalog.category_names[0] == "Action" and len(splits.catalog.category_names) == 19
+
+
+def test_movielens_1m_layout(tmp_path):
+    (tmp_path / "ratings.dat").write_text(
+        "\n".join(f"{u}::{i}::4::{100 + t}" for u in (1, 2) for t, i in enumerate((10, 20, 30, 40)))
+    )
+    (tmp_path / "movies.dat").write_text(
+        "10::A (1999)::Comedy|Drama\n20::B (2000)::Action\n30::C::Drama\n40::D::Horror\n"
+    )
+    (tmp_path / "users.dat").write_text("1::F::25::3::12345\n2::M::56::7::54321\n")
+    log = load_log(tmp_path)
+    assert len(log) == 8 and log.item_categories[10] == "Comedy" and log.item_titles[20] == "B (2000)"
+    assert log.user_features["age"] == {1: "<35", 2: "56+"} and log.user_features["gender"][2] == "M"
