@@ -173,31 +173,33 @@ class SampleSplits:
         return self.hist_items[self.hist_indptr[user] : self.hist_indptr[user + 1]]
 
 
-def _codes(values: list, vocab_from: list | None = None) -> tuple[list, np.ndarray]:
-    """Dense 1-based codes of ``values`` (sorted vocabulary; 0 left for unknown)."""
-    vocab = sorted(set(vocab_from if vocab_from is not None else values), key=lambda v: (str(type(v)), v))
+def _vocabulary(values) -> list:
+    """Sorted distinct values (ints before strings when mixed)."""
+    return sorted(set(values), key=lambda v: (str(type(v)), v))
+
+
+def _codes(values: list) -> tuple[list, np.ndarray]:
+    """Sorted vocabulary of ``values`` and their 1-based codes (0 is left for unknown)."""
+    vocab = _vocabulary(values)
     index = {v: i + 1 for i, v in enumerate(vocab)}
-    return vocab, np.fromiter((index.get(v, 0) for v in values), np.int64, len(values))
+    return vocab, np.fromiter((index[v] for v in values), np.int64, len(values))
 
 
 def build_catalog(log: InteractionLog) -> Catalog:
     """Index users, items, categories and user features found in ``log``."""
-    users, _ = _codes([], log.users.tolist())
-    items, _ = _codes([], log.items.tolist())
-    cats_raw = [str(log.item_categories.get(i, "unknown")) for i in items]
-    cat_names, cat_codes = _codes(cats_raw)
+    users, items = _vocabulary(log.users.tolist()), _vocabulary(log.items.tolist())
+    cat_names, cat_codes = _codes([str(log.item_categories.get(i, "unknown")) for i in items])
     item_category = np.concatenate([[0], cat_codes]).astype(np.int64)
     names = sorted(log.user_features)
     vocab, cols = [], []
     for name in names:
-        values = [str(log.user_features[name].get(u, "unknown")) for u in users]
-        v, c = _codes(values)
-        vocab.append([str(x) for x in v])
+        v, c = _codes([str(log.user_features[name].get(u, "unknown")) for u in users])
+        vocab.append(v)
         cols.append(np.concatenate([[0], c]))
     codes = np.stack(cols, 1).astype(np.int64) if cols else np.zeros((len(users) + 1, 0), np.int64)
     item_pos = {t: i + 1 for i, t in enumerate(items)}
     titles = {item_pos[k]: str(v) for k, v in log.item_titles.items() if k in item_pos}
-    return Catalog(users, items, [str(c) for c in cat_names], item_category, names, vocab, codes, titles)
+    return Catalog(users, items, cat_names, item_category, names, vocab, codes, titles)
 
 
 def _user_sequences(log: InteractionLog, catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
@@ -320,9 +322,3 @@ def remap(samples: Samples, source: Catalog, target: Catalog) -> Samples:
     hist = items[samples.hist_items].astype(np.int32)
     cat = target.item_category
     return Samples(users[samples.user], item, cat[item], hist, cat[hist].astype(np.int32), samples.label)
-
-
-def history_arrays(items: np.ndarray, catalog: Catalog, max_len: int) -> tuple[np.ndarray, np.ndarray]:
-    """The last ``max_len`` of ``items`` (item indices, time order) as (items, categories), unpadded."""
-    items = np.asarray(items, np.int64)[-max_len:] if max_len else np.zeros(0, np.int64)
-    return items, catalog.item_category[items]

@@ -158,8 +158,7 @@ class OnnxScorer:
 
     session: object
     config: dict
-    item_category: np.ndarray
-    user_feature_codes: np.ndarray
+    arrays: dict[str, np.ndarray]  # item_category, user_feature_codes, hist_indptr, hist_items
     shared_session: object = None
 
     @classmethod
@@ -181,8 +180,7 @@ class OnnxScorer:
         return cls(
             OrtSession(bundle.model_bytes, threads=threads),
             json.loads(bundle.files["config.json"]),
-            arrays["item_category"],
-            arrays["user_feature_codes"],
+            arrays,
             OrtSession(shared, threads=threads) if shared else None,
         )
 

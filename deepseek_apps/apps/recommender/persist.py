@@ -118,12 +118,7 @@ def load_bundle(path: str | Path, threads: int = 1):
     from .export import OnnxScorer
 
     scorer = OnnxScorer.from_bundle(path, threads=threads)
-    config = scorer.config
-    catalog = Catalog.from_dict(config["catalog"], scorer.item_category, scorer.user_feature_codes)
-    from safetensors.numpy import load as load_np
-
-    from ...core.runtime.bundle import read_bundle
-
-    arrays = load_np(read_bundle(path).files["catalog.safetensors"])
+    config, arrays = scorer.config, scorer.arrays
+    catalog = Catalog.from_dict(config["catalog"], arrays["item_category"], arrays["user_feature_codes"])
     saved = SavedModel(None, catalog, arrays["hist_indptr"], arrays["hist_items"], config["params"], config["metrics"])
     return saved, scorer
