@@ -119,7 +119,9 @@ def test_mini_batch_aware_penalty_counts_each_used_row_once_over_its_frequency()
     inv_cat = _inverse_counts(torch.tensor([1, 2, 3]), 4)
     got = _mba_penalty(m, item, hist, cat, hcat, inv_item, inv_cat)
     w, c = m.item_emb.weight, m.cat_emb.weight
-    want = (w[1].pow(2).sum() / 2 + w[2].pow(2).sum() / 1 + w[3].pow(2).sum() / 3) + sum(c[j].pow(2).sum() for j in (1, 2, 3))
+    want = (w[1].pow(2).sum() / 2 + w[2].pow(2).sum() / 1 + w[3].pow(2).sum() / 3) + sum(
+        c[j].pow(2).sum() for j in (1, 2, 3)
+    )
     torch.testing.assert_close(got, want)
     got.backward()
     assert m.item_emb.weight.grad[4:].abs().sum() == 0  # rows not in the batch are not regularised
