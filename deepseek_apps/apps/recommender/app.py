@@ -319,8 +319,7 @@ class DINRecommender:
         GEMM for all candidate-history pairs). On CPU this beats stacking the requests into
         one pass with a copied history per row: the per-pair tensors of a 16-request stack no
         longer fit in cache and the history terms are recomputed per candidate (measured in
-        benchmarks/recommender.py). The batcher still pays off by running the model from one
-        thread instead of 32 competing ones.
+        benchmarks/recommender.py). The batcher then bounds how many forwards run at once.
         """
         return [self.recommend(u, cand, k, history=h, exclude_seen=exclude_seen) for u, cand, k, h in requests]
 
