@@ -318,8 +318,8 @@ class DINRecommender:
         Each request runs as one forward pass whose history is shared by its candidates (one
         GEMM for all candidate-history pairs). On CPU this beats stacking the requests into
         one pass with a copied history per row: the per-pair tensors of a 16-request stack no
-        longer fit in cache and the history terms are recomputed per candidate (measured in
-        benchmarks/recommender.py). The batcher then bounds how many forwards run at once.
+        longer fit in cache and the history terms are recomputed per candidate (4,183 vs 17,190
+        candidates/s under 32 clients, README). The batcher then bounds how many forwards run at once.
         """
         return [self.recommend(u, cand, k, history=h, exclude_seen=exclude_seen) for u, cand, k, h in requests]
 
