@@ -19,7 +19,13 @@ APPLICATIONS = (
         "pages/1_Quality_Inspector.py",
     ),
     ("ContractParser", "Coming", "Clause extraction and matching for contracts and other business documents.", None),
-    ("DINRecommender", "Coming", "Deep Interest Network recommendations from user behaviour sequences.", None),
+    (
+        "DINRecommender",
+        "Available",
+        "Deep Interest Network ranking from user behaviour sequences, with the past items behind each "
+        "recommendation. Ships with a small demo model trained on a synthetic shop.",
+        "pages/5_DIN_Recommender.py",
+    ),
     (
         "FraudDetector",
         "Available",

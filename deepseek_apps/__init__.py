@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 __all__ = [
+    "DINRecommender",
     "Defect",
     "FraudDetector",
     "FraudScore",
     "Inspection",
     "QualityInspector",
+    "Recommendation",
+    "RecommendationService",
     "__version__",
     "generate_transactions",
 ]
@@ -27,6 +30,9 @@ _LAZY = {
     "QualityInspector": "deepseek_apps.apps.inspector.app",
     "Inspection": "deepseek_apps.apps.inspector.results",
     "Defect": "deepseek_apps.apps.inspector.results",
+    "DINRecommender": "deepseek_apps.apps.recommender.app",
+    "Recommendation": "deepseek_apps.apps.recommender.results",
+    "RecommendationService": "deepseek_apps.apps.recommender.serving",
     "FraudDetector": "deepseek_apps.apps.fraud.app",
     "FraudScore": "deepseek_apps.apps.fraud.results",
     "generate_transactions": "deepseek_apps.apps.fraud.synthetic",
@@ -38,6 +44,9 @@ if TYPE_CHECKING:
     from .apps.fraud.synthetic import generate_transactions
     from .apps.inspector.app import QualityInspector
     from .apps.inspector.results import Defect, Inspection
+    from .apps.recommender.app import DINRecommender
+    from .apps.recommender.results import Recommendation
+    from .apps.recommender.serving import RecommendationService
 
 
 def __getattr__(name: str) -> Any:

@@ -19,6 +19,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .apps.inspector import cli as inspector_cli
 
     inspector_cli.add_parser(sub)
+    from .apps.recommender import cli as recommender_cli
+
+    recommender_cli.add_parser(sub)
+
     from .apps.fraud import cli as fraud_cli
 
     fraud_cli.add_parser(sub)

@@ -38,6 +38,11 @@ class ErrorCode(IntEnum):
     BOX_OUT_OF_IMAGE = 1011
     UNKNOWN_CLASS = 1012
     DATASET_EMPTY = 1013
+    # 11xx recommender: bad input
+    LOG_COLUMNS = 1100
+    LOG_VALUES = 1101
+    UNKNOWN_FORMAT = 1102
+    CANDIDATES_INVALID = 1103
     # 12xx fraud: bad input
     FRAUD_MISSING_COLUMN = 1201
     FRAUD_BAD_TIMESTAMP = 1202
@@ -52,6 +57,8 @@ class ErrorCode(IntEnum):
     DIRECTORY_NOT_FOUND = 2002
     OPTIONAL_DEPENDENCY = 2003
     DEFAULT_MODEL_MISSING = 2004
+    # 21xx recommender: missing resource
+    REDIS_UNAVAILABLE = 2100
     # 22xx fraud: missing resource
     FRAUD_DATA_NOT_FOUND = 2201
     # 32xx fraud: model / format
@@ -63,10 +70,17 @@ class ErrorCode(IntEnum):
     CHECKPOINT_INVALID = 3003
     MODEL_NOT_FITTED = 3004
     UNSUPPORTED_FORMAT = 3005
+    # 31xx recommender: model / format
+    RECOMMENDER_MODEL_INVALID = 3100
+    RECOMMENDER_CONFIG_INVALID = 3101
     # 4xxx runtime
     EXPORT_PARITY = 4001
     BACKEND_FAILURE = 4002
     TRAINING_FAILURE = 4003
+    # 41xx recommender: runtime
+    TRAINING_DIVERGED = 4100
+    BATCHER_STOPPED = 4101
+    SERVICE_TIMEOUT = 4102
     # 42xx fraud: runtime
     FRAUD_TRAINING_DIVERGED = 4201
 

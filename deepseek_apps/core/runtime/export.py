@@ -53,6 +53,7 @@ def export_onnx(
     tolerance: float = 1e-3,
     check_inputs: Sequence[Sequence] | None = None,
     compare: Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], Sequence[float]] = max_abs_diff,
+    dynamic_axes: dict[str, dict[int, str]] | None = None,
 ) -> ExportReport:
     """Export ``module`` to a single-file ONNX model and check it against PyTorch.
 
@@ -61,7 +62,8 @@ def export_onnx(
     Parity runs ONNX Runtime on ``check_inputs`` (default: the example) and raises
     ``RuntimeFailure`` (code 4001) when any output differs by more than ``tolerance``.
     ``compare(ref_outputs, onnx_outputs)`` returns one difference per output; override it
-    for outputs whose order is not unique (e.g. top-k among tied scores).
+    for outputs whose order is not unique (e.g. top-k among tied scores). ``dynamic_axes``
+    (input/output name -> {axis: name}) replaces the default of a dynamic batch axis 0.
     """
     import torch
 
@@ -71,6 +73,8 @@ def export_onnx(
     path.parent.mkdir(parents=True, exist_ok=True)
     module = module.eval()
     axes = {n: {0: "batch"} for n in [*input_names, *output_names]} if dynamic_batch else None
+    if dynamic_axes is not None:
+        axes = dynamic_axes
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
