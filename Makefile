@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.deps-installed
-APT_PACKAGES := chromium chromium-driver
+APT_PACKAGES := chromium chromium-driver tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
 DATA ?= ../shared/data/neu_det
 
 .PHONY: demo test test-fast dashboard bench lint format setup system-deps clean
@@ -21,7 +21,7 @@ $(STAMP): $(PY) pyproject.toml
 	$(PIP) install -q -e ".[all]" "torch==2.14.1" "torchvision==0.29.1"
 	touch $(STAMP)
 
-# Debian packages the browser test needs; skipped when present (idempotent).
+# Debian packages the browser test and the contract OCR need; skipped when present (idempotent).
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
