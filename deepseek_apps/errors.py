@@ -89,7 +89,6 @@ class ErrorCode(IntEnum):
     FRAUD_TRAINING_DIVERGED = 4201
     # 43xx contracts: runtime
     CONTRACT_OCR_FAILED = 4301
-    CONTRACT_READ_FAILED = 4302
 
 
 class DeepSeekAppsError(Exception):

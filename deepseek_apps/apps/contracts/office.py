@@ -57,12 +57,10 @@ def read_docx(data: bytes, *, name: str, limits: ReadLimits) -> Document:
     tables: list[Table] = []
     for block in word.element.body.iterchildren():
         if block.tag == f"{_W}p":
-            text = "".join(node.text or "" for node in block.iter(f"{_W}t"))
-            if any(br.get(f"{_W}type") == "page" for br in block.iter(f"{_W}br")):
-                pages[-1].append(text)
-                pages.append([])
-                continue
+            text, page_break = _paragraph_text(block)
             pages[-1].append(text)
+            if page_break:
+                pages.append([])
         elif block.tag == f"{_W}tbl":
             rows = _table_rows(block)
             tables.append(Table(page=len(pages), rows=rows))
@@ -73,6 +71,21 @@ def read_docx(data: bytes, *, name: str, limits: ReadLimits) -> Document:
     for page in doc.pages:
         page.header, page.footer = header_lines
     return doc
+
+
+def _paragraph_text(paragraph) -> tuple[str, bool]:
+    """Text of a paragraph (line breaks and tabs kept) and whether it ends the page."""
+    parts, page_break = [], False
+    for node in paragraph.iter(f"{_W}t", f"{_W}br", f"{_W}cr", f"{_W}tab"):
+        if node.tag == f"{_W}t":
+            parts.append(node.text or "")
+        elif node.tag == f"{_W}tab":
+            parts.append("\t")
+        elif node.get(f"{_W}type") == "page":
+            page_break = True
+        else:
+            parts.append("\n")
+    return "".join(parts), page_break
 
 
 def _table_rows(table) -> list[list[str]]:

@@ -37,9 +37,28 @@ def _open(data: bytes, name: str):
                 value=name,
                 hint="remove the password (e.g. `qpdf --decrypt --password=... in.pdf out.pdf`) and retry",
             ) from exc
+        if _pages_by_pdfminer(data) == 0:  # PDFium refuses documents without pages
+            raise InvalidInputError(
+                ErrorCode.CONTRACT_ZERO_PAGES, "the PDF has zero pages", value=name, hint="pass a PDF with content"
+            ) from exc
         raise InvalidInputError(
             ErrorCode.CONTRACT_PDF_CORRUPT, f"the PDF cannot be parsed ({exc})", value=name, hint="repair or re-export it"
         ) from exc
+
+
+def _pages_by_pdfminer(data: bytes) -> int | None:
+    """Page count by pdfminer (a second opinion when PDFium fails), None when it fails too."""
+    import io
+
+    try:
+        from pdfminer.pdfdocument import PDFDocument
+        from pdfminer.pdfpage import PDFPage
+        from pdfminer.pdfparser import PDFParser
+
+        document = PDFDocument(PDFParser(io.BytesIO(data)))
+        return sum(1 for _ in PDFPage.create_pages(document))
+    except Exception:  # noqa: BLE001 - any failure here means "corrupt", reported by the caller
+        return None
 
 
 def read_pdf(data: bytes, *, name: str, limits: ReadLimits, ocr: dict[str, Any]) -> Document:
