@@ -67,7 +67,9 @@ def speed(n_docs: int, ocr_pages: int) -> dict:
         "read_pdfplumber_pages_per_s": round(plumber_pages_count / plumber, 1),
         "pdfplumber_pages_checked": len(plumber_pages) and plumber_pages_count,
     }
-    result["ratio_pypdfium2_vs_pdfplumber"] = round(result["read_pypdfium2_pages_per_s"] / result["read_pdfplumber_pages_per_s"], 1)
+    result["ratio_pypdfium2_vs_pdfplumber"] = round(
+        result["read_pypdfium2_pages_per_s"] / result["read_pdfplumber_pages_per_s"], 1
+    )
     if ocr_pages:
         scan = render_scan(generate_contracts(1, seed=7)[0], pages=list(range(ocr_pages)), seed=7)
         started = time.perf_counter()
@@ -80,8 +82,15 @@ def speed(n_docs: int, ocr_pages: int) -> dict:
 def markdown(report: dict) -> str:
     lines = [f"Contract rules, {report['date']}, CPU: {report['cpu'].get('model', '?')}", ""]
     for split, block in report.get("quality", {}).items():
-        lines += [f"{split} ({block['contracts']} contracts)", "", "| field | precision | recall | F1 |", "|---|---|---|---|"]
-        lines += [f"| {f} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} |" for f, s in block["fields"].items()]
+        lines += [
+            f"{split} ({block['contracts']} contracts)",
+            "",
+            "| field | precision | recall | F1 |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {f} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} |" for f, s in block["fields"].items()
+        ]
         lines.append("")
     s = report["speed"]
     lines += ["| reading | pages/s |", "|---|---|"]

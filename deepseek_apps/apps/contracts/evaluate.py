@@ -33,14 +33,35 @@ from .normalize import parse_date
 from .results import ContractAnalysis
 
 DATE_FIELDS = {"Agreement Date": "agreement", "Effective Date": "effective", "Expiration Date": "expiration"}
-_SUFFIX_WORDS = {"inc", "corp", "corporation", "llc", "ltd", "limited", "co", "company", "lp", "llp", "plc", "sa", "the"}
+_SUFFIX_WORDS = {
+    "inc",
+    "corp",
+    "corporation",
+    "llc",
+    "ltd",
+    "limited",
+    "co",
+    "company",
+    "lp",
+    "llp",
+    "plc",
+    "sa",
+    "the",
+}
 
 
 def prf(tp: int, fp: int, fn: int) -> dict[str, float | int]:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "tp": tp, "fp": fp, "fn": fn}
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
 
 
 def load_labels(data: str | Path):

@@ -88,4 +88,9 @@ def load_legal_terms(path: str | Path | None = None) -> LegalTerms:
             merged.setdefault(key, []).extend(extra.get(key, []))
         merged.setdefault("currencies", {}).update(extra.get("currencies", {}))
         merged.setdefault("terms", []).extend(extra.get("terms", []))
-    return LegalTerms(**{k: merged.get(k, LegalTerms.__dataclass_fields__[k].default_factory()) for k in LegalTerms.__dataclass_fields__})
+    return LegalTerms(
+        **{
+            k: merged.get(k, LegalTerms.__dataclass_fields__[k].default_factory())
+            for k in LegalTerms.__dataclass_fields__
+        }
+    )

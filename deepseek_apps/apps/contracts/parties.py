@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass, field
 
 PREAMBLE_CHARS = 5000
-_PREAMBLE_END = re.compile(r"\b(?:WHEREAS|RECITALS|NOW,?\s+THEREFORE|BACKGROUND)\b|\n\s*(?:1\.|ARTICLE\s+1|Section\s+1)\s")
+_PREAMBLE_END = re.compile(
+    r"\b(?:WHEREAS|RECITALS|NOW,?\s+THEREFORE|BACKGROUND)\b|\n\s*(?:1\.|ARTICLE\s+1|Section\s+1)\s"
+)
 _ALIAS = re.compile(
     r"\(\s*(?:(?:the|a|an|each|collectively|individually|together|jointly|hereinafter|herein|referred|to|as|"
     r"called|and|or|its|any|successors|assigns|,)\s*)*[\"“”']{1,2}([^\"“”'()]{1,60}?)[\"“”']{1,2}",
@@ -59,7 +61,8 @@ def preamble(text: str) -> str:
 def _entity_pattern(suffixes: list[str]) -> re.Pattern:
     alternatives = "|".join(sorted((re.escape(s) for s in set(suffixes)), key=len, reverse=True))
     word = r"(?:[A-Z0-9][\w&'’\.\-/]*|&|of|and|de|du|la|the)"
-    return re.compile(rf"(?<![\w])(?:{word}[ \t]+){{0,7}}?{word},?[ \t]+(?:{alternatives})\b\.?")
+    gap = r"(?:[ \t]+\n?[ \t]*|\n[ \t]*)"  # spaces, or one line break (names wrap across lines)
+    return re.compile(rf"(?<![\w])(?:{word}{gap}){{0,7}}?{word}(?:,?{gap}(?:{alternatives})\b\.?)+")
 
 
 def find_parties(text: str, suffixes: list[str]) -> list[PartyMatch]:
@@ -89,13 +92,14 @@ def _entity_names(head: str, suffixes: list[str]) -> list[PartyMatch]:
         raw = match.group(0)
         lead = _LEAD_WORDS.match(raw)
         offset = lead.end() if lead else 0
-        name = raw[offset:].strip(" ,")
+        span = raw[offset:].strip(" ,\n\t")
+        name = " ".join(span.split())
         if len(name) < 3 or not name[0].isupper() or name.split()[0].rstrip(",.") in suffixes:
             continue
-        start = match.start() + raw.index(name, offset)
+        start = match.start() + raw.index(span, offset)
         if any(n.name == name for n in found):
             continue
-        found.append(PartyMatch(name=name, start=start, end=start + len(name)))
+        found.append(PartyMatch(name=name, start=start, end=start + len(span)))
     return found
 
 

@@ -42,7 +42,10 @@ def _open(data: bytes, name: str):
                 ErrorCode.CONTRACT_ZERO_PAGES, "the PDF has zero pages", value=name, hint="pass a PDF with content"
             ) from exc
         raise InvalidInputError(
-            ErrorCode.CONTRACT_PDF_CORRUPT, f"the PDF cannot be parsed ({exc})", value=name, hint="repair or re-export it"
+            ErrorCode.CONTRACT_PDF_CORRUPT,
+            f"the PDF cannot be parsed ({exc})",
+            value=name,
+            hint="repair or re-export it",
         ) from exc
 
 

@@ -163,7 +163,9 @@ def find_legal_terms(doc: Document, terms: LegalTerms) -> list[Fact]:
 
 def key_dates(dates: list[Fact], durations: list[Fact]) -> tuple[KeyDates, list[Fact]]:
     """The agreement / effective / expiration dates, deriving expiration = start + term if needed."""
-    first = {kind: next((f for f in dates if f.kind == kind), None) for kind in ("agreement", "effective", "expiration")}
+    first = {
+        kind: next((f for f in dates if f.kind == kind), None) for kind in ("agreement", "effective", "expiration")
+    }
     agreement = first["agreement"].value if first["agreement"] else None
     effective = first["effective"].value if first["effective"] else None
     expiration = first["expiration"].value if first["expiration"] else None
@@ -173,7 +175,9 @@ def key_dates(dates: list[Fact], durations: list[Fact]) -> tuple[KeyDates, list[
     if expiration is None and term is not None and start:
         expiration = add_duration(start, term.value.model_dump())
         if expiration:
-            derived.append(Fact(label="DATE", kind="expiration", value=expiration, evidence=term.evidence, derived=True))
+            derived.append(
+                Fact(label="DATE", kind="expiration", value=expiration, evidence=term.evidence, derived=True)
+            )
     return KeyDates(agreement=agreement, effective=effective, expiration=expiration), derived
 
 

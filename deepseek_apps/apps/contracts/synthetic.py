@@ -130,7 +130,9 @@ def generate_contract(seed: int = 0) -> SyntheticContract:
     for number, (category, text) in enumerate(sections, start=3):
         w.add(f"\n\n{number}. ")
         w.add(text, "CLAUSE" if category else None, category)
-    w.add(f"\n\n{len(sections) + 3}. Governing Law. This Agreement shall be governed by and construed in accordance with the laws of ")
+    w.add(
+        f"\n\n{len(sections) + 3}. Governing Law. This Agreement shall be governed by and construed in accordance with the laws of "
+    )
     w.add(law[0], "GOVERNING_LAW", law[1])
     w.add(", without regard to its conflict of laws principles.\n\n")
     w.add("IN WITNESS WHEREOF, the parties have executed this Agreement as of the date first written above.\n\n")
@@ -142,21 +144,24 @@ def _preamble(w, rng, kind, names, roles, signed, effective) -> None:
     states = rng.sample(["Delaware", "New York", "California", "Nevada", "Texas"], 2)
     entity = [rng.choice(["corporation", "limited liability company"]) for _ in names]
     opener = rng.choice(
-        [f"This {kind} Agreement (this \"Agreement\") is entered into as of ", f"THIS {kind.upper()} AGREEMENT is made on "]
+        [
+            f'This {kind} Agreement (this "Agreement") is entered into as of ',
+            f"THIS {kind.upper()} AGREEMENT is made on ",
+        ]
     )
     w.add(opener)
     w.add(_date_text(signed, rng), "AGREEMENT_DATE", signed.isoformat())
     w.add(" by and between ")
     for i, (name, role) in enumerate(zip(names, roles)):
         w.add(name, "PARTY", {"name": name, "role": role})
-        w.add(f", a {states[i]} {entity[i]} (the \"")
+        w.add(f', a {states[i]} {entity[i]} (the "')
         w.add(role, "ROLE", {"name": name, "role": role})
-        w.add("\")" + (", and " if i == 0 else ".\n\n"))
+        w.add('")' + (", and " if i == 0 else ".\n\n"))
     if effective != signed:
         w.add("This Agreement shall become effective on ")
         w.add(_date_text(effective, rng), "EFFECTIVE_DATE", effective.isoformat())
-        w.add(" (the \"Effective Date\").\n\n")
-    w.add("\"Confidential Information\" means any non-public information disclosed by one party to the other.\n\n")
+        w.add(' (the "Effective Date").\n\n')
+    w.add('"Confidential Information" means any non-public information disclosed by one party to the other.\n\n')
 
 
 def _payment(w, rng, roles) -> None:

@@ -71,7 +71,9 @@ def render_docx(contract: SyntheticContract, *, page_break_every: int = 0) -> by
     return buffer.getvalue()
 
 
-def render_scan(contract: SyntheticContract, *, dpi: int = 150, noise: float = 12.0, seed: int = 0, pages=None) -> bytes:
+def render_scan(
+    contract: SyntheticContract, *, dpi: int = 150, noise: float = 12.0, seed: int = 0, pages=None
+) -> bytes:
     """An image-only PDF: the text PDF rasterised, skewed slightly, with sensor noise."""
     import numpy as np
     import pypdfium2 as pdfium
