@@ -20,7 +20,7 @@ from pathlib import Path
 from deepseek_apps.errors import ErrorCode, MissingResourceError, ModelFormatError
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "assets" / "contracts" / "legal_terms.json"
-_LIST_KEYS = ("entity_suffixes",)
+_LIST_KEYS = ("entity_suffixes", "jurisdictions")
 _CUE_KEYS = ("date_cues", "duration_cues")
 
 
@@ -31,6 +31,7 @@ class LegalTerms:
     date_cues: dict[str, list[str]] = field(default_factory=dict)
     duration_cues: dict[str, list[str]] = field(default_factory=dict)
     entity_suffixes: list[str] = field(default_factory=list)
+    jurisdictions: list[str] = field(default_factory=list)
     currencies: dict[str, str] = field(default_factory=dict)
     terms: list[dict] = field(default_factory=list)
 

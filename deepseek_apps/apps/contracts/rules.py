@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -35,16 +36,18 @@ from .parties import find_definitions, find_parties, preamble
 from .results import Definition, Duration, Evidence, Fact, KeyDates, Money, Party
 
 PERCENT_PATTERN = re.compile(r"\b\d{1,3}(?:\.\d+)?\s?(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)
-LAW_PATTERN = re.compile(
-    r"(?:governed\s+by|construed|interpreted|enforced|subject\s+to)[^.;]{0,120}?\blaws?\s+(?:of|in)\s+"
-    r"(?P<j>(?:the\s+)?(?:(?:State|Commonwealth|Province|Republic|Kingdom|People's\s+Republic)\s+of\s+)?"
-    r"[A-Z][A-Za-z\.]*(?:[ \t\n]+(?:(?:and|of|the)[ \t\n]+)?[A-Z][A-Za-z\.]*){0,3})",
+_LAW_PREFIX = (
+    r"(?:the\s+)?(?:(?:state|commonwealth|province|republic|kingdom|people's\s+republic|federal\s+republic)\s+of\s+)?"
 )
-LAW_REVERSED = re.compile(
-    r"\blaws\s+of\s+(?P<j>(?:the\s+)?(?:(?:State|Commonwealth|Province)\s+of\s+)?[A-Z][A-Za-z]*(?:\s+[A-Z][A-Za-z]*){0,2})"
-    r"[^.;]{0,60}?\b(?:shall\s+govern|govern(?:s)?\s+this)",
-)
-_NOT_JURISDICTION = {"United States", "America", "United States of America"}
+_ENTITY_LAW = re.compile(r"\b(?:organi[sz]ed|incorporated|existing|formed|registered|chartered)\b", re.IGNORECASE)
+_GOVERN_CUE = re.compile(r"govern|constru|interpret|enforce|applicable\s+law|choice\s+of\s+law", re.IGNORECASE)
+
+
+def law_pattern(jurisdictions: list[str]) -> re.Pattern:
+    """'laws of [the State of] <known jurisdiction>' in any letter case."""
+    names = sorted({j for j in jurisdictions if j}, key=len, reverse=True)
+    alternatives = "|".join(r"\s+".join(map(re.escape, name.split())) for name in names)
+    return re.compile(rf"\blaws?\s+(?:of|in)\s+(?P<j>{_LAW_PREFIX}(?:{alternatives}))\b", re.IGNORECASE)
 
 
 @dataclass
@@ -74,12 +77,12 @@ def date_kind(text: str, start: int, end: int, cues: dict[str, list[str]], in_pr
     """agreement / effective / expiration / other, from the words around the date."""
     before = _sentence_before(text, start)
     after = text[end : end + 40].lower()
-    if _has(cues.get("expiration", []), before[-90:]):
-        return "expiration"
+    if _has(cues.get("expiration", []), before[-90:]) and re.search(r"\b(?:term|agreement)\b", before):
+        return "expiration"  # "the term ... expires on", "this Agreement continues until"
     if _has(cues.get("effective", []), before[-80:]) or "effective date" in after:
         return "effective"
-    if in_preamble or _has(cues.get("agreement", []), before[-60:]):
-        return "agreement" if in_preamble else "other"
+    if in_preamble and (_has(cues.get("agreement", []), before[-60:]) or "/" not in text[start:end]):
+        return "agreement"  # a bare numeric date in the preamble is more often a filing stamp
     return "other"
 
 
@@ -134,43 +137,73 @@ def find_money_and_percents(doc: Document, terms: LegalTerms) -> list[Fact]:
     return facts
 
 
-def find_governing_law(doc: Document) -> list[Fact]:
+def find_governing_law(doc: Document, terms: LegalTerms) -> list[Fact]:
+    """Jurisdictions named as governing law ("governed by the laws of the State of New York")."""
+    canonical = {" ".join(j.lower().split()): j for j in terms.jurisdictions}
     facts, seen = [], set()
-    for pattern in (LAW_PATTERN, LAW_REVERSED):
-        for match in pattern.finditer(doc.text):
-            name = normalize_jurisdiction(match["j"])
-            name = re.sub(r"\s+(?:and|of|the)$", "", name)
-            if not name or name in _NOT_JURISDICTION or name.lower() in seen:
-                continue
-            seen.add(name.lower())
-            start, end = match.start("j"), match.end("j")
-            facts.append(Fact(label="GOVERNING_LAW", value=name, evidence=_evidence(doc, start, end)))
+    for match in law_pattern(terms.jurisdictions).finditer(doc.text):
+        before = _sentence_before(doc.text, match.start(), 200)
+        after = doc.text[match.end() : match.end() + 250].split(". ")[0]
+        if _ENTITY_LAW.search(before[-60:]) or not _GOVERN_CUE.search(before + after):
+            continue  # "a corporation organized under the laws of Delaware" is not a choice of law
+        key = " ".join(normalize_jurisdiction(match["j"]).lower().split())
+        name = canonical.get(key, normalize_jurisdiction(match["j"]))
+        if name.lower() in seen:
+            continue
+        seen.add(name.lower())
+        facts.append(Fact(label="GOVERNING_LAW", value=name, evidence=_evidence(doc, match.start("j"), match.end("j"))))
     return facts
+
+
+@functools.lru_cache(maxsize=8)
+def _terms_pattern(phrases: tuple[str, ...]) -> re.Pattern:
+    alternatives = "|".join(r"\s+".join(map(re.escape, phrase.split())) for phrase in phrases)
+    return re.compile(rf"\b(?:{alternatives})\b")
 
 
 def find_legal_terms(doc: Document, terms: LegalTerms) -> list[Fact]:
-    lowered, facts, taken = doc.text.lower(), [], []
-    for phrase, category in terms.synonyms():
-        pattern = r"\s+".join(re.escape(word) for word in phrase.split())
-        for match in re.finditer(rf"\b{pattern}\b", lowered):
-            if any(s < match.end() and match.start() < e for s, e in taken):
-                continue
-            taken.append((match.start(), match.end()))
-            evidence = _evidence(doc, match.start(), match.end())
-            facts.append(Fact(label="LEGAL_TERM", kind=category, value=phrase, evidence=evidence))
+    """Glossary terms and synonyms (longest first, not overlapping), with their category."""
+    pairs = terms.synonyms()
+    if not pairs:
+        return []
+    category = {" ".join(phrase.split()): cat for phrase, cat in pairs}
+    facts = []
+    for match in _terms_pattern(tuple(p for p, _ in pairs)).finditer(doc.text.lower()):
+        phrase = " ".join(match.group(0).split())
+        evidence = _evidence(doc, match.start(), match.end())
+        facts.append(Fact(label="LEGAL_TERM", kind=category[phrase], value=phrase, evidence=evidence))
     return facts
 
 
-def key_dates(dates: list[Fact], durations: list[Fact]) -> tuple[KeyDates, list[Fact]]:
+_TERM_SENTENCE = re.compile(
+    r"initial\s+term|term\s+of\s+this\s+agreement|this\s+agreement\s+shall\s+(?:continue|remain)|"
+    r"remain\s+in\s+(?:full\s+force\s+and\s+)?effect|shall\s+be\s+for\s+a\s+period",
+    re.IGNORECASE,
+)
+
+
+def contract_term(text: str, durations: list[Fact]) -> Fact | None:
+    """The duration stating how long the contract runs, when a sentence says so plainly."""
+    for fact in durations:
+        if fact.kind != "term" or fact.value.unit not in ("month", "year"):
+            continue
+        start = fact.evidence.start
+        if _TERM_SENTENCE.search(_sentence_before(text, start, 240)):
+            return fact
+    return None
+
+
+def key_dates(dates: list[Fact], term: Fact | None, head_end: int = 0) -> tuple[KeyDates, list[Fact]]:
     """The agreement / effective / expiration dates, deriving expiration = start + term if needed."""
     first = {
         kind: next((f for f in dates if f.kind == kind), None) for kind in ("agreement", "effective", "expiration")
     }
+    if first["agreement"] is None and first["effective"] is not None and first["effective"].evidence.start < head_end:
+        first["agreement"] = first["effective"]  # "entered into effective as of <date>": also the agreement date
     agreement = first["agreement"].value if first["agreement"] else None
     effective = first["effective"].value if first["effective"] else None
     expiration = first["expiration"].value if first["expiration"] else None
     derived = []
-    term = next((d for d in durations if d.kind == "term" and d.value.unit in ("month", "year")), None)
     start = effective or agreement
     if expiration is None and term is not None and start:
         expiration = add_duration(start, term.value.model_dump())
@@ -185,11 +218,12 @@ def extract(doc: Document, terms: LegalTerms) -> RuleResult:
     """Every rule-based fact of ``doc`` with its evidence."""
     dates = find_dates(doc, terms)
     durations = find_durations(doc, terms)
-    laws = find_governing_law(doc)
-    dates_summary, derived = key_dates(dates, durations)
+    laws = find_governing_law(doc, terms)
+    term = contract_term(doc.text, durations)
+    dates_summary, derived = key_dates(dates, term, len(preamble(doc.text)))
     parties = [
         Party(name=p.name, roles=p.roles, evidence=_evidence(doc, p.start, p.end))
-        for p in find_parties(doc.text, terms.entity_suffixes)
+        for p in find_parties(doc.text, terms.entity_suffixes, terms.jurisdictions)
     ]
     definitions = [
         Definition(term=d.term, definition=d.definition, evidence=_evidence(doc, d.start, d.end))
