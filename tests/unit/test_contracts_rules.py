@@ -187,3 +187,11 @@ def test_field_scoring_counts():
     train, val = split_contracts([f"c{i}" for i in range(10)], 0.2, seed=0)
     assert len(val) == 2 and not set(train) & set(val)
     assert split_contracts([f"c{i}" for i in range(10)][::-1], 0.2, seed=0)[1] == val
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path):
+    from deepseek_apps.apps.contracts.evaluate import load_labels
+
+    with pytest.raises(MissingResourceError) as e:
+        load_labels(tmp_path)
+    assert e.value.code == ErrorCode.CONTRACT_DATA_NOT_FOUND
