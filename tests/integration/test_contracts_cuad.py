@@ -35,4 +35,3 @@ def test_rules_on_a_slice_of_the_validation_split(cuad):
     for analysis, _ in pairs:
         for fact in analysis.facts[:50]:
             assert fact.evidence.page >= 1 and fact.evidence.end > fact.evidence.start
-
