@@ -195,3 +195,27 @@ def test_missing_data_dir_is_a_clear_error(tmp_path):
     with pytest.raises(MissingResourceError) as e:
         load_labels(tmp_path)
     assert e.value.code == ErrorCode.CONTRACT_DATA_NOT_FOUND
+
+
+def test_benchmark_runner_smoke(tmp_path):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "contracts_rules.py"
+    spec = importlib.util.spec_from_file_location("contracts_rules_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    report = bench.main(["--no-quality", "--docs", "2", "--ocr-pages", "0", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "contracts_rules.json").read_text())
+    assert saved["speed"]["pages"] == report["speed"]["pages"] >= 2
+    assert saved["speed"]["read_pypdfium2_pages_per_s"] > 0
+    assert "pages/s" in (tmp_path / "contracts_rules.md").read_text()
+
+
+def test_ocr_language_option_accepts_installed_languages():
+    from deepseek_apps.apps.contracts.ocr import check_language, installed_languages, tesseract_available
+
+    if not tesseract_available():
+        pytest.skip("tesseract is not installed (apt-get install tesseract-ocr)")
+    check_language("eng")
+    if "chi_sim" in installed_languages():
+        check_language("eng+chi_sim")
