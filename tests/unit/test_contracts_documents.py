@@ -105,13 +105,19 @@ def test_image_png_and_tiff_are_ocred():
     _needs_tesseract()
     from PIL import Image, ImageDraw, ImageFont
 
-    image = Image.new("L", (900, 120), 255)
-    ImageDraw.Draw(image).text((20, 30), "Governing Law: Delaware", fill=0, font=ImageFont.load_default(size=44))
-    for fmt in ("PNG",):
-        buffer = io.BytesIO()
-        image.save(buffer, format=fmt)
-        doc = read_document(buffer.getvalue(), filename=f"x.{fmt.lower()}")
-        assert doc.kind == "image" and "Delaware" in doc.text
+    def line(text):
+        image = Image.new("L", (900, 120), 255)
+        ImageDraw.Draw(image).text((20, 30), text, fill=0, font=ImageFont.load_default(size=44))
+        return image
+
+    buffer = io.BytesIO()
+    line("Governing Law: Delaware").save(buffer, format="PNG")
+    doc = read_document(buffer.getvalue(), filename="x.png")
+    assert doc.kind == "image" and "Delaware" in doc.text
+    buffer = io.BytesIO()
+    line("First page").save(buffer, format="TIFF", save_all=True, append_images=[line("Second page")])
+    doc = read_document(buffer.getvalue(), filename="x.tiff")
+    assert len(doc.pages) == 2 and "Second" in doc.pages[1].text and doc.page_at(doc.text.index("Second")) == 2
 
 
 # ---- bad files: every error code --------------------------------------------------------

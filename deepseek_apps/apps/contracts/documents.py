@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -105,10 +106,10 @@ class Document:
 
     def page_at(self, offset: int) -> int:
         """The 1-based page number holding character ``offset`` of ``text``."""
-        for page in self.pages:
-            if offset < page.end + len(PAGE_SEPARATOR):
-                return page.number
-        return self.pages[-1].number if self.pages else 1
+        if not self.pages:
+            return 1
+        index = bisect.bisect_right([page.start for page in self.pages], offset) - 1
+        return self.pages[max(index, 0)].number
 
     @property
     def ocr_pages(self) -> int:
