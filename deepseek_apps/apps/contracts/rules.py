@@ -193,7 +193,14 @@ def contract_term(text: str, durations: list[Fact]) -> Fact | None:
     return None
 
 
-def key_dates(dates: list[Fact], term: Fact | None, head_end: int = 0) -> tuple[KeyDates, list[Fact]]:
+_EFFECTIVE_AS_SIGNED = re.compile(
+    r"(?:effective|commenc\w*|enter\w*\s+into\s+force)\W+(?:\w+\W+){0,8}?(?:the\s+)?"
+    r"(?:day\s+and\s+year|date)\s+(?:first\s+)?(?:above\s+|hereinabove\s+)?(?:written|set\s+forth|stated)",
+    re.IGNORECASE,
+)
+
+
+def key_dates(dates: list[Fact], term: Fact | None, head_end: int = 0, text: str = "") -> tuple[KeyDates, list[Fact]]:
     """The agreement / effective / expiration dates, deriving expiration = start + term if needed."""
     first = {
         kind: next((f for f in dates if f.kind == kind), None) for kind in ("agreement", "effective", "expiration")
@@ -202,6 +209,8 @@ def key_dates(dates: list[Fact], term: Fact | None, head_end: int = 0) -> tuple[
         first["agreement"] = first["effective"]  # "entered into effective as of <date>": also the agreement date
     agreement = first["agreement"].value if first["agreement"] else None
     effective = first["effective"].value if first["effective"] else None
+    if effective is None and agreement and _EFFECTIVE_AS_SIGNED.search(text):
+        effective = agreement  # "effective as of the date first written above"
     expiration = first["expiration"].value if first["expiration"] else None
     derived = []
     start = effective or agreement
@@ -220,7 +229,7 @@ def extract(doc: Document, terms: LegalTerms) -> RuleResult:
     durations = find_durations(doc, terms)
     laws = find_governing_law(doc, terms)
     term = contract_term(doc.text, durations)
-    dates_summary, derived = key_dates(dates, term, len(preamble(doc.text)))
+    dates_summary, derived = key_dates(dates, term, len(preamble(doc.text)), doc.text)
     parties = [
         Party(name=p.name, roles=p.roles, evidence=_evidence(doc, p.start, p.end))
         for p in find_parties(doc.text, terms.entity_suffixes, terms.jurisdictions)
