@@ -46,6 +46,7 @@ dashboard: setup
 bench: setup
 	$(PY) benchmarks/inspector.py --data $(DATA)
 	$(PY) benchmarks/compression.py --case all
+	$(PY) benchmarks/contracts_rules.py  # CUAD field F1 of the contract rules + PDF reading speed, about a minute
 	$(PY) benchmarks/fraud.py  # YelpChi 3 seeds + synthetic 1e4/1e5, about 10 minutes; --big adds 1e6 (about 20 minutes, 12 GB)
 
 lint: $(STAMP)
