@@ -219,3 +219,15 @@ def test_ocr_language_option_accepts_installed_languages():
     check_language("eng")
     if "chi_sim" in installed_languages():
         check_language("eng+chi_sim")
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["app", "documents", "evaluate", "glossary", "normalize", "parties", "results", "rules", "synthetic"],
+)
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"deepseek_apps.apps.contracts.{module}"))
+    assert result.failed == 0 and result.attempted > 0
