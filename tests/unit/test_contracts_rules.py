@@ -223,7 +223,7 @@ def test_ocr_language_option_accepts_installed_languages():
 
 @pytest.mark.parametrize(
     "module",
-    ["app", "documents", "evaluate", "glossary", "normalize", "parties", "results", "rules", "synthetic"],
+    ["app", "documents", "evaluate", "glossary", "normalize", "parties", "relations", "results", "rules", "synthetic"],
 )
 def test_docstring_examples_run(module):
     import doctest
@@ -231,3 +231,19 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(f"deepseek_apps.apps.contracts.{module}"))
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("fmt", ["txt", "pdf"])
+def test_relations_on_synthetic_contracts(fmt):
+    render = {"txt": lambda c: c.text.encode(), "pdf": render_pdf}[fmt]
+    for contract in generate_contracts(4, seed=40):
+        result = ContractParser().analyze(render(contract), filename=f"c.{fmt}")
+        parties = [f.value for f in contract.facts_of("PARTY")]  # the second party pays the first
+        pays = [r for r in result.relations if r.kind == "pays"]
+        assert [(r.subject, r.object) for r in pays] == [(parties[1]["name"], parties[0]["name"])]
+        assert pays[0].value.model_dump() == contract.facts_of("MONEY")[0].value
+        roles = {(r.subject, r.object) for r in result.relations if r.kind == "party_role"}
+        assert roles == {(p["name"], p["role"]) for p in parties}
+        triple = next(r for r in result.relations if r.kind == "term_renewal_notice").value
+        assert triple["renewal_term"] == contract.facts_of("RENEWAL_TERM")[0].value
+        assert triple["notice_period"] == contract.facts_of("NOTICE_PERIOD")[0].value

@@ -27,6 +27,7 @@ from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError
 
 from .documents import Document, ReadLimits, read_document
 from .glossary import LegalTerms, load_legal_terms
+from .relations import relations
 from .results import ContractAnalysis, DocumentInfo
 from .rules import extract
 
@@ -123,6 +124,7 @@ class ContractParser:
             dates=found.dates,
             governing_law=found.governing_law,
             facts=found.facts,
+            relations=relations(document.text, found.parties, found.facts),
             definitions=found.definitions,
         )
 

@@ -64,6 +64,17 @@ class Party(BaseModel):
     evidence: Evidence
 
 
+class Relation(BaseModel):
+    """A link between facts: party_role (party -> alias), pays (payer -> payee, value = Money),
+    governed_by (contract -> jurisdiction), term_renewal_notice (value = the three durations)."""
+
+    kind: Literal["party_role", "pays", "governed_by", "term_renewal_notice"]
+    subject: str
+    object: str | None = None
+    value: Money | dict[str, Any] | None = None
+    evidence: Evidence
+
+
 class Definition(BaseModel):
     """A defined term: '"Confidential Information" means ...'."""
 
@@ -97,6 +108,7 @@ class ContractAnalysis(BaseModel):
     dates: KeyDates = Field(default_factory=KeyDates)
     governing_law: list[str] = Field(default_factory=list)
     facts: list[Fact] = Field(default_factory=list)
+    relations: list[Relation] = Field(default_factory=list)
     definitions: list[Definition] = Field(default_factory=list)
     stage: Literal["rules"] = "rules"
     elapsed_ms: float = 0.0
