@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.deps-installed
-APT_PACKAGES := chromium chromium-driver redis-server
+APT_PACKAGES := chromium chromium-driver redis-server tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
 DATA ?= ../shared/data/neu_det
 
 .PHONY: demo test test-fast dashboard bench lint format setup system-deps clean
@@ -21,7 +21,7 @@ $(STAMP): $(PY) pyproject.toml
 	$(PIP) install -q -e ".[all]" "torch==2.14.1" "torchvision==0.29.1"
 	touch $(STAMP)
 
-# Debian packages the browser test and the recommender's Redis tests need; skipped when present (idempotent).
+# Debian packages the browser test, the recommender's Redis tests and the contract OCR need; skipped when present.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -48,6 +48,7 @@ bench: setup
 	$(PY) benchmarks/inspector.py --data $(DATA)
 	$(PY) benchmarks/compression.py --case all
 	$(PY) benchmarks/recommender.py
+	$(PY) benchmarks/contracts_rules.py  # CUAD field F1 of the contract rules + PDF reading speed, about a minute
 	$(PY) benchmarks/fraud.py  # YelpChi 3 seeds + synthetic 1e4/1e5, about 10 minutes; --big adds 1e6 (about 20 minutes, 12 GB)
 
 lint: $(STAMP)

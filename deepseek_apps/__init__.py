@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 __all__ = [
+    "ContractAnalysis",
+    "ContractParser",
     "DINRecommender",
     "Defect",
     "FraudDetector",
@@ -27,6 +29,8 @@ __all__ = [
 ]
 
 _LAZY = {
+    "ContractParser": "deepseek_apps.apps.contracts.app",
+    "ContractAnalysis": "deepseek_apps.apps.contracts.results",
     "QualityInspector": "deepseek_apps.apps.inspector.app",
     "Inspection": "deepseek_apps.apps.inspector.results",
     "Defect": "deepseek_apps.apps.inspector.results",
@@ -39,6 +43,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .apps.contracts.app import ContractParser
+    from .apps.contracts.results import ContractAnalysis
     from .apps.fraud.app import FraudDetector
     from .apps.fraud.results import FraudScore
     from .apps.fraud.synthetic import generate_transactions

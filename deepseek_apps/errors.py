@@ -52,6 +52,18 @@ class ErrorCode(IntEnum):
     FRAUD_UNKNOWN_ENTITY = 1206
     FRAUD_BAD_LABEL = 1207
     FRAUD_TOO_FEW_LABELS = 1208
+    # 13xx contracts: bad input
+    CONTRACT_UNSUPPORTED_TYPE = 1301
+    CONTRACT_PDF_ENCRYPTED = 1302
+    CONTRACT_PDF_CORRUPT = 1303
+    CONTRACT_ZERO_PAGES = 1304
+    CONTRACT_DOCX_NOT_ZIP = 1305
+    CONTRACT_DOCX_ZIP_BOMB = 1306
+    CONTRACT_IMAGE_INVALID = 1307
+    CONTRACT_TOO_MANY_PAGES = 1308
+    CONTRACT_TOO_MANY_PIXELS = 1309
+    CONTRACT_EMPTY_INPUT = 1310
+    CONTRACT_BAD_OPTION = 1311
     # 2xxx missing resource
     FILE_NOT_FOUND = 2001
     DIRECTORY_NOT_FOUND = 2002
@@ -61,9 +73,15 @@ class ErrorCode(IntEnum):
     REDIS_UNAVAILABLE = 2100
     # 22xx fraud: missing resource
     FRAUD_DATA_NOT_FOUND = 2201
+    # 23xx contracts: missing resource
+    CONTRACT_OCR_ENGINE_MISSING = 2301
+    CONTRACT_OCR_LANGUAGE_MISSING = 2302
+    CONTRACT_DATA_NOT_FOUND = 2303
     # 32xx fraud: model / format
     FRAUD_UNSUPPORTED_INPUT = 3201
     FRAUD_MODEL_INVALID = 3202
+    # 33xx contracts: model / format
+    CONTRACT_LEGAL_TERMS_INVALID = 3301
     # 3xxx model / format
     BUNDLE_INVALID = 3001
     BUNDLE_HASH_MISMATCH = 3002
@@ -83,6 +101,8 @@ class ErrorCode(IntEnum):
     SERVICE_TIMEOUT = 4102
     # 42xx fraud: runtime
     FRAUD_TRAINING_DIVERGED = 4201
+    # 43xx contracts: runtime
+    CONTRACT_OCR_FAILED = 4301
 
 
 class DeepSeekAppsError(Exception):

@@ -1,0 +1,302 @@
+"""Reading contracts into a typed ``Document``: pages, body text with offsets, tables.
+
+Every reader (PDF text layer, OCR, DOCX, TXT, images) produces the same ``Document``: the body
+text of all pages joined with a blank line, each ``Page`` knowing where its body starts and ends
+in that text, so any character span maps back to a page number. Lines repeated at the top or
+bottom of most pages (running headers, footers, page numbers) are detected across pages and
+kept out of the body (they stay available in ``Page.header`` / ``Page.footer``).
+
+Example:
+    >>> from deepseek_apps.apps.contracts.documents import read_document
+    >>> doc = read_document(b"THIS AGREEMENT is made on May 8, 2014.", filename="a.txt")
+    >>> doc.pages[0].number, doc.page_at(5)
+    (1, 1)
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deepseek_apps.errors import ErrorCode, InvalidInputError, MissingResourceError
+
+PAGE_SEPARATOR = "\n\n"
+EXTENSIONS = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".txt": "txt",
+    ".text": "txt",
+    ".png": "image",
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".tif": "image",
+    ".tiff": "image",
+}
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Limits enforced while reading (all configurable).
+
+    Attributes:
+        max_pages: more pages than this raises ``CONTRACT_TOO_MANY_PAGES``.
+        max_pixels: an image (or OCR render) larger than this raises ``CONTRACT_TOO_MANY_PIXELS``.
+        max_uncompressed_bytes: a .docx whose members together inflate beyond this is a zip bomb.
+        max_compression_ratio: a .docx member inflating more than this many times is a zip bomb.
+        ocr_dpi: resolution at which PDF pages without a text layer are rendered for OCR.
+    """
+
+    max_pages: int = 1000
+    max_pixels: int = 60_000_000
+    max_uncompressed_bytes: int = 200_000_000
+    max_compression_ratio: float = 200.0
+    ocr_dpi: int = 200
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table found on a page: rows of cell strings (``None`` cells become "")."""
+
+    page: int
+    rows: list[list[str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"page": self.page, "rows": self.rows}
+
+
+@dataclass
+class Page:
+    """One page: its body text, where that body sits in ``Document.text``, and how it was read."""
+
+    number: int
+    text: str
+    start: int = 0
+    source: str = "text"  # "text" (text layer / docx / txt) or "ocr"
+    header: list[str] = field(default_factory=list)
+    footer: list[str] = field(default_factory=list)
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "start": self.start,
+            "end": self.end,
+            "source": self.source,
+            "header": self.header,
+            "footer": self.footer,
+        }
+
+
+@dataclass
+class Document:
+    """A read document: body ``text`` (pages joined by a blank line), pages, tables."""
+
+    text: str
+    pages: list[Page]
+    tables: list[Table] = field(default_factory=list)
+    kind: str = "txt"  # pdf | docx | txt | image
+    name: str = ""
+
+    def page_at(self, offset: int) -> int:
+        """The 1-based page number holding character ``offset`` of ``text``."""
+        if not self.pages:
+            return 1
+        index = bisect.bisect_right([page.start for page in self.pages], offset) - 1
+        return self.pages[max(index, 0)].number
+
+    @property
+    def ocr_pages(self) -> int:
+        return sum(p.source == "ocr" for p in self.pages)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "n_pages": len(self.pages),
+            "pages": [p.to_dict() for p in self.pages],
+            "tables": [t.to_dict() for t in self.tables],
+        }
+
+
+def assemble(raw_pages: list[tuple[str, str]], *, kind: str, name: str = "", tables=None) -> Document:
+    """Build a ``Document`` from ``(text, source)`` per page, removing repeated headers/footers."""
+    if not raw_pages:
+        raise InvalidInputError(
+            ErrorCode.CONTRACT_ZERO_PAGES, "the document has no pages", value=name, hint="pass a document with content"
+        )
+    split = strip_running_lines([_clean(t) for t, _ in raw_pages])
+    pages, parts, offset = [], [], 0
+    for number, ((header, body, footer), (_, source)) in enumerate(zip(split, raw_pages), start=1):
+        pages.append(Page(number=number, text=body, start=offset, source=source, header=header, footer=footer))
+        parts.append(body)
+        offset += len(body) + len(PAGE_SEPARATOR)
+    return Document(text=PAGE_SEPARATOR.join(parts), pages=pages, tables=list(tables or []), kind=kind, name=name)
+
+
+def _clean(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace("\ufffe", "")
+    text = text.replace("\x02", "-")  # pdfium marks soft hyphens at line ends with STX
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+
+
+_DIGITS = re.compile(r"\d+")
+_PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[-–]?\s*\d{1,4}\s*[-–]?\s*(?:of\s+\d{1,4})?\s*$", re.IGNORECASE)
+
+
+def _pattern(line: str) -> str:
+    return _DIGITS.sub("#", " ".join(line.split()).lower())
+
+
+def strip_running_lines(pages: list[str], edge: int = 3) -> list[tuple[list[str], str, list[str]]]:
+    """Split each page into (header lines, body, footer lines).
+
+    A line among the first/last ``edge`` non-empty lines of a page is a running header/footer
+    when the same line (digits ignored, so "Page 3 of 9" matches "Page 4 of 9") sits at that
+    edge on at least half of the pages (and on at least two); bare page numbers ("- 3 -", "3")
+    at an edge count as footers/headers on any multi-page document.
+    """
+    if len(pages) < 2:  # one page: only bare page numbers ("Page 1 of 1") can be told apart
+        return [_split_page(text.split("\n"), set(), set(), edge) for text in pages]
+    lines = [text.split("\n") for text in pages]
+    need = max(2, (len(pages) + 1) // 2)
+    tops, bottoms = Counter(), Counter()
+    for page_lines in lines:
+        content = [ln for ln in page_lines if ln.strip()]
+        tops.update({_pattern(ln) for ln in content[:edge]})
+        bottoms.update({_pattern(ln) for ln in content[-edge:]})
+    running_top = {p for p, n in tops.items() if n >= need}
+    running_bottom = {p for p, n in bottoms.items() if n >= need}
+    return [_split_page(page_lines, running_top, running_bottom, edge) for page_lines in lines]
+
+
+def _split_page(page_lines: list[str], top: set[str], bottom: set[str], edge: int):
+    header, footer = [], []
+    start, end = 0, len(page_lines)
+    seen = 0
+    while start < end and seen < edge:
+        line = page_lines[start]
+        if not line.strip():
+            start += 1
+            continue
+        if _pattern(line) in top or _PAGE_NUMBER.match(line):
+            header.append(line.strip())
+            start += 1
+            seen += 1
+            continue
+        break
+    seen = 0
+    while end > start and seen < edge:
+        line = page_lines[end - 1]
+        if not line.strip():
+            end -= 1
+            continue
+        if _pattern(line) in bottom or _PAGE_NUMBER.match(line):
+            footer.insert(0, line.strip())
+            end -= 1
+            seen += 1
+            continue
+        break
+    return header, "\n".join(page_lines[start:end]).strip("\n"), footer
+
+
+def detect_kind(data: bytes, filename: str = "") -> str:
+    """The reader for ``data``: by magic bytes first, then by the file extension."""
+    head = data[:8]
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        return "docx"
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")):
+        return "image"
+    suffix = Path(filename).suffix.lower()
+    if suffix in EXTENSIONS:
+        return EXTENSIONS[suffix]
+    if filename == "" and _looks_like_text(data):
+        return "txt"
+    raise InvalidInputError(
+        ErrorCode.CONTRACT_UNSUPPORTED_TYPE,
+        "this file type is not read by the contract parser",
+        value=filename or repr(head),
+        hint="pass a PDF, DOCX, TXT, PNG, JPEG or TIFF file",
+    )
+
+
+def _looks_like_text(data: bytes) -> bool:
+    sample = data[:4096]
+    if b"\x00" in sample:
+        return False
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start > len(sample) - 4  # a multi-byte character cut at the sample's end
+    return True
+
+
+def load_source(source: str | Path | bytes, filename: str = "") -> tuple[bytes, str]:
+    """Bytes and a display name for a path or raw bytes."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source), filename
+    path = Path(source)
+    if not path.is_file():
+        raise MissingResourceError(
+            ErrorCode.FILE_NOT_FOUND, "contract file not found", value=str(path), hint="check the path"
+        )
+    return path.read_bytes(), filename or path.name
+
+
+def read_document(
+    source: str | Path | bytes,
+    *,
+    filename: str = "",
+    limits: ReadLimits | None = None,
+    ocr: str = "auto",
+    ocr_lang: str = "eng",
+    ocr_workers: int = 2,
+) -> Document:
+    """Read a PDF, DOCX, TXT or image (path or bytes) into a ``Document``.
+
+    Args:
+        source: a path, or the file's bytes (then ``filename`` helps to tell its type).
+        filename: name used for type detection by extension and in error messages.
+        limits: page / pixel / zip limits (``ReadLimits()`` by default).
+        ocr: "auto" (OCR PDF pages without a text layer, and images), "always" or "never".
+        ocr_lang: Tesseract language(s), e.g. "eng" or "eng+chi_sim".
+        ocr_workers: pages OCR-ed in parallel (each a single-threaded Tesseract process).
+
+    Raises:
+        InvalidInputError: unsupported type, encrypted/corrupt PDF, zero pages, bad .docx,
+            zip bomb, invalid image, page or pixel limit exceeded (codes 1301-1311).
+        MissingResourceError: the file or the OCR engine / language is missing (2301-2302).
+    """
+    if ocr not in ("auto", "always", "never"):
+        raise InvalidInputError(
+            ErrorCode.CONTRACT_BAD_OPTION, "unknown ocr mode", value=ocr, hint="use 'auto', 'always' or 'never'"
+        )
+    data, name = load_source(source, filename)
+    if not data:
+        raise InvalidInputError(ErrorCode.CONTRACT_EMPTY_INPUT, "the file is empty", value=name, hint="pass a document")
+    limits = limits or ReadLimits()
+    kind = detect_kind(data, name)
+    ocr_opts = {"mode": ocr, "lang": ocr_lang, "workers": ocr_workers}
+    if kind == "pdf":
+        from .pdf import read_pdf
+
+        return read_pdf(data, name=name, limits=limits, ocr=ocr_opts)
+    if kind == "docx":
+        from .office import read_docx
+
+        return read_docx(data, name=name, limits=limits)
+    if kind == "image":
+        from .office import read_image
+
+        return read_image(data, name=name, limits=limits, ocr=ocr_opts)
+    from .office import read_txt
+
+    return read_txt(data, name=name, limits=limits)
