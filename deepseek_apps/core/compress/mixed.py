@@ -6,8 +6,8 @@ metric drop with a user ``evaluate(model_path) -> float`` (higher is better).
 back to FP32 until the drop fits the budget; its report says which layer got what and what
 each step cost. Plans choose between FP32 and INT8. FP16 is not offered: ONNX Runtime's x86
 CPU provider has no FP16 convolution kernels, so an FP16 graph runs slower than FP32 there
-(ResNet-18 224x224, batch 1, 2 threads, AVX-512 + VNNI: 40.1 ms FP16 vs 31.3 ms FP32,
-measured interleaved with ``onnxruntime.transformers.float16``; 2026-11-23).
+(ResNet-18 224x224, batch 1, 2 threads, AVX-512 + VNNI, no AVX512-FP16: 11.6 ms FP16 vs
+8.8 ms FP32, 300 interleaved runs each, ``onnxruntime.transformers.float16``; 2026-11-23).
 
 Example:
     >>> from deepseek_apps.core.compress.mixed import plan_mixed_precision
