@@ -21,6 +21,7 @@ def inspector_target(
     calib_images: int = 128,
     finetune_epochs: int = 10,
     seed: int = 0,
+    finetune_lr: float = 5e-4,
 ) -> OptimizeTarget:
     """Build the target: metric = mAP@0.5 x 100 on ``eval_split``; calibration and fine-tuning on the rest."""
     import torch
@@ -62,7 +63,7 @@ def inspector_target(
         return 100.0 * evaluate_items(forward, eval_items, loaded.class_names)["map50"]
 
     def finetune(student, teacher) -> None:
-        _finetune_detector(student, train_items, finetune_epochs, seed)
+        _finetune_detector(student, train_items, finetune_epochs, seed, finetune_lr)
 
     detector = loaded.metadata["torch_module"]
     graph = InspectorGraph(detector, cfg).eval()
@@ -79,12 +80,12 @@ def inspector_target(
         rebuild=lambda det: InspectorGraph(det, cfg).eval(),
         ignored_layers=ignored,
         finetune=finetune,
-        finetune_description=f"{finetune_epochs} epochs of detection-loss training at lr 5e-4",
+        finetune_description=f"{finetune_epochs} epochs of detection-loss training at lr {finetune_lr:g}",
         compare=_parity_compare,
     )
 
 
-def _finetune_detector(student, items, epochs: int, seed: int) -> None:
+def _finetune_detector(student, items, epochs: int, seed: int, lr: float = 5e-4) -> None:
     """Recover accuracy after pruning: the detection loss at a low learning rate, in place."""
     import tempfile
 
@@ -92,7 +93,7 @@ def _finetune_detector(student, items, epochs: int, seed: int) -> None:
     from .train import detection_loss, make_collate
 
     cfg = TrainConfig(
-        epochs=epochs, lr=5e-4, warmup_epochs=0.2, seed=seed, out_dir=tempfile.mkdtemp(), resume=False, progress=True
+        epochs=epochs, lr=lr, warmup_epochs=0.2, seed=seed, out_dir=tempfile.mkdtemp(), resume=False, progress=True
     )
     Trainer(cfg).fit(student, items, make_collate(True), detection_loss, lambda m: {})
     student.eval()
