@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from ...core.runtime.jsonl import read_records
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fraud", help="fraud detection on transaction graphs (FraudDetector)")
@@ -88,23 +90,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def read_done(out: Path) -> set[str]:
     """Ids already written to ``out``; a torn last line is cut off the file."""
-    done: set[str] = set()
-    if not out.exists():
-        return done
-    data = out.read_bytes()
-    good = 0
-    for line in data.splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break
-        try:
-            done.add(json.loads(line)["id"])
-        except (json.JSONDecodeError, KeyError):
-            break
-        good += len(line)
-    if good != len(data):
-        with open(out, "r+b") as fh:
-            fh.truncate(good)
-    return done
+    return set(read_records(out, key="id"))
 
 
 def score_file(det, data: str, out: str | Path, batch_size: int = 10000, progress: bool = True) -> dict:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
-import os
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...core.runtime.jsonl import append_records, read_records
 from ...datasets.io import IMAGE_SUFFIXES
 from ...errors import ErrorCode, InvalidInputError
 
@@ -59,25 +58,8 @@ def expand_inputs(inputs: Iterable[str]) -> list[Path]:
 
 
 def read_done(out: Path) -> dict[str, dict]:
-    """Records already in ``out``; a torn last line (killed mid-write) is cut off the file."""
-    done: dict[str, dict] = {}
-    if not out.exists():
-        return done
-    data = out.read_bytes()
-    good = 0
-    for line in data.splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            break
-        done[rec["source"]] = rec
-        good += len(line)
-    if good != len(data):
-        with open(out, "r+b") as fh:
-            fh.truncate(good)
-    return done
+    """Records already in ``out`` by source; a torn last line (killed mid-write) is cut off the file."""
+    return read_records(out, key="source")
 
 
 def _annotated_name(path: Path) -> str:
@@ -114,10 +96,8 @@ def score_files(
                     annotate(to_pil(path), res, inspector.class_names).save(annotated_dir / _annotated_name(path))
                 rec = res.to_dict()
                 done[rec["source"]] = rec
-                lines.append(json.dumps(rec) + "\n")
-            fh.write("".join(lines))
-            fh.flush()
-            os.fsync(fh.fileno())
+                lines.append(rec)
+            append_records(fh, lines)
             bar.update(len(batch))
     bar.close()
     elapsed = time.perf_counter() - t0

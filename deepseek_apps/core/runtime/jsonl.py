@@ -21,7 +21,11 @@ from typing import IO, Any
 
 
 def read_records(path: str | Path, key: str) -> dict[Any, dict]:
-    """Records already in ``path`` keyed by ``record[key]``; a torn last line is truncated away."""
+    """Records already in ``path`` keyed by ``record[key]``; a torn last line is truncated away.
+
+    Reading stops at the first line that is not a whole JSON record with ``key``; the file is
+    cut there, so the next append starts on a clean line.
+    """
     path = Path(path)
     done: dict[Any, dict] = {}
     if not path.exists():
@@ -33,9 +37,9 @@ def read_records(path: str | Path, key: str) -> dict[Any, dict]:
             break
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError:
+            done[rec[key]] = rec
+        except (json.JSONDecodeError, KeyError, TypeError):
             break
-        done[rec[key]] = rec
         good += len(line)
     if good != len(data):
         with open(path, "r+b") as fh:
