@@ -18,7 +18,13 @@ APPLICATIONS = (
         "and an OK/NG verdict out. Ships with an embedded int8 model for the six NEU-DET steel-defect classes.",
         "pages/1_Quality_Inspector.py",
     ),
-    ("ContractParser", "Coming", "Clause extraction and matching for contracts and other business documents.", None),
+    (
+        "ContractParser",
+        "In progress",
+        "Contracts (PDF, scans, Word) in; parties, dates, money, terms and governing law out, with page and "
+        "evidence. Reading and the rule-based stage are in the Python API; clause detection and this page follow.",
+        None,
+    ),
     (
         "DINRecommender",
         "Available",
@@ -49,7 +55,7 @@ for i, (name, status, description, page) in enumerate(APPLICATIONS):
     if i % 2 == 0:
         row = st.columns(2)
     with row[i % 2], st.container(border=True, height="stretch"):
-        badge = ":green-badge[Available]" if status == "Available" else ":gray-badge[Coming]"
+        badge = ":green-badge[Available]" if status == "Available" else f":gray-badge[{status}]"
         st.subheader(name, anchor=False)
         st.markdown(badge)
         st.markdown(description)
