@@ -282,7 +282,7 @@ def main() -> None:
     parser.add_argument("--classifier-finetune-epochs", type=int, default=12, help="classifier level 3 KD epochs")
     parser.add_argument("--finetune-epochs", type=int, default=30, help="detector level 3 recovery epochs")
     parser.add_argument("--classifier-ratios", default="0.5,0.35", help="level 3 pruning ratios to try, in order")
-    parser.add_argument("--detector-ratios", default="0.35,0.2", help="level 3 pruning ratios to try, in order")
+    parser.add_argument("--detector-ratios", default="0.2", help="level 3 pruning ratios to try, in order")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument(
         "--cache",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,13 @@ def inspector_target(
     finetune_epochs: int = 10,
     seed: int = 0,
     finetune_lr: float = 5e-4,
+    kd_weight: float = 1.0,
 ) -> OptimizeTarget:
-    """Build the target: metric = mAP@0.5 x 100 on ``eval_split``; calibration and fine-tuning on the rest."""
+    """Build the target: metric = mAP@0.5 x 100 on ``eval_split``; calibration and fine-tuning on the rest.
+
+    Fine-tuning (level 3, QAT) trains with the detection loss plus, when ``kd_weight > 0``,
+    distillation of the unpruned detector's outputs.
+    """
     import torch
 
     from ...core.runtime.session import OrtSession
@@ -63,7 +69,7 @@ def inspector_target(
         return 100.0 * evaluate_items(forward, eval_items, loaded.class_names)["map50"]
 
     def finetune(student, teacher) -> None:
-        _finetune_detector(student, train_items, finetune_epochs, seed, finetune_lr)
+        _finetune_detector(student, train_items, finetune_epochs, seed, finetune_lr, teacher, kd_weight)
 
     detector = loaded.metadata["torch_module"]
     graph = InspectorGraph(detector, cfg).eval()
@@ -80,14 +86,25 @@ def inspector_target(
         rebuild=lambda det: InspectorGraph(det, cfg).eval(),
         ignored_layers=ignored,
         finetune=finetune,
-        finetune_description=f"{finetune_epochs} epochs of detection-loss training at lr {finetune_lr:g}",
+        finetune_description=(
+            f"{finetune_epochs} epochs of detection-loss training at lr {finetune_lr:g}"
+            + (f" + output distillation from the unpruned detector (weight {kd_weight:g})" if kd_weight else "")
+        ),
         compare=_parity_compare,
     )
 
 
-def _finetune_detector(student, items, epochs: int, seed: int, lr: float = 5e-4) -> None:
-    """Recover accuracy after pruning: the detection loss at a low learning rate, in place."""
+def _finetune_detector(
+    student, items, epochs: int, seed: int, lr: float = 5e-4, teacher=None, kd_weight: float = 1.0
+) -> None:
+    """Recover accuracy after pruning, in place: the detection loss plus, with a ``teacher``, distillation.
+
+    Distillation matches the teacher's per-location outputs, which pruning does not change in
+    shape: class logits (sigmoid KD at T=2), box regression (smooth L1) and centerness.
+    """
     import tempfile
+
+    import torch
 
     from ...core.train import TrainConfig, Trainer
     from .train import detection_loss, make_collate
@@ -95,8 +112,48 @@ def _finetune_detector(student, items, epochs: int, seed: int, lr: float = 5e-4)
     cfg = TrainConfig(
         epochs=epochs, lr=lr, warmup_epochs=0.2, seed=seed, out_dir=tempfile.mkdtemp(), resume=False, progress=True
     )
-    Trainer(cfg).fit(student, items, make_collate(True), detection_loss, lambda m: {})
+    if teacher is None or kd_weight == 0:
+        Trainer(cfg).fit(student, items, make_collate(True), detection_loss, lambda m: {})
+    else:
+        with _head_outputs(student) as s_out, _head_outputs(teacher) as t_out:
+            teacher.eval()
+
+            def loss_fn(model, batch):
+                images, _ = batch
+                task = detection_loss(model, batch)
+                with torch.no_grad():
+                    teacher(images)
+                return task + kd_weight * _output_kd(s_out, t_out)
+
+            Trainer(cfg).fit(student, items, make_collate(True), loss_fn, lambda m: {})
     student.eval()
+
+
+@contextmanager
+def _head_outputs(detector):
+    """Capture an FCOS head's class logits and (box regression, centerness) on every forward."""
+    store: dict = {}
+    head = detector.head
+    handles = [
+        head.classification_head.register_forward_hook(lambda m, i, o: store.__setitem__("cls", o)),
+        head.regression_head.register_forward_hook(lambda m, i, o: store.__setitem__("reg", o)),
+    ]
+    try:
+        yield store
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _output_kd(student: dict, teacher: dict, temperature: float = 2.0):
+    import torch
+    from torch.nn import functional as F
+
+    t = temperature
+    cls = F.binary_cross_entropy_with_logits(student["cls"] / t, torch.sigmoid(teacher["cls"] / t)) * t * t
+    box = F.smooth_l1_loss(student["reg"][0], teacher["reg"][0])
+    ctr = F.binary_cross_entropy_with_logits(student["reg"][1], torch.sigmoid(teacher["reg"][1]))
+    return cls + box + ctr
 
 
 def optimize_inspector(
