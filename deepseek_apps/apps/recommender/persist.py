@@ -8,13 +8,13 @@ tensor files). Loading checks the hashes and never unpickles anything.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ...core.runtime.bundle import sha256
 from ...errors import ErrorCode, MissingResourceError, ModelFormatError
 from .data import Catalog
 from .model import DIN, DINConfig
@@ -30,10 +30,6 @@ class SavedModel:
     hist_items: np.ndarray
     params: dict
     metrics: dict
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def save_model(out: str | Path, saved: SavedModel) -> Path:
@@ -59,7 +55,7 @@ def save_model(out: str | Path, saved: SavedModel) -> Path:
         "catalog": saved.catalog.to_dict(),
         "params": saved.params,
         "metrics": saved.metrics,
-        "sha256": {name: _sha(out / name) for name in ("model.safetensors", "catalog.safetensors")},
+        "sha256": {name: sha256((out / name).read_bytes()) for name in ("model.safetensors", "catalog.safetensors")},
     }
     (out / "config.json").write_text(json.dumps(config, indent=1, default=float))
     return out
@@ -91,7 +87,7 @@ def load_model(path: str | Path) -> SavedModel:
             hint="re-save the model with DINRecommender.save",
         )
     for name, digest in config["sha256"].items():
-        if not (path / name).is_file() or _sha(path / name) != digest:
+        if not (path / name).is_file() or sha256((path / name).read_bytes()) != digest:
             raise ModelFormatError(
                 ErrorCode.BUNDLE_HASH_MISMATCH,
                 f"'{name}' is missing or does not match its sha256 in config.json",

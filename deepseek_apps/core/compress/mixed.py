@@ -131,16 +131,18 @@ def plan_mixed_precision(
     max_fp32_layers: int | None = None,
     progress: bool = True,
     always_analyze: bool = False,
+    baseline_metric: float | None = None,
 ) -> MixedPrecisionPlan:
     """Quantize to INT8, then keep the most sensitive layers in FP32 until the drop is <= ``max_drop``.
 
     The per-layer sensitivity analysis (one quantization and one evaluation per layer) runs
     only when the all-INT8 model misses the budget, unless ``always_analyze`` is set. Writes
     the chosen model to ``out_path``; if even ``max_fp32_layers`` FP32 layers do not meet the
-    budget, the best plan found is written and ``steps`` says so.
+    budget, the best plan found is written and ``steps`` says so. ``baseline_metric`` is the
+    FP32 model's metric when the caller already has it.
     """
     batches = _check_batches(calibration)
-    baseline = evaluate(Path(model_path))
+    baseline = evaluate(Path(model_path)) if baseline_metric is None else baseline_metric
     names = [n for n, _ in quantizable_nodes(model_path)]
     steps: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -282,8 +282,8 @@ def optimize(
     module, current, prunable = target.module, work / "fp32.onnx", _teacher(target)
     final, mixed = current, None
 
-    def quantize(path: Path):
-        return _int8(target, path, baseline.metric, max_accuracy_drop, method, progress, steps)
+    def quantize(path: Path, fp32_metric: float | None = None):
+        return _int8(target, path, baseline.metric, max_accuracy_drop, method, progress, steps, fp32_metric)
 
     if level == 3:
         for ratio in prune_ratios:
@@ -291,7 +291,7 @@ def optimize(
             drop = baseline.metric - target.evaluate(cand_path)
             steps[-1].metric = baseline.metric - drop
             if drop <= max_accuracy_drop:
-                plan = quantize(cand_path)
+                plan = quantize(cand_path, baseline.metric - drop)
                 if baseline.metric - plan[0].metric <= max_accuracy_drop:
                     module, current, prunable, mixed = cand, cand_path, cand_prunable, plan
                     break
@@ -304,7 +304,7 @@ def optimize(
         steps.append(StepRecord("graph optimisation", "ONNX Runtime extended fusions saved offline"))
     if level >= 2:
         if mixed is None:
-            mixed = quantize(current)
+            mixed = quantize(current, baseline.metric)  # current is the unpruned FP32 export here
         missed = baseline.metric - mixed[0].metric > max_accuracy_drop
         if target.finetune is not None and (qat or (qat is None and missed)):
             qat_module, qat_path, _ = _quantization_aware(target, prunable, current, steps)
@@ -331,16 +331,27 @@ def optimize(
     return final.read_bytes(), out
 
 
-def _int8(target: OptimizeTarget, path: Path, baseline: float, budget: float, method: str, progress: bool, steps):
+def _int8(
+    target: OptimizeTarget,
+    path: Path,
+    baseline: float,
+    budget: float,
+    method: str,
+    progress: bool,
+    steps,
+    fp32_metric: float | None = None,
+):
     """Static INT8 of ``path`` with the mixed-precision plan, so the total drop from ``baseline`` fits ``budget``.
 
     Writes ``<path>_int8.onnx``, records a step and returns ``(plan, written path)``.
+    ``fp32_metric`` is ``path``'s own metric when the caller has measured it already.
     """
     from .mixed import plan_mixed_precision
     from .quantize import integer_kernel_coverage
 
     out = path.with_name(path.stem + "_int8.onnx")
-    spent = baseline - target.evaluate(path)  # what pruning / fine-tuning already cost
+    fp32_metric = target.evaluate(path) if fp32_metric is None else fp32_metric
+    spent = baseline - fp32_metric  # what pruning / fine-tuning already cost
     mixed = plan_mixed_precision(
         path,
         out,
@@ -350,6 +361,7 @@ def _int8(target: OptimizeTarget, path: Path, baseline: float, budget: float, me
         method=method,
         progress=progress,
         max_fp32_layers=8,
+        baseline_metric=fp32_metric,
     )
     kept = [n for n, p in mixed.layers.items() if p == "fp32"]
     fused = integer_kernel_coverage(out)
