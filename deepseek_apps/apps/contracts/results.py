@@ -83,6 +83,14 @@ class Definition(BaseModel):
     evidence: Evidence
 
 
+class Clause(BaseModel):
+    """A clause of one of the 41 CUAD categories found by the learned tagger, with evidence."""
+
+    category: str = Field(description="CUAD category, e.g. 'Cap On Liability'")
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: Evidence
+
+
 class DocumentInfo(BaseModel):
     name: str
     kind: Literal["pdf", "docx", "txt", "image"]
@@ -101,7 +109,11 @@ class KeyDates(BaseModel):
 
 
 class ContractAnalysis(BaseModel):
-    """Everything the parser found in one contract (rule-based stage: no learned clause model yet)."""
+    """Everything the parser found in one contract.
+
+    ``stage`` is "rules+model" when the learned clause tagger ran (``clauses`` filled) and
+    "rules" when it was switched off (``ContractParser(clauses=False)``).
+    """
 
     document: DocumentInfo
     parties: list[Party] = Field(default_factory=list)
@@ -110,7 +122,8 @@ class ContractAnalysis(BaseModel):
     facts: list[Fact] = Field(default_factory=list)
     relations: list[Relation] = Field(default_factory=list)
     definitions: list[Definition] = Field(default_factory=list)
-    stage: Literal["rules"] = "rules"
+    clauses: list[Clause] = Field(default_factory=list)
+    stage: Literal["rules", "rules+model"] = "rules"
     elapsed_ms: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,6 +147,11 @@ class ContractAnalysis(BaseModel):
             value = fact.value.model_dump() if isinstance(fact.value, BaseModel) else fact.value
             text = " ".join(fact.evidence.text.split()).replace("|", "\\|")
             lines.append(f"| {fact.label} | {fact.kind or ''} | {value} | {fact.evidence.page} | {text} |")
+        if self.clauses:
+            lines += ["", "## Clauses", "", "| category | confidence | page | evidence |", "|---|---|---|---|"]
+            for clause in self.clauses:
+                text = " ".join(clause.evidence.text.split()).replace("|", "\\|")
+                lines.append(f"| {clause.category} | {clause.confidence:.2f} | {clause.evidence.page} | {text} |")
         return "\n".join(lines) + "\n"
 
 

