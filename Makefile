@@ -33,6 +33,7 @@ demo: setup
 	$(PY) -m deepseek_apps.apps.inspector.demo --out demo_out --data $(DATA)
 	$(PY) -m deepseek_apps.apps.recommender.demo --start-redis
 	$(PY) -m deepseek_apps.apps.fraud.demo --out demo_out
+	$(PY) -m deepseek_apps.apps.contracts.demo --out demo_out  # text PDF, DOCX and a scan (OCR) vs ground truth
 
 test: setup
 	$(PY) -m pytest -q

@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .apps.fraud import cli as fraud_cli
 
     fraud_cli.add_parser(sub)
+    from .apps.contracts import cli as contracts_cli
+
+    contracts_cli.add_parser(sub)
     o = sub.add_parser("optimize", help="make a model smaller and faster (levels 0-3) and write an edge bundle")
     o.add_argument(
         "target",

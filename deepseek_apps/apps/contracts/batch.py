@@ -1,0 +1,156 @@
+"""Resumable batch analysis: contract files in, one JSON line per file out, exactly once.
+
+Each line is ``{"file": ..., "ok": true, "analysis": {...}}`` or ``{"file": ..., "ok": false,
+"error": {"code", "family", "message", "value", "hint"}}``. Lines are written whole and
+fsynced one file at a time, so a job killed at any moment leaves at most one torn last line;
+the next run cuts it off, skips every file already in the output and analyses the rest.
+
+Example:
+    >>> from deepseek_apps.apps.contracts.app import ContractParser
+    >>> from deepseek_apps.apps.contracts.batch import analyze_files
+    >>> summary = analyze_files(ContractParser(), ["contracts/"], "results.jsonl")  # doctest: +SKIP
+    >>> summary.ok, summary.failed, summary.skipped  # doctest: +SKIP
+    (12, 1, 0)
+"""
+
+from __future__ import annotations
+
+import glob
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from deepseek_apps.core.runtime.jsonl import append_records, read_records
+from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError, RuntimeFailure
+
+from .documents import EXTENSIONS
+
+CONTRACT_SUFFIXES = frozenset({".pdf", ".docx", ".txt", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+
+
+@dataclass
+class BatchSummary:
+    """Counts over every input of one run: ``ok`` and ``failed`` include lines from earlier runs."""
+
+    total: int = 0
+    ok: int = 0
+    failed: int = 0
+    analysed_now: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self, out: str | Path) -> str:
+        """The one-line summary the CLI prints."""
+        return (
+            f"contracts: {self.ok} ok, {self.failed} failed, {self.skipped} skipped (already in {out}); "
+            f"{self.analysed_now} analysed in {self.seconds:.1f} s"
+        )
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    """Files, folders (their contract files, recursively) and glob patterns -> sorted unique paths.
+
+    A named file is kept whatever its suffix (an unsupported or missing one becomes a per-file
+    error); a folder contributes only files with a suffix the parser reads.
+    """
+    found: dict[str, Path] = {}
+    for raw in map(str, inputs):
+        matches = [Path(m) for m in glob.glob(raw, recursive=True)] if any(c in raw for c in "*?[") else [Path(raw)]
+        if not matches:
+            raise InvalidInputError(
+                ErrorCode.INVALID_ARGUMENT,
+                "pattern matched no files",
+                value=raw,
+                hint="check the glob or quote it so the shell does not expand it",
+            )
+        for match in matches:
+            if match.is_dir():
+                for path in match.rglob("*"):
+                    if path.is_file() and path.suffix.lower() in CONTRACT_SUFFIXES:
+                        found[str(path.resolve())] = path.resolve()
+            else:
+                found[str(match.resolve())] = match.resolve()
+    return [found[key] for key in sorted(found)]
+
+
+def analyze_one(parser, path: Path) -> dict[str, Any]:
+    """The output line of one file: its analysis, or the error that stopped it."""
+    try:
+        return {"file": str(path), "ok": True, "analysis": parser.analyze(path).to_dict()}
+    except InvalidInputError as exc:
+        if exc.code == ErrorCode.CONTRACT_BAD_OPTION:
+            raise  # a wrong option fails every file: stop instead of recording it N times
+        return {"file": str(path), "ok": False, "error": exc.to_dict()}
+    except DeepSeekAppsError as exc:
+        return {"file": str(path), "ok": False, "error": exc.to_dict()}
+    except Exception as exc:  # a reader library failing on one odd file must not stop a batch
+        print(f"warning: unexpected {type(exc).__name__} on {path}: {exc}", file=sys.stderr)
+        error = RuntimeFailure(
+            ErrorCode.BACKEND_FAILURE,
+            f"unexpected {type(exc).__name__} while analysing the file",
+            value=str(exc) or type(exc).__name__,
+            hint="the file may be damaged; please report it if it opens elsewhere",
+        )
+        return {"file": str(path), "ok": False, "error": error.to_dict()}
+
+
+def analyze_files(parser, inputs: Iterable[str | Path], out: str | Path, progress: bool = True) -> BatchSummary:
+    """Analyse every contract in ``inputs`` into ``out`` (JSON lines), resuming a previous run.
+
+    Args:
+        parser: a ``ContractParser`` (default ``output_format="model"``).
+        inputs: files, folders and glob patterns (see ``expand_inputs``).
+        out: the JSON-lines file; lines of files already in it are kept and those files skipped.
+        progress: show a tqdm bar with rate and ETA.
+
+    Raises:
+        InvalidInputError: no input at all, or a glob that matched nothing.
+    """
+    from tqdm.auto import tqdm
+
+    inputs = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+    paths = expand_inputs(inputs)
+    if not paths:
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            "no contract files found",
+            value=[str(i) for i in inputs],
+            hint=f"pass files or folders holding {', '.join(sorted(EXTENSIONS))} files",
+        )
+    if parser.output_format != "model":
+        raise InvalidInputError(
+            ErrorCode.CONTRACT_BAD_OPTION,
+            "batch analysis writes the parser's typed results",
+            value=parser.output_format,
+            hint="use ContractParser(output_format='model') for analyze_files",
+        )
+    parser.legal_terms()  # a bad --legal-terms file stops the job before any file, not once per file
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = read_records(out, key="file")
+    todo = [p for p in paths if str(p) not in done]
+    started = time.perf_counter()
+    bar = tqdm(total=len(todo), unit="file", desc="analyze", disable=not progress, dynamic_ncols=True)
+    with open(out, "a", encoding="utf-8") as fh:
+        for path in todo:
+            bar.set_postfix_str(path.name[-40:], refresh=False)
+            record = analyze_one(parser, path)
+            append_records(fh, [record])
+            done[record["file"]] = record
+            bar.update(1)
+    bar.close()
+    summary = BatchSummary(
+        total=len(paths), analysed_now=len(todo), skipped=len(paths) - len(todo), seconds=time.perf_counter() - started
+    )
+    for path in paths:
+        if done[str(path)]["ok"]:
+            summary.ok += 1
+        else:
+            summary.failed += 1
+    return summary

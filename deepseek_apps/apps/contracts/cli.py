@@ -1,0 +1,108 @@
+"""``deepseek-apps contracts analyze|demo|schema``.
+
+``analyze`` with ``--out`` writes one JSON line per file and resumes: a re-run skips files
+already in the output (a torn last line is cut off first) and analyses the rest; a file that
+cannot be read becomes a line with an ``error`` instead of stopping the job. Without
+``--out`` each analysis is printed (JSON or markdown) and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("contracts", help="contract parsing: parties, dates, money, terms, law (ContractParser)")
+    cmds = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    a = cmds.add_parser(
+        "analyze",
+        help="analyse contracts (PDF, DOCX, TXT, scans, images) into JSON lines (resumable)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    a.add_argument("files", nargs="+", metavar="FILES", help="contract files, folders (searched recursively), globs")
+    a.add_argument("--out", default=None, help="output .jsonl (resumable); without it results go to stdout")
+    a.add_argument(
+        "--format",
+        default="json",
+        choices=["json", "markdown"],
+        help="stdout format when --out is not given",
+    )
+    a.add_argument("--ocr", default="auto", choices=["auto", "always", "never"], help="auto: OCR pages without text")
+    a.add_argument("--ocr-lang", default="eng", help="Tesseract language(s), e.g. eng or eng+chi_sim")
+    a.add_argument("--legal-terms", default=None, help="JSON glossary extending the shipped legal terms")
+    a.add_argument("--no-progress", action="store_true")
+    a.set_defaults(func=_analyze)
+    d = cmds.add_parser("demo", help="generate contracts (PDF, DOCX, scan), analyse and check them vs ground truth")
+    d.add_argument("--out", default="demo_out", help="folder for the samples and contracts_analysis.jsonl")
+    d.add_argument("--formats", default="pdf,docx,scan", help="comma-separated subset of pdf,docx,scan")
+    d.add_argument("--no-progress", action="store_true")
+    d.set_defaults(func=_demo)
+    s = cmds.add_parser("schema", help="print the published JSON schema of a contract analysis")
+    s.set_defaults(func=_schema)
+
+
+def _parser(args: argparse.Namespace, output_format: str = "model"):
+    from .app import ContractParser
+
+    return ContractParser(
+        legal_terms_db=args.legal_terms, output_format=output_format, ocr_lang=args.ocr_lang, ocr=args.ocr
+    )
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    if args.out is None:
+        return _analyze_to_stdout(args)
+    from .batch import analyze_files
+
+    summary = analyze_files(_parser(args), args.files, args.out, progress=not args.no_progress)
+    print(summary.line(args.out))
+    return 0 if summary.ok else 1
+
+
+def _analyze_to_stdout(args: argparse.Namespace) -> int:
+    from deepseek_apps.errors import ErrorCode, InvalidInputError
+
+    from .batch import analyze_one, expand_inputs
+
+    paths = expand_inputs(args.files)
+    if not paths:
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT, "no contract files found", value=args.files, hint="pass files or folders"
+        )
+    parser = _parser(args)
+    parser.legal_terms()
+    ok = 0
+    for path in paths:
+        record = analyze_one(parser, path)
+        if not record["ok"]:
+            error = record["error"]
+            print(f"error: {path}: [DSA-{error['code']}] {error['message']}. {error['hint']}", file=sys.stderr)
+            continue
+        ok += 1
+        if args.format == "markdown":
+            from .results import ContractAnalysis
+
+            print(ContractAnalysis.model_validate(record["analysis"]).to_markdown())
+        else:
+            import json
+
+            print(json.dumps(record), flush=True)
+    print(f"contracts: {ok} ok, {len(paths) - ok} failed", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import parse_formats, run_demo
+
+    scores = run_demo(Path(args.out), parse_formats(args.formats), progress=not args.no_progress)
+    return 0 if scores else 1
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .results import schema_json
+
+    sys.stdout.write(schema_json())
+    return 0
