@@ -20,10 +20,10 @@ APPLICATIONS = (
     ),
     (
         "ContractParser",
-        "In progress",
-        "Contracts (PDF, scans, Word) in; parties, dates, money, terms and governing law out, with page and "
-        "evidence. Reading and the rule-based stage are in the Python API; clause detection and this page follow.",
-        None,
+        "Available",
+        "Contracts (PDF, scans, Word, text) in; parties, dates, money, terms, governing law and clauses out, "
+        "each with its page and the text it was read from, as JSON with a published schema.",
+        "pages/3_Contract_Parser.py",
     ),
     (
         "DINRecommender",
