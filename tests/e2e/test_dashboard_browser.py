@@ -123,3 +123,44 @@ def test_inspector_page_shows_results_in_chromium(dashboard_url: str, tmp_path: 
         target = Path(os.environ["DSA_SCREENSHOT_DIR"])
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, target / shot.name)
+
+
+def test_contract_page_highlights_a_sample_and_reports_a_bad_upload(dashboard_url: str, tmp_path: Path):
+    from playwright.sync_api import expect, sync_playwright
+
+    shot = tmp_path / "contracts.png"
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4\n garbage")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 2400},
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            page.goto(f"{dashboard_url}/Contract_Parser")
+            page.get_by_role("button", name="Analyse generated sample").click()
+
+            expect(page.get_by_role("heading", name="Facts")).to_be_visible()
+            expect(page.locator("mark[title^='party']").first).to_be_visible()
+            expect(page.locator("mark[title^='governing law']").first).to_be_visible()
+            expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
+            expect(page.get_by_role("button", name="Download JSON")).to_be_visible()
+            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+            page.screenshot(path=str(shot), full_page=True)
+
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(broken))
+            expect(page.get_by_text(re.compile(r"error DSA-1303"))).to_be_visible()
+            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+        finally:
+            browser.close()
+
+    assert shot.stat().st_size > 0
+    if os.environ.get("DSA_SCREENSHOT_DIR"):
+        target = Path(os.environ["DSA_SCREENSHOT_DIR"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, target / shot.name)
