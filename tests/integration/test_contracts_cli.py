@@ -148,3 +148,17 @@ def test_help_lists_the_commands():
     )
     for flag in ("--out", "--ocr-lang", "--ocr", "--legal-terms", "--format", "resumes"):
         assert flag in proc.stdout
+
+
+def test_globs_and_empty_inputs(capsys, tmp_path, contract_dir):
+    folder, _ = contract_dir
+    out = tmp_path / "r.jsonl"
+    code, stdout, _ = run(capsys, "analyze", str(folder / "*.docx"), "--out", out, "--no-progress")
+    assert code == 0 and "1 ok, 0 failed" in stdout
+    assert [Path(r["file"]).name for r in _records(out)] == ["b.docx"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, stderr = run(capsys, "analyze", empty, "--out", out)
+    assert code == 2 and "DSA-1000" in stderr and "no contract files found" in stderr
+    code, _, stderr = run(capsys, "analyze", str(tmp_path / "*.pdf"), "--out", out)
+    assert code == 2 and "pattern matched no files" in stderr

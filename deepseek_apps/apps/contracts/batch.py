@@ -26,8 +26,6 @@ from typing import Any
 from deepseek_apps.core.runtime.jsonl import append_records, read_records
 from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError, RuntimeFailure
 
-from .documents import EXTENSIONS
-
 CONTRACT_SUFFIXES = frozenset({".pdf", ".docx", ".txt", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 
 
@@ -79,6 +77,20 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     return [found[key] for key in sorted(found)]
 
 
+def contract_paths(inputs: Iterable[str | Path] | str | Path) -> list[Path]:
+    """``expand_inputs`` that raises ``InvalidInputError`` when nothing at all was found."""
+    inputs = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+    paths = expand_inputs(inputs)
+    if not paths:
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            "no contract files found",
+            value=[str(i) for i in inputs],
+            hint=f"pass files, or folders holding {', '.join(sorted(CONTRACT_SUFFIXES))} files",
+        )
+    return paths
+
+
 def analyze_one(parser, path: Path) -> dict[str, Any]:
     """The output line of one file: its analysis, or the error that stopped it."""
     try:
@@ -114,15 +126,7 @@ def analyze_files(parser, inputs: Iterable[str | Path], out: str | Path, progres
     """
     from tqdm.auto import tqdm
 
-    inputs = [inputs] if isinstance(inputs, str | Path) else list(inputs)
-    paths = expand_inputs(inputs)
-    if not paths:
-        raise InvalidInputError(
-            ErrorCode.INVALID_ARGUMENT,
-            "no contract files found",
-            value=[str(i) for i in inputs],
-            hint=f"pass files or folders holding {', '.join(sorted(EXTENSIONS))} files",
-        )
+    paths = contract_paths(inputs)
     if parser.output_format != "model":
         raise InvalidInputError(
             ErrorCode.CONTRACT_BAD_OPTION,

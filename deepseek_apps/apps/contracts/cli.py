@@ -63,15 +63,9 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _analyze_to_stdout(args: argparse.Namespace) -> int:
-    from deepseek_apps.errors import ErrorCode, InvalidInputError
+    from .batch import analyze_one, contract_paths
 
-    from .batch import analyze_one, expand_inputs
-
-    paths = expand_inputs(args.files)
-    if not paths:
-        raise InvalidInputError(
-            ErrorCode.INVALID_ARGUMENT, "no contract files found", value=args.files, hint="pass files or folders"
-        )
+    paths = contract_paths(args.files)
     parser = _parser(args)
     parser.legal_terms()
     ok = 0
