@@ -31,7 +31,7 @@ def quality(data: Path) -> dict:
     labels, folder = load_labels(data)
     rows = {r["Text File"]: r for r in labels.to_dict("records")}
     train, val = split_contracts(sorted(rows), fraction=0.2, seed=0)
-    parser = ContractParser()
+    parser = ContractParser(clauses=False)
     out = {}
     for split, names in (("validation", val), ("train-part", train)):
         started = time.perf_counter()
@@ -45,7 +45,7 @@ def speed(n_docs: int, ocr_pages: int) -> dict:
     import pdfplumber
 
     pdfs = [render_pdf(c) for c in generate_contracts(n_docs, seed=100)]
-    reader = ContractParser(ocr="never")
+    reader = ContractParser(ocr="never", clauses=False)
     started = time.perf_counter()
     pages = sum(len(reader.read(pdf, filename="x.pdf").pages) for pdf in pdfs)
     ours = time.perf_counter() - started
@@ -74,7 +74,7 @@ def speed(n_docs: int, ocr_pages: int) -> dict:
     if ocr_pages:
         scan = render_scan(generate_contracts(1, seed=7)[0], pages=list(range(ocr_pages)), seed=7)
         started = time.perf_counter()
-        doc = ContractParser(ocr_workers=2).read(scan, filename="scan.pdf")
+        doc = ContractParser(ocr_workers=2, clauses=False).read(scan, filename="scan.pdf")
         result["ocr_pages"] = len(doc.pages)
         result["ocr_pages_per_s_2_workers"] = round(len(doc.pages) / (time.perf_counter() - started), 2)
     return result

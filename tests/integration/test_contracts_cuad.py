@@ -25,7 +25,7 @@ def test_rules_on_a_slice_of_the_validation_split(cuad):
     rows = {r["Text File"]: r for r in labels.to_dict("records")}
     _, val = split_contracts(sorted(rows), fraction=0.2, seed=0)
     assert len(val) == 80
-    parser = ContractParser()
+    parser = ContractParser(clauses=False)
     pairs = [(parser.analyze(folder / name), rows[name]) for name in val[:20]]
     scores = score_fields(pairs)
     # loose floors, far below the measured numbers (README): they catch a broken rule, not tune one

@@ -88,7 +88,7 @@ def _found(result: ContractAnalysis) -> dict:
 
 @pytest.mark.parametrize("fmt", ["txt", "pdf", "docx"])
 def test_rules_recover_synthetic_ground_truth(fmt):
-    parser = ContractParser()
+    parser = ContractParser(clauses=False)
     render = {"txt": lambda c: c.text.encode(), "pdf": render_pdf, "docx": render_docx}[fmt]
     for contract in generate_contracts(6, seed=20):
         result = parser.analyze(render(contract), filename=f"c.{fmt}")
@@ -97,7 +97,7 @@ def test_rules_recover_synthetic_ground_truth(fmt):
 
 def test_spans_and_pages_are_exact_on_text():
     contract = generate_contract(seed=4)
-    result = ContractParser().analyze(contract.text.encode(), filename="c.txt")
+    result = ContractParser(clauses=False).analyze(contract.text.encode(), filename="c.txt")
     law = contract.facts_of("GOVERNING_LAW")[0]
     evidence = result.facts_of("GOVERNING_LAW")[0].evidence
     assert (evidence.start, evidence.end, evidence.text, evidence.page) == (law.start, law.end, law.text, 1)
@@ -108,7 +108,7 @@ def test_spans_and_pages_are_exact_on_text():
 
 def test_pdf_evidence_points_at_the_right_page():
     contract = generate_contract(seed=7)
-    parser = ContractParser()
+    parser = ContractParser(clauses=False)
     pdf = render_pdf(contract)
     document = parser.read(pdf, filename="c.pdf")
     result = parser.analyze_document(document)
@@ -121,8 +121,8 @@ def test_user_glossary_extends_matching(tmp_path):
     text = b"The Reseller shall keep the price list under wraps. Payment of 500 widgets-dollars is due."
     glossary = tmp_path / "terms.json"
     glossary.write_text(json.dumps({"terms": [{"term": "under wraps", "category": "Confidentiality", "synonyms": []}]}))
-    plain = ContractParser().analyze(text, filename="a.txt")
-    extended = ContractParser(legal_terms_db=glossary).analyze(text, filename="a.txt")
+    plain = ContractParser(clauses=False).analyze(text, filename="a.txt")
+    extended = ContractParser(clauses=False, legal_terms_db=glossary).analyze(text, filename="a.txt")
     assert not plain.facts_of("LEGAL_TERM", "Confidentiality")
     assert extended.facts_of("LEGAL_TERM", "Confidentiality")[0].evidence.text == "under wraps"
 
@@ -131,22 +131,22 @@ def test_bad_glossary_errors(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"terms": [{"term": 3}]}')
     with pytest.raises(ModelFormatError) as e:
-        ContractParser(legal_terms_db=bad).analyze(b"text", filename="a.txt")
+        ContractParser(clauses=False, legal_terms_db=bad).analyze(b"text", filename="a.txt")
     assert e.value.code == ErrorCode.CONTRACT_LEGAL_TERMS_INVALID
     bad.write_text("{not json")
     with pytest.raises(ModelFormatError):
-        ContractParser(legal_terms_db=bad).analyze(b"text", filename="a.txt")
+        ContractParser(clauses=False, legal_terms_db=bad).analyze(b"text", filename="a.txt")
     with pytest.raises(MissingResourceError):
-        ContractParser(legal_terms_db=tmp_path / "none.json").analyze(b"text", filename="a.txt")
+        ContractParser(clauses=False, legal_terms_db=tmp_path / "none.json").analyze(b"text", filename="a.txt")
 
 
 def test_output_formats_and_schema():
     contract = generate_contract(seed=9)
     data = contract.text.encode()
-    model = ContractParser().analyze(data, filename="c.txt")
-    as_dict = ContractParser(output_format="dict").analyze(data, filename="c.txt")
-    as_json = ContractParser(output_format="json").analyze(data, filename="c.txt")
-    markdown = ContractParser(output_format="markdown").analyze(data, filename="c.txt")
+    model = ContractParser(clauses=False).analyze(data, filename="c.txt")
+    as_dict = ContractParser(clauses=False, output_format="dict").analyze(data, filename="c.txt")
+    as_json = ContractParser(clauses=False, output_format="json").analyze(data, filename="c.txt")
+    markdown = ContractParser(clauses=False, output_format="markdown").analyze(data, filename="c.txt")
     assert isinstance(model, ContractAnalysis) and model.stage == "rules"
     assert json.loads(as_json)["parties"] == as_dict["parties"] == model.to_dict()["parties"]
     assert ContractAnalysis.model_validate_json(as_json).dates == model.dates
@@ -161,16 +161,16 @@ def test_output_formats_and_schema():
 def test_analyze_many_records_failures(tmp_path):
     good = tmp_path / "good.txt"
     good.write_text(generate_contract(seed=1).text)
-    results = ContractParser().analyze_many([good, tmp_path / "missing.pdf"], on_error="record")
+    results = ContractParser(clauses=False).analyze_many([good, tmp_path / "missing.pdf"], on_error="record")
     assert isinstance(results[0], ContractAnalysis)
     assert isinstance(results[1], FailedDocument) and results[1].error["code"] == ErrorCode.FILE_NOT_FOUND
     with pytest.raises(MissingResourceError):
-        ContractParser().analyze_many([tmp_path / "missing.pdf"])
+        ContractParser(clauses=False).analyze_many([tmp_path / "missing.pdf"])
 
 
 def test_field_scoring_counts():
     contract = generate_contract(seed=5)
-    result = ContractParser().analyze(contract.text.encode(), filename="c.txt")
+    result = ContractParser(clauses=False).analyze(contract.text.encode(), filename="c.txt")
     names = "; ".join(f'{p.name} ("{p.roles[0]}")' for p in result.parties)
     row = {
         "Agreement Date-Answer": "1/1/99",
@@ -237,7 +237,7 @@ def test_docstring_examples_run(module):
 def test_relations_on_synthetic_contracts(fmt):
     render = {"txt": lambda c: c.text.encode(), "pdf": render_pdf}[fmt]
     for contract in generate_contracts(4, seed=40):
-        result = ContractParser().analyze(render(contract), filename=f"c.{fmt}")
+        result = ContractParser(clauses=False).analyze(render(contract), filename=f"c.{fmt}")
         parties = [f.value for f in contract.facts_of("PARTY")]  # the second party pays the first
         pays = [r for r in result.relations if r.kind == "pays"]
         assert [(r.subject, r.object) for r in pays] == [(parties[1]["name"], parties[0]["name"])]

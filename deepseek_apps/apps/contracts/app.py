@@ -1,9 +1,10 @@
 """``ContractParser``: contracts in (PDF, DOCX, TXT, scans), structured facts with evidence out.
 
-This is the RULE-BASED stage of the parser: documents are read (text layer, OCR, Word, text),
-and parties with roles, typed dates, money, percents, durations, governing law, definitions
-and glossary terms are extracted by rules and normalised. Clause detection by a learned model
-is not part of this stage (``ContractAnalysis.stage == "rules"``).
+Documents are read (text layer, OCR, Word, text); parties with roles, typed dates, money,
+percents, durations, governing law, definitions and glossary terms are extracted by rules
+and normalised (rules are better than a model at normalising); clauses of the 41 CUAD
+categories are found by the learned tagger (MiniLM + LoRA, ``clause_runtime``), each with its
+evidence span, page and confidence (``ContractAnalysis.stage == "rules+model"``).
 
 Example:
     >>> from deepseek_apps.apps.contracts.app import ContractParser
@@ -25,10 +26,12 @@ from pydantic import BaseModel
 
 from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError
 
+from .clause_data import CATEGORIES, words
+from .clause_eval import decode_spans
 from .documents import Document, ReadLimits, read_document
 from .glossary import LegalTerms, load_legal_terms
 from .relations import relations
-from .results import ContractAnalysis, DocumentInfo
+from .results import Clause, ContractAnalysis, DocumentInfo, Evidence
 from .rules import extract
 
 OUTPUT_FORMATS = ("model", "dict", "json", "markdown")
@@ -42,7 +45,7 @@ class FailedDocument(BaseModel):
 
 
 class ContractParser:
-    """Read contracts and extract facts with evidence (rule-based stage).
+    """Read contracts and extract facts and clauses with evidence.
 
     Args:
         legal_terms_db: path of a JSON glossary extending the default shipped one.
@@ -51,9 +54,14 @@ class ContractParser:
         ocr: "auto" (OCR only pages without a text layer), "always" or "never".
         ocr_workers: pages OCR-ed in parallel.
         limits: page / pixel / zip-bomb limits (``ReadLimits``).
+        clauses: run the learned clause tagger (False: rules only, faster).
+        clause_model: folder of trained tagger weights (default: the shipped model).
+        clause_backend: "onnx-int8" (default), "onnx" or "torch".
+        min_confidence: clauses below this confidence are not reported (0 keeps every candidate).
+        threads: intra-op threads of the clause model.
 
     Example:
-        >>> parser = ContractParser(output_format="dict")
+        >>> parser = ContractParser(output_format="dict", clauses=False)
         >>> parser.analyze(b"This Agreement is governed by the laws of the State of Ohio.", filename="a.txt")["governing_law"]
         ['Ohio']
     """
@@ -66,6 +74,11 @@ class ContractParser:
         ocr: str = "auto",
         ocr_workers: int = 2,
         limits: ReadLimits | None = None,
+        clauses: bool = True,
+        clause_model: str | Path | None = None,
+        clause_backend: str = "onnx-int8",
+        min_confidence: float = 0.5,
+        threads: int = 2,
     ):
         self.legal_terms_db = legal_terms_db
         self.output_format = output_format
@@ -73,13 +86,43 @@ class ContractParser:
         self.ocr = ocr
         self.ocr_workers = ocr_workers
         self.limits = limits
+        self.clauses = clauses
+        self.clause_model = clause_model
+        self.clause_backend = clause_backend
+        self.min_confidence = min_confidence
+        self.threads = threads
         self._terms: LegalTerms | None = None
+        self._tagger = None
 
     def legal_terms(self) -> LegalTerms:
         """The merged glossary (default + ``legal_terms_db``), loaded once."""
         if self._terms is None:
             self._terms = load_legal_terms(self.legal_terms_db)
         return self._terms
+
+    def tagger(self):
+        """The clause model (``ClauseModel``), loaded once."""
+        if self._tagger is None:
+            from .clause_runtime import ClauseModel
+
+            self._tagger = ClauseModel(self.clause_model, backend=self.clause_backend, threads=self.threads)
+        return self._tagger
+
+    def find_clauses(self, document: Document) -> list[Clause]:
+        """Clauses of the 41 CUAD categories in ``document``, most confident first."""
+        tokens, offsets = words(document.text)
+        if not tokens:
+            return []
+        _, _, word_probs = self.tagger().predict_words(tokens)
+        found = []
+        for category, spans in zip(CATEGORIES, decode_spans(word_probs)):
+            for first, end, confidence in spans:
+                if confidence < self.min_confidence:
+                    continue
+                start, stop = int(offsets[first, 0]), int(offsets[end - 1, 1])
+                evidence = Evidence(page=document.page_at(start), start=start, end=stop, text=document.text[start:stop])
+                found.append(Clause(category=category, confidence=round(confidence, 4), evidence=evidence))
+        return sorted(found, key=lambda c: -c.confidence)
 
     def read(self, source: str | Path | bytes, filename: str = "") -> Document:
         """Only read ``source`` into a ``Document`` (pages, body text, tables)."""
@@ -126,6 +169,8 @@ class ContractParser:
             facts=found.facts,
             relations=relations(document.text, found.parties, found.facts),
             definitions=found.definitions,
+            clauses=self.find_clauses(document) if self.clauses else [],
+            stage="rules+model" if self.clauses else "rules",
         )
 
     def analyze_many(self, sources: Iterable[str | Path | bytes], on_error: str = "raise") -> list:

@@ -103,12 +103,13 @@ def windows(n_words: int, size: int = 60, stride: int = 45) -> list[tuple[int, i
 
 @dataclass
 class LabelledContract:
-    """One contract: its text, words with offsets, per-category spans and word labels."""
+    """One contract: its text, words with offsets, per-category clause strings, spans and word labels."""
 
     name: str
     text: str
     words: list[str]
     offsets: np.ndarray
+    clauses: list[list[str]]
     spans: list[list[tuple[int, int]]]
     labels: np.ndarray
 
@@ -130,7 +131,45 @@ def load_labelled(data: str | Path, names: list[str] | None = None) -> list[Labe
     for _, row in table.iterrows():
         text = (folder / row["Text File"]).read_text(encoding="utf-8", errors="replace")
         collapsed = _collapse(text)
-        spans = [locate(text, parse_list(row.get(c)), collapsed) for c in CATEGORIES]
+        clauses = [parse_list(row.get(c)) for c in CATEGORIES]
+        spans = [locate(text, strings, collapsed) for strings in clauses]
         tokens, offsets = words(text)
-        contracts.append(LabelledContract(row["Text File"], text, tokens, offsets, spans, word_labels(offsets, spans)))
+        labels = word_labels(offsets, spans)
+        contracts.append(LabelledContract(row["Text File"], text, tokens, offsets, clauses, spans, labels))
     return contracts
+
+
+def write_cuad_layout(contracts: list, folder: str | Path) -> Path:
+    """Write synthetic contracts (``SyntheticContract``) as a CUAD-layout folder.
+
+    ``labels.csv`` gets one row per contract with the clause strings of every category the
+    generator knows exactly (parties, dates, governing law, renewal / notice terms and its
+    CUAD clauses); ``contracts/<title>.txt`` holds the text. This is the layout
+    ``deepseek-apps contracts train --data`` reads.
+    """
+    import pandas as pd
+
+    kinds = {
+        "PARTY": "Parties",
+        "ROLE": "Parties",
+        "AGREEMENT_DATE": "Agreement Date",
+        "EFFECTIVE_DATE": "Effective Date",
+        "EXPIRATION_DATE": "Expiration Date",
+        "GOVERNING_LAW": "Governing Law",
+        "RENEWAL_TERM": "Renewal Term",
+        "NOTICE_PERIOD": "Notice Period To Terminate Renewal",
+    }
+    folder = Path(folder)
+    (folder / "contracts").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, contract in enumerate(contracts):
+        name = f"synthetic_{i:04d}.txt"
+        (folder / "contracts" / name).write_text(contract.text, encoding="utf-8")
+        cells: dict[str, list[str]] = {c: [] for c in CATEGORIES}
+        for fact in contract.facts:
+            category = fact.value if fact.label == "CLAUSE" else kinds.get(fact.label)
+            if category in cells and fact.text not in cells[category]:
+                cells[category].append(fact.text)
+        rows.append({"Text File": name, "Filename": name, **{c: repr(v) for c, v in cells.items()}})
+    pd.DataFrame(rows).to_csv(folder / "labels.csv", index=False)
+    return folder

@@ -160,27 +160,3 @@ def save_tagger(tagger: ClauseTagger, out: str | Path, config: TrainConfig, extr
     meta = {"config": asdict(config), "categories": list(CATEGORIES), "saved": time.strftime("%Y-%m-%d")}
     (out / CONFIG_FILE).write_text(json.dumps({**meta, **(extra or {})}, indent=2))
     return out / WEIGHTS_FILE
-
-
-@torch.no_grad()
-def predict_words(
-    tagger: ClauseTagger, tokenizer, words: list[str], size: int = 60, stride: int = 45, batch_size: int = 32
-) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:
-    """(windows, window probabilities (n_windows, 41), word probabilities (n_words, 41)).
-
-    A word's probability is the mean over the windows that contain it.
-    """
-    spans = windows(len(words), size, stride)
-    window_probs = np.zeros((len(spans), len(CATEGORIES)), dtype=np.float32)
-    word_sum = np.zeros((len(words), len(CATEGORIES)), dtype=np.float32)
-    word_count = np.zeros((len(words), 1), dtype=np.float32)
-    for start in range(0, len(spans), batch_size):
-        chunk = spans[start : start + batch_size]
-        batch = encode_windows(tokenizer, [words[a:b] for a, b in chunk])
-        word_logits, window_logits = tagger(**batch)
-        window_probs[start : start + len(chunk)] = torch.sigmoid(window_logits).numpy()
-        probs = torch.sigmoid(word_logits).numpy()
-        for row, (a, b) in enumerate(chunk):
-            word_sum[a:b] += probs[row, : b - a]
-            word_count[a:b] += 1
-    return spans, window_probs, word_sum / np.maximum(word_count, 1)

@@ -3,7 +3,7 @@
 Example:
     >>> from deepseek_apps.apps.contracts.app import ContractParser
     >>> text = b'Acme Corp. (the "Licensor") and Beta LLC (the "Licensee"). Licensee shall pay Licensor $5,000.'
-    >>> [(r.kind, r.subject, r.object) for r in ContractParser().analyze(text, filename="a.txt").relations if r.kind == "pays"]
+    >>> [(r.kind, r.subject, r.object) for r in ContractParser(clauses=False).analyze(text, filename="a.txt").relations if r.kind == "pays"]
     [('pays', 'Beta LLC', 'Acme Corp.')]
 """
 

@@ -1,0 +1,152 @@
+"""ContractParser's clause tagger: quality on a held-out CUAD split, encoder speed, pages/s.
+
+Quality (``--data``): the contracts of the seeded 20% validation split by contract (seed 0,
+``evaluate.split_contracts``; training never saw them). Window level: 60-word windows
+(15-word overlap), a window positive for a category when it overlaps one of its clause
+strings; pooled AUPR and precision at 80% recall over all (window, category) pairs, with the
+TF-IDF word 1-2 gram + logistic regression baseline trained on the training split and scored
+in the same run. Span level: CUAD's official AUPR / P@80R (Jaccard >= 0.5), next to the
+paper's numbers. Both the FP32 and the dynamic-INT8 ONNX encoder are scored.
+
+Speed: the encoder on batches of real windows, PyTorch eager vs ONNX Runtime FP32 vs INT8,
+interleaved; end-to-end ``analyze`` pages/s on generated text PDFs and on scans (OCR).
+
+    python benchmarks/contracts.py [--data ../shared/data/cuad] [--out bench_out] [--no-quality]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from deepseek_apps.apps.contracts.app import ContractParser
+from deepseek_apps.apps.contracts.clause_data import load_labelled
+from deepseek_apps.apps.contracts.clause_eval import evaluate_tagger
+from deepseek_apps.apps.contracts.clause_model import encode_windows
+from deepseek_apps.apps.contracts.clause_runtime import ClauseModel
+from deepseek_apps.apps.contracts.evaluate import load_labels, split_contracts
+from deepseek_apps.apps.contracts.synthetic import generate_contracts
+from deepseek_apps.apps.contracts.synthetic_render import render_pdf, render_scan
+from deepseek_apps.core.bench import cpu_info, measure_interleaved, ratio_table
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = {"BERT-base": (32.4, 8.2), "RoBERTa-base": (42.6, 31.1), "RoBERTa-large": (48.2, 38.1), "DeBERTa-xlarge": (47.8, 44.0)}  # fmt: skip
+
+
+def quality(data: Path, threads: int) -> dict:
+    table, _ = load_labels(data)
+    train, val = split_contracts(list(table["Text File"]), fraction=0.2, seed=0)
+    val_contracts, train_contracts = load_labelled(data, val), load_labelled(data, train)
+    out = {"split": "seed-0 20% validation by contract", "val_contracts": len(val), "train_contracts": len(train)}
+    for backend in ("onnx-int8", "onnx"):
+        started = time.perf_counter()
+        model = ClauseModel(backend=backend, threads=threads)
+        report = evaluate_tagger(model, val_contracts, train_contracts if backend == "onnx-int8" else None)
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        out[backend] = report
+    return out
+
+
+def encoder_speed(data: Path | None, threads: int) -> dict:
+    """Encoder latency on real 60-word windows: batch 1 and batch 32, three backends."""
+    models = {b: ClauseModel(backend=b, threads=threads) for b in ("torch", "onnx", "onnx-int8")}
+    tokenizer = models["torch"].tokenizer
+    text = generate_contracts(1, seed=3)[0].text.split()
+    if data is not None and (data / "contracts").is_dir():
+        text = next(iter(sorted((data / "contracts").glob("*.txt")))).read_text(errors="replace").split()
+    windows = [text[i : i + 60] for i in range(0, max(1, len(text) - 60), 45)][:32]
+    out = {}
+    for batch_size in (1, 32):
+        batch = encode_windows(tokenizer, windows[:batch_size])
+        fns = {f"{name}": (lambda b, m=m: m.logits(b)) for name, m in models.items()}
+        results = measure_interleaved(
+            fns, batch, batch_size=batch_size, rounds=10, per_round=5 if batch_size > 1 else 20
+        )
+        out[f"batch_{batch_size}"] = {r.name: r.to_dict() for r in results}
+        out[f"batch_{batch_size}_table"] = ratio_table(results, baseline="torch")
+    return out
+
+
+def pages_per_second(n_docs: int, ocr_pages: int, threads: int) -> dict:
+    pdfs = [render_pdf(c) for c in generate_contracts(n_docs, seed=100)]
+    parser = ContractParser(ocr="never", threads=threads)
+    parser.analyze(pdfs[0], filename="warm.pdf")  # loads the model (and builds the ONNX cache once)
+    rules = ContractParser(ocr="never", clauses=False)
+    result = {"documents": n_docs}
+    for name, p in (("rules_only", rules), ("rules_and_clauses_int8", parser)):
+        started, pages = time.perf_counter(), 0
+        for pdf in pdfs:
+            pages += p.analyze(pdf, filename="x.pdf").document.n_pages
+        result["pages"] = pages
+        result[f"{name}_pages_per_s"] = round(pages / (time.perf_counter() - started), 1)
+    if ocr_pages:
+        scan = render_scan(generate_contracts(1, seed=7)[0], pages=list(range(ocr_pages)), seed=7)
+        started = time.perf_counter()
+        analysis = ContractParser(ocr_workers=2, threads=threads).analyze(scan, filename="scan.pdf")
+        result["scan_pages"] = analysis.document.n_pages
+        result["scan_with_ocr_pages_per_s"] = round(analysis.document.n_pages / (time.perf_counter() - started), 2)
+    return result
+
+
+def markdown(report: dict) -> str:
+    lines = [f"Contract clause tagger, {report['date']}, CPU: {report['cpu'].get('model', '?')}", ""]
+    q = report.get("quality")
+    if q:
+        lines += [f"Quality on CUAD, {q['split']} ({q['val_contracts']} contracts)", ""]
+        lines += ["| model | window AUPR | window P@80R | span AUPR | span P@80R |", "|---|---|---|---|---|"]
+        for backend in ("onnx", "onnx-int8"):
+            r = q[backend]
+            for name, m in r["window"].items():
+                if name == "tfidf_logreg":
+                    continue
+                span = r["span"] if name == "tagger_word_max" else None
+                cells = f"{m['aupr']:.3f} | {m['p_at_80r']:.3f} | " + (
+                    f"{span['aupr']:.1f} | {span['p_at_80r']:.1f}" if span else "- | -"
+                )
+                lines.append(f"| MiniLM+LoRA {backend}, {name} | {cells} |")
+        tfidf = q["onnx-int8"]["window"]["tfidf_logreg"]
+        lines.append(
+            f"| TF-IDF 1-2 gram + logistic regression | {tfidf['aupr']:.3f} | {tfidf['p_at_80r']:.3f} | - | - |"
+        )
+        lines += [f"| {name} (paper, full test set) | - | - | {a} | {p} |" for name, (a, p) in PUBLISHED.items()]
+        lines.append("")
+    s = report["speed"]
+    for key in ("batch_1_table", "batch_32_table"):
+        lines += [f"Encoder, {key.split('_table')[0].replace('_', ' ')} (60-word windows)", "", s["encoder"][key], ""]
+    lines += ["| end to end | pages/s |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in s["pages"].items() if "per_s" in k]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "cuad")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench_out")
+    parser.add_argument("--docs", type=int, default=20, help="generated PDFs for pages/s")
+    parser.add_argument("--ocr-pages", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-quality", action="store_true")
+    args = parser.parse_args(argv)
+    report = {"date": date.today().isoformat(), "cpu": cpu_info(), "threads": args.threads}
+    if not args.no_quality:
+        report["quality"] = quality(args.data, args.threads)
+    data = args.data if args.data.is_dir() else None
+    report["speed"] = {
+        "encoder": encoder_speed(data, args.threads),
+        "pages": pages_per_second(args.docs, args.ocr_pages, args.threads),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "contracts.json").write_text(json.dumps(report, indent=2, default=float))
+    (args.out / "contracts.md").write_text(markdown(report))
+    print(markdown(report))
+    return report
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=4)
+    main()

@@ -1,0 +1,181 @@
+"""Clause detection metrics: window level (pooled AUPR) and span level (as the CUAD paper).
+
+Window level: every (window, category) pair is one binary decision, all pooled; AUPR is the
+average precision over the pooled scores and "P@80R" the best precision at recall >= 0.8.
+
+Span level, as CUAD's official ``evaluate.py``: per (contract, category) the gold answers are
+the clause strings; predictions are texts with a confidence. For each threshold in
+0.99, 0.98, ..., 0.01, 0.001, 0, the predictions above it are kept; a gold answer is found
+when some kept prediction has word-set Jaccard >= 0.5 with it (for Parties, also when it is a
+substring of one); a kept prediction matching no answer is a false positive. Precision is
+made monotone from the right and integrated over recall.
+
+Example:
+    >>> jaccard("The Company shall indemnify.", "company shall indemnify")
+    0.75
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .clause_data import CATEGORIES
+
+_DROP = re.compile(r"[.,;:]")
+THRESHOLDS = [*np.round(np.arange(0.99, 0.0, -0.01), 2), 0.001, 0.0]
+
+
+def _word_set(text: str) -> set[str]:
+    return set(_DROP.sub("", text).lower().replace("/", " ").split())
+
+
+def jaccard(prediction: str, truth: str) -> float:
+    a, b = _word_set(prediction), _word_set(truth)
+    return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def pr_summary(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Pooled AUPR (average precision), precision at 80% recall and the positive rate."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    y, s = np.asarray(labels).ravel(), np.asarray(scores).ravel()
+    precision, recall, _ = precision_recall_curve(y, s)
+    return {
+        "aupr": round(float(average_precision_score(y, s)), 4),
+        "p_at_80r": round(float(precision[recall >= 0.8].max()), 4),
+        "positives": int(y.sum()),
+        "pairs": int(y.size),
+    }
+
+
+def window_metrics(labels: np.ndarray, scores: np.ndarray) -> dict:
+    """Pooled metrics plus the mean of per-category AUPR (categories with a positive)."""
+    from sklearn.metrics import average_precision_score
+
+    pooled = pr_summary(labels, scores)
+    per = {
+        CATEGORIES[c]: round(float(average_precision_score(labels[:, c], scores[:, c])), 4)
+        for c in range(labels.shape[1])
+        if labels[:, c].any()
+    }
+    return {**pooled, "macro_aupr": round(float(np.mean(list(per.values()))), 4), "per_category": per}
+
+
+def decode_spans(
+    word_probs: np.ndarray, threshold: float = 0.3, max_gap: int = 2
+) -> list[list[tuple[int, int, float]]]:
+    """Per category, runs of words with probability >= ``threshold`` as (first, end, confidence).
+
+    Runs separated by at most ``max_gap`` words below the threshold are joined; the confidence
+    of a span is the mean probability of its words.
+    """
+    out = []
+    for c in range(word_probs.shape[1]):
+        p = word_probs[:, c]
+        on = np.flatnonzero(p >= threshold)
+        spans: list[tuple[int, int, float]] = []
+        if on.size:
+            breaks = np.flatnonzero(np.diff(on) > max_gap + 1)
+            for first, last in zip(np.r_[0, breaks + 1], np.r_[breaks, on.size - 1]):
+                a, b = int(on[first]), int(on[last]) + 1
+                spans.append((a, b, float(p[a:b].mean())))
+        out.append(spans)
+    return out
+
+
+def span_metrics(questions: list[tuple[str, list[str], list[tuple[str, float]]]]) -> dict[str, float]:
+    """CUAD span AUPR / P@80R / P@90R over (category, gold texts, [(predicted text, confidence)])."""
+    from sklearn.metrics import auc
+
+    gold_best, pred_conf, pred_ok, n_gold = [], [], [], 0
+    for category, gold, predicted in questions:
+        substring = category == "Parties"
+        n_gold += len(gold)
+        for answer in gold:
+            hits = [c for text, c in predicted if jaccard(text, answer) >= 0.5 or (substring and answer in text)]
+            gold_best.append(max(hits) if hits else -1.0)
+        for text, conf in predicted:
+            pred_conf.append(conf)
+            pred_ok.append(any(jaccard(text, a) >= 0.5 or (substring and a in text) for a in gold))
+    gold_best, pred_conf, pred_ok = np.array(gold_best), np.array(pred_conf), np.array(pred_ok, dtype=bool)
+    precisions, recalls = [1.0], [0.0]
+    for t in THRESHOLDS:
+        tp = int((gold_best > t).sum())
+        fp = int(((pred_conf > t) & ~pred_ok).sum())
+        precisions.append(tp / (tp + fp) if tp + fp else 0.0)
+        recalls.append(tp / n_gold if n_gold else 0.0)
+    smooth = np.maximum.accumulate(np.array(precisions)[::-1])[::-1]
+    recalls = np.array(recalls)
+
+    def at(r: float) -> float:
+        return float(smooth[recalls >= r][0]) if (recalls >= r).any() else 0.0
+
+    return {
+        "aupr": round(100 * float(auc(recalls, smooth)), 2),
+        "p_at_80r": round(100 * at(0.8), 2),
+        "p_at_90r": round(100 * at(0.9), 2),
+        "answers": n_gold,
+        "predictions": len(pred_conf),
+    }
+
+
+def tfidf_baseline(train_texts: list[str], train_labels: np.ndarray, test_texts: list[str], c: float = 1.0):
+    """Scores (n_test, n_categories) of TF-IDF word 1-2 grams + one logistic regression per category."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200_000)
+    x_train = vectorizer.fit_transform(train_texts)
+    x_test = vectorizer.transform(test_texts)
+    scores = np.zeros((len(test_texts), train_labels.shape[1]), dtype=np.float32)
+    for k in range(train_labels.shape[1]):
+        if train_labels[:, k].min() == train_labels[:, k].max():
+            continue
+        model = LogisticRegression(C=c, solver="liblinear", max_iter=200).fit(x_train, train_labels[:, k])
+        scores[:, k] = model.predict_proba(x_test)[:, 1]
+    return scores
+
+
+def evaluate_tagger(model, contracts: list, train_contracts: list | None = None, progress: bool = True) -> dict:
+    """Window- and span-level clause metrics of ``model`` (a ``ClauseModel``) on labelled contracts.
+
+    With ``train_contracts`` the TF-IDF + logistic-regression baseline is trained on their
+    windows and scored on the same windows, so the comparison comes from one run.
+    """
+    from tqdm.auto import tqdm
+
+    labels, head, word_max, texts, questions = [], [], [], [], []
+    for contract in tqdm(contracts, desc="clause eval", unit="contract", disable=not progress):
+        spans, window_probs, word_probs = model.predict_words(contract.words)
+        _, window_labels = contract.window_labels(model.size, model.stride)
+        labels.append(window_labels)
+        head.append(window_probs)
+        word_max.append(np.stack([word_probs[a:b].max(axis=0) for a, b in spans]))
+        texts += [" ".join(contract.words[a:b]) for a, b in spans]
+        for c, found in enumerate(decode_spans(word_probs)):
+            predicted = [(contract.text[contract.offsets[a, 0] : contract.offsets[b - 1, 1]], p) for a, b, p in found]
+            gold = [" ".join(s.replace("<omitted>", " ").split()) for s in contract.clauses[c]]
+            questions.append((CATEGORIES[c], [g for g in gold if g], predicted))
+    labels = np.concatenate(labels)
+    head, word_max = np.concatenate(head), np.concatenate(word_max)
+    report = {
+        "contracts": len(contracts),
+        "windows": int(labels.shape[0]),
+        "window": {
+            "tagger_window_head": window_metrics(labels, head),
+            "tagger_word_max": window_metrics(labels, word_max),
+            "tagger_mean": window_metrics(labels, (head + word_max) / 2),
+        },
+        "span": span_metrics(questions),
+    }
+    if train_contracts:
+        train_texts, train_labels = [], []
+        for contract in train_contracts:
+            spans, window_labels = contract.window_labels(model.size, model.stride)
+            train_texts += [" ".join(contract.words[a:b]) for a, b in spans]
+            train_labels.append(window_labels)
+        baseline = tfidf_baseline(train_texts, np.concatenate(train_labels), texts)
+        report["window"]["tfidf_logreg"] = window_metrics(labels, baseline)
+    return report
