@@ -18,9 +18,10 @@ from deepseek_apps.apps.contracts.synthetic_render import render_docx, render_pd
 from deepseek_apps.cli import main  # noqa: E402
 
 
-def run(capsys, *args) -> tuple[int, str, str]:
-    """The CLI in process; returns (exit code, stdout, stderr)."""
-    code = main(["contracts", *map(str, args)])
+def run(capsys, *args, clauses: bool = False) -> tuple[int, str, str]:
+    """The CLI in process (rules only unless ``clauses``, for speed); returns (exit code, stdout, stderr)."""
+    rules_only = ["--no-clauses"] if not clauses and args[0] in ("analyze", "demo") else []
+    code = main(["contracts", *map(str, args), *rules_only])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -138,7 +139,7 @@ def test_help_lists_the_commands():
         [sys.executable, "-m", "deepseek_apps.cli", "contracts", "--help"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0
-    for command in ("analyze", "demo", "schema"):
+    for command in ("analyze", "demo", "schema", "train", "evaluate"):
         assert command in proc.stdout
     proc = subprocess.run(
         [sys.executable, "-m", "deepseek_apps.cli", "contracts", "analyze", "--help"],
@@ -146,7 +147,7 @@ def test_help_lists_the_commands():
         text=True,
         timeout=60,
     )
-    for flag in ("--out", "--ocr-lang", "--ocr", "--legal-terms", "--format", "resumes"):
+    for flag in ("--out", "--ocr-lang", "--ocr", "--legal-terms", "--format", "--no-clauses", "resumes"):
         assert flag in proc.stdout
 
 
@@ -162,3 +163,12 @@ def test_globs_and_empty_inputs(capsys, tmp_path, contract_dir):
     assert code == 2 and "DSA-1000" in stderr and "no contract files found" in stderr
     code, _, stderr = run(capsys, "analyze", str(tmp_path / "*.pdf"), "--out", out)
     assert code == 2 and "pattern matched no files" in stderr
+
+
+def test_missing_clause_model_stops_before_any_file(capsys, tmp_path, contract_dir):
+    folder, _ = contract_dir
+    out = tmp_path / "r.jsonl"
+    args = ("analyze", folder, "--out", out, "--clause-model", tmp_path / "no_model")
+    code, _, stderr = run(capsys, *args, clauses=True)
+    assert code == 2 and "DSA-2004" in stderr and "--no-clauses" in stderr
+    assert not out.exists()

@@ -91,6 +91,24 @@ def contract_paths(inputs: Iterable[str | Path] | str | Path) -> list[Path]:
     return paths
 
 
+def prepare(parser) -> None:
+    """Load what every file needs (glossary, clause model) once, before the first file.
+
+    A bad ``--legal-terms`` file or a missing clause model then stops the job with one clear
+    error instead of being recorded against every file.
+    """
+    if parser.output_format != "model":
+        raise InvalidInputError(
+            ErrorCode.CONTRACT_BAD_OPTION,
+            "batch analysis writes the parser's typed results",
+            value=parser.output_format,
+            hint="use ContractParser(output_format='model') for analyze_files",
+        )
+    parser.legal_terms()
+    if parser.clauses:
+        parser.tagger()
+
+
 def analyze_one(parser, path: Path) -> dict[str, Any]:
     """The output line of one file: its analysis, or the error that stopped it."""
     try:
@@ -127,14 +145,7 @@ def analyze_files(parser, inputs: Iterable[str | Path], out: str | Path, progres
     from tqdm.auto import tqdm
 
     paths = contract_paths(inputs)
-    if parser.output_format != "model":
-        raise InvalidInputError(
-            ErrorCode.CONTRACT_BAD_OPTION,
-            "batch analysis writes the parser's typed results",
-            value=parser.output_format,
-            hint="use ContractParser(output_format='model') for analyze_files",
-        )
-    parser.legal_terms()  # a bad --legal-terms file stops the job before any file, not once per file
+    prepare(parser)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = read_records(out, key="file")

@@ -1,4 +1,4 @@
-"""``deepseek-apps contracts analyze|demo|schema``.
+"""``deepseek-apps contracts analyze|demo|schema`` (and ``train|evaluate`` from ``cli_model``).
 
 ``analyze`` with ``--out`` writes one JSON line per file and resumes: a re-run skips files
 already in the output (a torn last line is cut off first) and analyses the rest; a file that
@@ -33,41 +33,69 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--ocr", default="auto", choices=["auto", "always", "never"], help="auto: OCR pages without text")
     a.add_argument("--ocr-lang", default="eng", help="Tesseract language(s), e.g. eng or eng+chi_sim")
     a.add_argument("--legal-terms", default=None, help="JSON glossary extending the shipped legal terms")
+    _clause_options(a)
     a.add_argument("--no-progress", action="store_true")
     a.set_defaults(func=_analyze)
     d = cmds.add_parser("demo", help="generate contracts (PDF, DOCX, scan), analyse and check them vs ground truth")
     d.add_argument("--out", default="demo_out", help="folder for the samples and contracts_analysis.jsonl")
     d.add_argument("--formats", default="pdf,docx,scan", help="comma-separated subset of pdf,docx,scan")
+    d.add_argument("--no-clauses", action="store_true", help="rules only (default: clauses too when a model exists)")
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=_demo)
     s = cmds.add_parser("schema", help="print the published JSON schema of a contract analysis")
     s.set_defaults(func=_schema)
+    from . import cli_model
+
+    cli_model.add_commands(cmds)
+
+
+def _clause_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-clauses", action="store_true", help="rules only: skip the learned clause tagger (faster)")
+    p.add_argument("--clause-model", default=None, help="trained clause tagger folder (default: the shipped one)")
+    p.add_argument("--clause-backend", default="onnx-int8", choices=["onnx-int8", "onnx", "torch"])
+    p.add_argument("--min-confidence", type=float, default=0.5, help="clauses below this confidence are dropped")
 
 
 def _parser(args: argparse.Namespace, output_format: str = "model"):
     from .app import ContractParser
 
     return ContractParser(
-        legal_terms_db=args.legal_terms, output_format=output_format, ocr_lang=args.ocr_lang, ocr=args.ocr
+        legal_terms_db=args.legal_terms,
+        output_format=output_format,
+        ocr_lang=args.ocr_lang,
+        ocr=args.ocr,
+        clauses=not args.no_clauses,
+        clause_model=args.clause_model,
+        clause_backend=args.clause_backend,
+        min_confidence=args.min_confidence,
     )
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    if args.out is None:
-        return _analyze_to_stdout(args)
+    from deepseek_apps.errors import ErrorCode, MissingResourceError
+
     from .batch import analyze_files
 
-    summary = analyze_files(_parser(args), args.files, args.out, progress=not args.no_progress)
+    try:
+        if args.out is None:
+            return _analyze_to_stdout(args)
+        summary = analyze_files(_parser(args), args.files, args.out, progress=not args.no_progress)
+    except MissingResourceError as exc:
+        if exc.code != ErrorCode.DEFAULT_MODEL_MISSING:
+            raise
+        raise MissingResourceError(
+            exc.code, exc.message, value=exc.value, hint=f"{exc.hint}; or pass --no-clauses for the rules only"
+        ) from exc
     print(summary.line(args.out))
     return 0 if summary.ok else 1
 
 
 def _analyze_to_stdout(args: argparse.Namespace) -> int:
-    from .batch import analyze_one, contract_paths
+    from .batch import analyze_one, contract_paths, prepare
 
     paths = contract_paths(args.files)
     parser = _parser(args)
-    parser.legal_terms()
+    prepare(parser)
     ok = 0
     for path in paths:
         record = analyze_one(parser, path)
@@ -91,7 +119,8 @@ def _analyze_to_stdout(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import parse_formats, run_demo
 
-    scores = run_demo(Path(args.out), parse_formats(args.formats), progress=not args.no_progress)
+    clauses = False if args.no_clauses else None
+    scores = run_demo(Path(args.out), parse_formats(args.formats), clauses=clauses, progress=not args.no_progress)
     return 0 if scores else 1
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from deepseek_apps.core.runtime.jsonl import read_records
+from deepseek_apps.errors import MissingResourceError
 
 from .app import ContractParser
 from .batch import analyze_files
@@ -106,18 +107,46 @@ def describe(analysis: ContractAnalysis) -> list[tuple[str, str]]:
     ]
 
 
-def run_demo(out: str | Path = "demo_out", formats: tuple[str, ...] = FORMATS, progress: bool = True) -> dict:
-    """Generate, analyse and check the samples; prints the report and returns the per-file scores."""
+def demo_parser(clauses: bool | None = None) -> ContractParser:
+    """The demo's parser: with the clause model when asked, or when ``None`` and the model loads."""
+    if clauses is False:
+        return ContractParser(clauses=False)
+    parser = ContractParser(clauses=True)
+    try:
+        parser.tagger()
+    except MissingResourceError as exc:
+        if clauses:
+            raise
+        print(f"clause model not available ({exc.message}: {exc.value}); showing the rule-based stage only")
+        return ContractParser(clauses=False)
+    return parser
+
+
+def run_demo(
+    out: str | Path = "demo_out",
+    formats: tuple[str, ...] = FORMATS,
+    clauses: bool | None = None,
+    progress: bool = True,
+) -> dict:
+    """Generate, analyse and check the samples; prints the report and returns the per-file scores.
+
+    Args:
+        out: folder for the generated files and ``contracts_analysis.jsonl``.
+        formats: a subset of ("pdf", "docx", "scan").
+        clauses: True / False to run the clause model or not; None: when it can be loaded.
+        progress: show the batch progress bar.
+    """
     from .ocr import tesseract_available
 
     out = Path(out)
+    parser = demo_parser(clauses)
     if "scan" in formats and not tesseract_available():
         print("Tesseract is not installed: the scanned PDF is skipped (apt-get install tesseract-ocr)")
         formats = tuple(f for f in formats if f != "scan")
     samples = write_samples(out / "contracts", formats)
     jsonl = out / "contracts_analysis.jsonl"
     jsonl.unlink(missing_ok=True)  # the demo shows a fresh run, not a resumed one
-    summary = analyze_files(ContractParser(), list(samples), jsonl, progress=progress)
+    summary = analyze_files(parser, list(samples), jsonl, progress=progress)
     records = read_records(jsonl, key="file")
     scores = {}
     for path, contract in samples.items():
@@ -161,8 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo_out"))
     parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated subset of pdf,docx,scan")
+    parser.add_argument("--no-clauses", action="store_true", help="rules only (default: clauses when a model exists)")
     args = parser.parse_args(argv)
-    scores = run_demo(args.out, parse_formats(args.formats))
+    scores = run_demo(args.out, parse_formats(args.formats), clauses=False if args.no_clauses else None)
     return 0 if scores else 1
 
 
