@@ -29,10 +29,33 @@ st.set_page_config(page_title="Contract Parser · deepseek-apps", layout="wide")
 
 
 @st.cache_resource(show_spinner="Loading the contract parser…")
-def load_parser() -> ContractParser:
-    """One parser per server process (its glossary, and model when there is one, load once)."""
-    parser = ContractParser()
-    parser.legal_terms()
+def load_parser(clauses: bool) -> tuple[ContractParser | None, dict | None]:
+    """One parser per server process and mode (glossary and clause model load once).
+
+    Returns (parser, None), or (None, error) when the clause model cannot be loaded.
+    """
+    parser = ContractParser(clauses=clauses)
+    try:
+        parser.legal_terms()
+        if clauses:
+            parser.tagger()
+    except DeepSeekAppsError as exc:
+        return None, exc.to_dict()
+    return parser, None
+
+
+def choose_parser() -> ContractParser:
+    """The clause-model parser when asked for and loadable, else the rule-based one (with a note)."""
+    wanted = st.toggle("Detect clauses (learned model)", value=True, key="use_clauses")
+    if wanted:
+        parser, error = load_parser(True)
+        if parser is not None:
+            return parser
+        st.warning(f"Clause model unavailable (DSA-{error['code']}: {error['message']}); showing the rules only.")
+    parser, error = load_parser(False)
+    if parser is None:
+        st.error(f"The parser could not start: DSA-{error['code']}: {error['message']}. {error['hint']}")
+        st.stop()
     return parser
 
 
@@ -126,7 +149,7 @@ def main() -> None:
         "Contracts (PDF, scans, Word, text) in; parties, dates, money, durations, governing law and clauses out, "
         "each with its page and the text it was read from."
     )
-    parser = load_parser()
+    parser = choose_parser()
     controls(parser)
     result = st.session_state.get("contract")
     if not result:

@@ -20,9 +20,12 @@ TIMEOUT = 60
 
 
 def _page() -> AppTest:
+    """The contract page in its rules-only mode (the clause model's load is not what is tested here)."""
     at = AppTest.from_file(str(HOME), default_timeout=TIMEOUT).run()
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
+    at.toggle(key="use_clauses").set_value(False).run()
+    assert not at.exception and not at.warning
     return at
 
 
@@ -86,7 +89,7 @@ def test_highlight_helpers_escape_text_and_skip_mismatched_spans():
     from deepseek_apps import ContractParser
 
     text = "ACME <b>Corp</b> agrees. This Agreement is governed by the laws of the State of Ohio."
-    analysis = ContractParser().analyze(text.encode(), filename="a.txt")
+    analysis = ContractParser(clauses=False).analyze(text.encode(), filename="a.txt")
     rendered = highlight_html(text, analysis)
     assert "&lt;b&gt;" in rendered and "<b>" not in rendered
     assert ">the State of Ohio</mark>" in rendered
@@ -94,3 +97,29 @@ def test_highlight_helpers_escape_text_and_skip_mismatched_spans():
     moved.facts_of("GOVERNING_LAW")[0].evidence.start += 3  # evidence no longer matches the text: not drawn
     assert highlight_html(text, moved).count("<mark") == rendered.count("<mark") - 1
     assert json.loads(analysis.to_json())["governing_law"] == ["Ohio"]
+
+
+def test_clauses_are_underlined_and_tabled_when_present():
+    import sys
+
+    sys.path.insert(0, str(HOME.parent))
+    from _contracts import clauses_frame, highlight_html, legend_html
+
+    from deepseek_apps import ContractParser
+    from deepseek_apps.apps.contracts.results import Clause, Evidence
+
+    text = (
+        "1. Fees. The Buyer shall pay USD 5,000. 2. Law. This Agreement is governed by the laws of the State of Ohio."
+    )
+    analysis = ContractParser(clauses=False).analyze(text.encode(), filename="a.txt")
+    start = text.index("This Agreement")
+    evidence = Evidence(page=1, start=start, end=len(text) - 1, text=text[start:-1])
+    analysis.clauses = [Clause(category="Governing Law", confidence=0.91, evidence=evidence)]
+    rendered = highlight_html(text, analysis)
+    assert rendered.count('title="Clause: Governing Law (0.91)"') >= 2  # cut around the law entity inside it
+    assert ">the State of Ohio</mark></span>" in rendered  # the entity inside the clause keeps its mark
+    assert "clause" in legend_html(True) and "clause" not in legend_html(False)
+    table = clauses_frame(analysis)
+    assert table.to_dict("records") == [
+        {"category": "Governing Law", "confidence": 0.91, "page": 1, "evidence": text[start:-1]}
+    ]
