@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     a.add_argument("--ocr", default="auto", choices=["auto", "always", "never"], help="auto: OCR pages without text")
     a.add_argument("--ocr-lang", default="eng", help="Tesseract language(s), e.g. eng or eng+chi_sim")
+    a.add_argument("--ocr-workers", type=int, default=2, help="pages OCR-ed in parallel (one Tesseract process each)")
     a.add_argument("--legal-terms", default=None, help="JSON glossary extending the shipped legal terms")
     _clause_options(a)
     a.add_argument("--no-progress", action="store_true")
@@ -64,6 +65,7 @@ def _parser(args: argparse.Namespace, output_format: str = "model"):
         output_format=output_format,
         ocr_lang=args.ocr_lang,
         ocr=args.ocr,
+        ocr_workers=args.ocr_workers,
         clauses=not args.no_clauses,
         clause_model=args.clause_model,
         clause_backend=args.clause_backend,
