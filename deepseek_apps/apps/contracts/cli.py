@@ -9,6 +9,7 @@ cannot be read becomes a line with an ``error`` instead of stopping the job. Wit
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -57,12 +58,11 @@ def _clause_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-confidence", type=float, default=0.5, help="clauses below this confidence are dropped")
 
 
-def _parser(args: argparse.Namespace, output_format: str = "model"):
+def _parser(args: argparse.Namespace):
     from .app import ContractParser
 
     return ContractParser(
         legal_terms_db=args.legal_terms,
-        output_format=output_format,
         ocr_lang=args.ocr_lang,
         ocr=args.ocr,
         ocr_workers=args.ocr_workers,
@@ -94,6 +94,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _analyze_to_stdout(args: argparse.Namespace) -> int:
     from .batch import analyze_one, contract_paths, prepare
+    from .results import ContractAnalysis
 
     paths = contract_paths(args.files)
     parser = _parser(args)
@@ -107,12 +108,8 @@ def _analyze_to_stdout(args: argparse.Namespace) -> int:
             continue
         ok += 1
         if args.format == "markdown":
-            from .results import ContractAnalysis
-
             print(ContractAnalysis.model_validate(record["analysis"]).to_markdown())
         else:
-            import json
-
             print(json.dumps(record), flush=True)
     print(f"contracts: {ok} ok, {len(paths) - ok} failed", file=sys.stderr)
     return 0 if ok else 1
