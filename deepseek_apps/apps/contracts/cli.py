@@ -42,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--out", default="demo_out", help="folder for the samples and contracts_analysis.jsonl")
     d.add_argument("--formats", default="pdf,docx,scan", help="comma-separated subset of pdf,docx,scan")
     d.add_argument("--no-clauses", action="store_true", help="rules only (default: clauses too when a model exists)")
+    d.add_argument("--clause-model", default=None, help="trained clause tagger folder (default: the shipped one)")
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=_demo)
     s = cmds.add_parser("schema", help="print the published JSON schema of a contract analysis")
@@ -119,7 +120,13 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import parse_formats, run_demo
 
     clauses = False if args.no_clauses else None
-    scores = run_demo(Path(args.out), parse_formats(args.formats), clauses=clauses, progress=not args.no_progress)
+    scores = run_demo(
+        Path(args.out),
+        parse_formats(args.formats),
+        clauses=clauses,
+        progress=not args.no_progress,
+        clause_model=args.clause_model,
+    )
     return 0 if scores else 1
 
 
