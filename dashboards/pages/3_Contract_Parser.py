@@ -44,19 +44,19 @@ def load_parser(clauses: bool) -> tuple[ContractParser | None, dict | None]:
     return parser, None
 
 
-def choose_parser() -> ContractParser:
-    """The clause-model parser when asked for and loadable, else the rule-based one (with a note)."""
-    wanted = st.toggle("Detect clauses (learned model)", value=True, key="use_clauses")
-    if wanted:
+def choose_parser(clauses: bool) -> tuple[ContractParser, str | None]:
+    """The clause-model parser when asked for and loadable, else the rule-based one and a note why."""
+    note = None
+    if clauses:
         parser, error = load_parser(True)
         if parser is not None:
-            return parser
-        st.warning(f"Clause model unavailable (DSA-{error['code']}: {error['message']}); showing the rules only.")
+            return parser, None
+        note = f"Clause model unavailable (DSA-{error['code']}: {error['message']}); showing the rules only."
     parser, error = load_parser(False)
     if parser is None:
         st.error(f"The parser could not start: DSA-{error['code']}: {error['message']}. {error['hint']}")
         st.stop()
-    return parser
+    return parser, note
 
 
 def sample_file(fmt: str, seed: int) -> tuple[bytes, str]:
@@ -76,23 +76,28 @@ def sample_file(fmt: str, seed: int) -> tuple[bytes, str]:
     return render_image(contract), f"sample_{seed}_page1.png"
 
 
-def analyse(parser: ContractParser, data: bytes, name: str) -> dict:
+def analyse(data: bytes, name: str, clauses: bool) -> dict:
     """Read and analyse one file; a library error is kept for display instead of raised."""
+    parser, note = choose_parser(clauses)
     started = time.perf_counter()
     try:
         document = parser.read(data, filename=name)
         analysis = parser.analyze_document(document)
     except DeepSeekAppsError as exc:
-        return {"name": name, "error": exc.to_dict()}
+        return {"name": name, "error": exc.to_dict(), "note": note}
     analysis.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-    return {"name": name, "text": document.text, "analysis": analysis}
+    return {"name": name, "text": document.text, "analysis": analysis, "note": note}
 
 
-def controls(parser: ContractParser) -> None:
-    """Input widgets; stores a new result in session state when there is new input."""
+def controls() -> None:
+    """Input widgets; stores a new result in session state when there is new input.
+
+    The clause model is loaded on the first analysis that asks for it, not when the page opens.
+    """
     left, right = st.columns([3, 2])
     with left:
         upload = st.file_uploader("Upload a contract", type=UPLOAD_TYPES, key="contract_upload")
+        clauses = st.toggle("Detect clauses (learned model)", value=True, key="use_clauses")
     with right:
         fmt = st.selectbox("Generated sample format", SAMPLE_FORMATS, key="sample_format")
         seed = st.number_input("Sample seed", min_value=0, value=0, step=1, key="sample_seed")
@@ -101,9 +106,9 @@ def controls(parser: ContractParser) -> None:
     with st.spinner("Reading and analysing…"):
         if clicked:
             data, name = sample_file(fmt, int(seed))
-            st.session_state["contract"] = analyse(parser, data, name)
+            st.session_state["contract"] = analyse(data, name, clauses)
         elif upload_id and upload_id != st.session_state.get("contract_upload_id"):
-            st.session_state["contract"] = analyse(parser, upload.getvalue(), upload.name)
+            st.session_state["contract"] = analyse(upload.getvalue(), upload.name, clauses)
     st.session_state["contract_upload_id"] = upload_id
 
 
@@ -149,12 +154,13 @@ def main() -> None:
         "Contracts (PDF, scans, Word, text) in; parties, dates, money, durations, governing law and clauses out, "
         "each with its page and the text it was read from."
     )
-    parser = choose_parser()
-    controls(parser)
+    controls()
     result = st.session_state.get("contract")
     if not result:
         st.info("Upload a contract or click **Analyse generated sample**.")
         return
+    if result.get("note"):
+        st.warning(result["note"])
     if "error" in result:
         show_error(result["name"], result["error"])
         return
