@@ -146,6 +146,7 @@ def test_contract_page_highlights_a_sample_and_reports_a_bad_upload(dashboard_ur
             page.get_by_role("button", name="Analyse generated sample").click()
 
             expect(page.get_by_role("heading", name="Facts")).to_be_visible()
+            expect(page.get_by_role("heading", name="Clauses")).to_be_visible()  # its table, or why it is empty
             expect(page.locator("mark[title^='party']").first).to_be_visible()
             expect(page.locator("mark[title^='governing law']").first).to_be_visible()
             expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
