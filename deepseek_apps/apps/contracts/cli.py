@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a = cmds.add_parser(
         "analyze",
         help="analyse contracts (PDF, DOCX, TXT, scans, images) into JSON lines (resumable)",
-        description=__doc__,
+        description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     a.add_argument("files", nargs="+", metavar="FILES", help="contract files, folders (searched recursively), globs")
