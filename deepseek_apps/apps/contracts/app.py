@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError
 
 from .clause_data import CATEGORIES, words
-from .clause_eval import decode_spans
+from .clause_eval import decode_spans, sentence_ends
 from .documents import Document, ReadLimits, read_document
 from .glossary import LegalTerms, load_legal_terms
 from .relations import relations
@@ -115,7 +115,7 @@ class ContractParser:
             return []
         _, _, word_probs = self.tagger().predict_words(tokens)
         found = []
-        for category, spans in zip(CATEGORIES, decode_spans(word_probs)):
+        for category, spans in zip(CATEGORIES, decode_spans(word_probs, ends=sentence_ends(tokens))):
             for first, end, confidence in spans:
                 if confidence < self.min_confidence:
                     continue

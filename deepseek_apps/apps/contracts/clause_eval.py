@@ -63,12 +63,23 @@ def window_metrics(labels: np.ndarray, scores: np.ndarray) -> dict:
     return {**pooled, "macro_aupr": round(float(np.mean(list(per.values()))), 4), "per_category": per}
 
 
+def sentence_ends(words: list[str]) -> np.ndarray:
+    """True for a word that ends a sentence: ``.``, ``;`` or ``:`` before a capital, digit or quote."""
+    ends = np.zeros(len(words), dtype=bool)
+    for i in range(len(words) - 1):
+        nxt = words[i + 1][:1]
+        ends[i] = words[i].endswith((".", ";", ":")) and (nxt.isupper() or nxt.isdigit() or nxt in '("“')
+    return ends
+
+
 def decode_spans(
-    word_probs: np.ndarray, threshold: float = 0.3, max_gap: int = 2
+    word_probs: np.ndarray, threshold: float = 0.3, max_gap: int = 2, ends: np.ndarray | None = None
 ) -> list[list[tuple[int, int, float]]]:
     """Per category, runs of words with probability >= ``threshold`` as (first, end, confidence).
 
-    Runs separated by at most ``max_gap`` words below the threshold are joined; the confidence
+    Runs separated by at most ``max_gap`` words below the threshold are joined; with
+    ``ends`` (``sentence_ends``) a run is cut after each sentence, since clauses are
+    sentences, and pieces whose mean falls below the threshold are dropped. The confidence
     of a span is the mean probability of its words.
     """
     out = []
@@ -80,7 +91,13 @@ def decode_spans(
             breaks = np.flatnonzero(np.diff(on) > max_gap + 1)
             for first, last in zip(np.r_[0, breaks + 1], np.r_[breaks, on.size - 1]):
                 a, b = int(on[first]), int(on[last]) + 1
-                spans.append((a, b, float(p[a:b].mean())))
+                cuts = (
+                    [a, *(int(i) + 1 for i in np.flatnonzero(ends[a : b - 1]) + a), b] if ends is not None else [a, b]
+                )
+                for x, y in zip(cuts, cuts[1:]):
+                    confidence = float(p[x:y].mean())
+                    if confidence >= threshold:
+                        spans.append((x, y, confidence))
         out.append(spans)
     return out
 
@@ -138,15 +155,33 @@ def tfidf_baseline(train_texts: list[str], train_labels: np.ndarray, test_texts:
     return scores
 
 
-def evaluate_tagger(model, contracts: list, train_contracts: list | None = None, progress: bool = True) -> dict:
+def rule_answers(analysis) -> dict[str, list[tuple[str, float]]]:
+    """CUAD answers given by the rules, at confidence 1.0: party names and role aliases
+    (Parties) and the evidence of the agreement and effective dates."""
+    answers: dict[str, list[tuple[str, float]]] = {"Parties": [], "Agreement Date": [], "Effective Date": []}
+    for party in analysis.parties:
+        answers["Parties"] += [(party.name, 1.0)] + [(role, 1.0) for role in party.roles]
+    for kind, category in (("agreement", "Agreement Date"), ("effective", "Effective Date")):
+        answers[category] += [(f.evidence.text, 1.0) for f in analysis.facts_of("DATE", kind)][:1]
+    return answers
+
+
+def evaluate_tagger(
+    model, contracts: list, train_contracts: list | None = None, progress: bool = True, rules: bool = True
+) -> dict:
     """Window- and span-level clause metrics of ``model`` (a ``ClauseModel``) on labelled contracts.
 
     With ``train_contracts`` the TF-IDF + logistic-regression baseline is trained on their
-    windows and scored on the same windows, so the comparison comes from one run.
+    windows and scored on the same windows, so the comparison comes from one run. With
+    ``rules`` the span metrics are also given for the parser as a whole: the tagger's spans
+    plus the rules' parties and dates (``rule_answers``).
     """
     from tqdm.auto import tqdm
 
-    labels, head, word_max, texts, questions = [], [], [], [], []
+    from .app import ContractParser
+
+    parser = ContractParser(clauses=False)
+    labels, head, word_max, texts, questions, combined = [], [], [], [], [], []
     for contract in tqdm(contracts, desc="clause eval", unit="contract", disable=not progress):
         spans, window_probs, word_probs = model.predict_words(contract.words)
         _, window_labels = contract.window_labels(model.size, model.stride)
@@ -154,10 +189,15 @@ def evaluate_tagger(model, contracts: list, train_contracts: list | None = None,
         head.append(window_probs)
         word_max.append(np.stack([word_probs[a:b].max(axis=0) for a, b in spans]))
         texts += [" ".join(contract.words[a:b]) for a, b in spans]
-        for c, found in enumerate(decode_spans(word_probs)):
-            predicted = [(contract.text[contract.offsets[a, 0] : contract.offsets[b - 1, 1]], p) for a, b, p in found]
-            gold = [" ".join(s.replace("<omitted>", " ").split()) for s in contract.clauses[c]]
-            questions.append((CATEGORIES[c], [g for g in gold if g], predicted))
+        extra = rule_answers(parser.analyze(contract.text.encode(), filename="c.txt")) if rules else {}
+        found = decode_spans(word_probs, ends=sentence_ends(contract.words))
+        for c, category in enumerate(CATEGORIES):
+            predicted = [
+                (contract.text[contract.offsets[a, 0] : contract.offsets[b - 1, 1]], p) for a, b, p in found[c]
+            ]
+            gold = [g for g in (" ".join(s.replace("<omitted>", " ").split()) for s in contract.clauses[c]) if g]
+            questions.append((category, gold, predicted))
+            combined.append((category, gold, predicted + extra.get(category, [])))
     labels = np.concatenate(labels)
     head, word_max = np.concatenate(head), np.concatenate(word_max)
     report = {
@@ -170,6 +210,8 @@ def evaluate_tagger(model, contracts: list, train_contracts: list | None = None,
         },
         "span": span_metrics(questions),
     }
+    if rules:
+        report["span_with_rules"] = span_metrics(combined)
     if train_contracts:
         train_texts, train_labels = [], []
         for contract in train_contracts:

@@ -48,6 +48,7 @@ class TrainConfig:
     stride: int = 45
     seed: int = 0
     max_steps: int | None = None
+    init: str | None = None  # folder of trained weights to continue from (e.g. the shipped model)
 
 
 def _examples(contracts: list[LabelledContract], size: int, stride: int) -> tuple[list, list]:
@@ -99,6 +100,8 @@ def train_tagger(
             hint="check that labels.csv holds clause strings that occur in the contract texts",
         )
     tagger, tokenizer = build_tagger(rank=config.rank, seed=config.seed)
+    if config.init:
+        _load_trained(tagger, Path(config.init))
     heads = [p for n, p in tagger.named_parameters() if n.startswith(("word_head", "window_head"))]
     adapters = [p for m in tagger.modules() if isinstance(m, LoRALinear) for p in (m.lora_a, m.lora_b)]
     optimizer = torch.optim.AdamW(
@@ -144,6 +147,28 @@ def train_tagger(
     bar.close()
     tagger.eval()
     return tagger, tokenizer, losses
+
+
+def _load_trained(tagger: ClauseTagger, folder: Path) -> None:
+    from safetensors.torch import load_file
+
+    from deepseek_apps.errors import MissingResourceError, ModelFormatError
+
+    if not (folder / WEIGHTS_FILE).is_file():
+        raise MissingResourceError(
+            ErrorCode.DEFAULT_MODEL_MISSING, "no trained clause tagger to continue from", value=str(folder)
+        )
+    state = load_file(str(folder / WEIGHTS_FILE))
+    expected = tagger.state_dict()
+    bad = [k for k, v in state.items() if k not in expected or expected[k].shape != v.shape]
+    if bad:
+        raise ModelFormatError(
+            ErrorCode.CHECKPOINT_INVALID,
+            "weights to continue from do not match the tagger",
+            value=bad[:5],
+            hint="continue with the same --rank the weights were trained with",
+        )
+    tagger.load_state_dict(state, strict=False)
 
 
 def save_tagger(tagger: ClauseTagger, out: str | Path, config: TrainConfig, extra: dict | None = None) -> Path:

@@ -26,6 +26,8 @@ def add_commands(cmds: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--max-steps", type=int, default=None, help="stop after this many batches (quick runs)")
+    t.add_argument("--init", default=None, help="continue from trained weights ('default' = the shipped model)")
+    t.add_argument("--lr", type=float, default=5e-4, help="adapter learning rate (heads: 4x)")
     t.set_defaults(func=_train)
     e = cmds.add_parser("evaluate", help="field P/R/F1 and clause AUPR on labelled contracts")
     e.add_argument("--data", required=True, help="folder with labels.csv and contracts/*.txt")
@@ -59,8 +61,20 @@ def _train(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     train_names, val_names = _split(args.data, args.val_fraction, args.seed)
+    init = args.init
+    if init == "default":
+        from .clause_runtime import DEFAULT_DIR
+
+        init = str(DEFAULT_DIR)
     config = TrainConfig(
-        epochs=args.epochs, neg_ratio=args.neg_ratio, rank=args.rank, seed=args.seed, max_steps=args.max_steps
+        epochs=args.epochs,
+        neg_ratio=args.neg_ratio,
+        rank=args.rank,
+        seed=args.seed,
+        max_steps=args.max_steps,
+        init=init,
+        lr=args.lr,
+        head_lr=4 * args.lr,
     )
     started = time.perf_counter()
     tagger, _, losses = train_tagger(load_labelled(args.data, train_names), config)
