@@ -107,3 +107,17 @@ def test_lora_bad_arguments():
     assert err.value.code == 1000 and "query" in str(err.value.value)
     with pytest.raises(InvalidInputError):
         add_lora(net, targets=("0",), rank=0)
+
+
+def test_lexical_scorer_round_trips_without_pickles(tmp_path):
+    from deepseek_apps.apps.contracts.clause_lexical import LexicalScorer
+
+    texts = ["governed by the laws of Ohio", "shall not assign this agreement", "insurance coverage limits"] * 4
+    labels = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0]] * 4)
+    scorer = LexicalScorer(min_df=1).fit(texts, labels)
+    scorer.save(tmp_path)
+    assert {p.suffix for p in tmp_path.iterdir()} == {".json", ".safetensors"}
+    probe = ["the laws of Ohio apply", "no assignment"]
+    loaded = LexicalScorer.load(tmp_path).score(probe)
+    assert np.abs(loaded - scorer.score(probe)).max() < 1e-3
+    assert loaded[0, 0] > loaded[0, 1] and loaded[:, 2].max() < 0.01  # never-positive category never fires

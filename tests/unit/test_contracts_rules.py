@@ -223,7 +223,22 @@ def test_ocr_language_option_accepts_installed_languages():
 
 @pytest.mark.parametrize(
     "module",
-    ["app", "documents", "evaluate", "glossary", "normalize", "parties", "relations", "results", "rules", "synthetic"],
+    [
+        "app",
+        "documents",
+        "evaluate",
+        "glossary",
+        "normalize",
+        "parties",
+        "relations",
+        "results",
+        "rules",
+        "synthetic",
+        "clause_data",
+        "clause_eval",
+        "clause_lexical",
+        "clause_train",
+    ],  # fmt: skip
 )
 def test_docstring_examples_run(module):
     import doctest

@@ -11,8 +11,8 @@ baselines were measured with).
 
 Example:
     >>> text = "This  Agreement is governed by\\nthe laws of Ohio. Notices go by mail."
-    >>> locate(text, ["governed by the laws <omitted> Ohio"])
-    [(18, 38), (42, 46)]
+    >>> [text[a:b] for a, b in locate(text, ["governed by the laws <omitted> Ohio"])]
+    ['governed by\\nthe laws', 'Ohio']
 """
 
 from __future__ import annotations

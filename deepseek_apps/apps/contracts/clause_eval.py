@@ -181,14 +181,16 @@ def evaluate_tagger(
     from .app import ContractParser
 
     parser = ContractParser(clauses=False)
-    labels, head, word_max, texts, questions, combined = [], [], [], [], [], []
+    labels, word_max, shipped, lexical, texts, questions, combined = [], [], [], [], [], [], []
     for contract in tqdm(contracts, desc="clause eval", unit="contract", disable=not progress):
-        spans, window_probs, word_probs = model.predict_words(contract.words)
-        _, window_labels = contract.window_labels(model.size, model.stride)
-        labels.append(window_labels)
-        head.append(window_probs)
+        _, _, word_probs = model.predict_words(contract.words)
+        spans, scores = model.detect(contract.words, word_probs)
+        labels.append(contract.window_labels(model.size, model.window_stride)[1])
+        shipped.append(scores)
         word_max.append(np.stack([word_probs[a:b].max(axis=0) for a, b in spans]))
         texts += [" ".join(contract.words[a:b]) for a, b in spans]
+        if model.lexical is not None:
+            lexical.append(model.lexical.score(texts[-len(spans) :]))
         extra = rule_answers(parser.analyze(contract.text.encode(), filename="c.txt")) if rules else {}
         found = decode_spans(word_probs, ends=sentence_ends(contract.words))
         for c, category in enumerate(CATEGORIES):
@@ -199,23 +201,22 @@ def evaluate_tagger(
             questions.append((category, gold, predicted))
             combined.append((category, gold, predicted + extra.get(category, [])))
     labels = np.concatenate(labels)
-    head, word_max = np.concatenate(head), np.concatenate(word_max)
     report = {
         "contracts": len(contracts),
         "windows": int(labels.shape[0]),
-        "window": {
-            "tagger_window_head": window_metrics(labels, head),
-            "tagger_word_max": window_metrics(labels, word_max),
-            "tagger_mean": window_metrics(labels, (head + word_max) / 2),
-        },
+        "inference_stride": model.stride,
+        "window": {"tagger": window_metrics(labels, np.concatenate(word_max))},
         "span": span_metrics(questions),
     }
+    if lexical:
+        report["window"]["lexical"] = window_metrics(labels, np.concatenate(lexical))
+        report["window"]["shipped"] = window_metrics(labels, np.concatenate(shipped))
     if rules:
         report["span_with_rules"] = span_metrics(combined)
     if train_contracts:
         train_texts, train_labels = [], []
         for contract in train_contracts:
-            spans, window_labels = contract.window_labels(model.size, model.stride)
+            spans, window_labels = contract.window_labels(model.size, model.window_stride)
             train_texts += [" ".join(contract.words[a:b]) for a, b in spans]
             train_labels.append(window_labels)
         baseline = tfidf_baseline(train_texts, np.concatenate(train_labels), texts)

@@ -82,9 +82,15 @@ class ClauseTagger(nn.Module):
 def build_tagger(rank: int = 16, alpha: float = 32.0, dropout: float = 0.05, seed: int = 0):
     """(a fresh ``ClauseTagger`` with LoRA adapters on the pretrained encoder, its tokenizer)."""
     from transformers import BertModel
+    from transformers.utils import logging as hf_logging
 
     torch.manual_seed(seed)
-    encoder = BertModel.from_pretrained(str(encoder_dir()), add_pooling_layer=False)
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the sentence-transformers checkpoint has an unused pooler
+    try:
+        encoder = BertModel.from_pretrained(str(encoder_dir()), add_pooling_layer=False)
+    finally:
+        hf_logging.set_verbosity(level)
     add_lora(encoder, LORA_TARGETS, rank=rank, alpha=alpha, dropout=dropout)
     return ClauseTagger(encoder), load_tokenizer()
 

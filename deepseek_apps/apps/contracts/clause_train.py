@@ -101,7 +101,7 @@ def train_tagger(
         )
     tagger, tokenizer = build_tagger(rank=config.rank, seed=config.seed)
     if config.init:
-        _load_trained(tagger, Path(config.init))
+        load_trained_weights(tagger, Path(config.init))
     heads = [p for n, p in tagger.named_parameters() if n.startswith(("word_head", "window_head"))]
     adapters = [p for m in tagger.modules() if isinstance(m, LoRALinear) for p in (m.lora_a, m.lora_b)]
     optimizer = torch.optim.AdamW(
@@ -149,24 +149,35 @@ def train_tagger(
     return tagger, tokenizer, losses
 
 
-def _load_trained(tagger: ClauseTagger, folder: Path) -> None:
+def load_trained_weights(tagger: ClauseTagger, folder: Path) -> None:
+    """Load adapters + heads written by ``save_tagger`` into a fresh (unmerged) tagger.
+
+    Raises:
+        MissingResourceError: no weights in ``folder`` (2004).
+        ModelFormatError: unknown, missing or wrongly shaped tensors, e.g. another rank (3003).
+    """
     from safetensors.torch import load_file
 
     from deepseek_apps.errors import MissingResourceError, ModelFormatError
 
     if not (folder / WEIGHTS_FILE).is_file():
         raise MissingResourceError(
-            ErrorCode.DEFAULT_MODEL_MISSING, "no trained clause tagger to continue from", value=str(folder)
+            ErrorCode.DEFAULT_MODEL_MISSING,
+            "no trained clause tagger here",
+            value=str(folder),
+            hint=f"expected {WEIGHTS_FILE}; train one with `deepseek-apps contracts train`",
         )
     state = load_file(str(folder / WEIGHTS_FILE))
     expected = tagger.state_dict()
+    trained = [k for k in expected if "lora_" in k or k.startswith(("word_head", "window_head"))]
     bad = [k for k, v in state.items() if k not in expected or expected[k].shape != v.shape]
+    bad += [k for k in trained if k not in state]
     if bad:
         raise ModelFormatError(
             ErrorCode.CHECKPOINT_INVALID,
-            "weights to continue from do not match the tagger",
+            "clause tagger weights do not match the model",
             value=bad[:5],
-            hint="continue with the same --rank the weights were trained with",
+            hint="use weights written by `deepseek-apps contracts train`, with the rank recorded next to them",
         )
     tagger.load_state_dict(state, strict=False)
 

@@ -52,10 +52,12 @@ def _split(data: str, fraction: float, seed: int) -> tuple[list[str], list[str]]
 
 
 def _train(args: argparse.Namespace) -> int:
+    import numpy as np
     import torch
 
     from .clause_data import load_labelled
     from .clause_eval import evaluate_tagger
+    from .clause_lexical import LexicalScorer
     from .clause_runtime import ClauseModel
     from .clause_train import TrainConfig, save_tagger, train_tagger
 
@@ -77,10 +79,17 @@ def _train(args: argparse.Namespace) -> int:
         head_lr=4 * args.lr,
     )
     started = time.perf_counter()
-    tagger, _, losses = train_tagger(load_labelled(args.data, train_names), config)
+    contracts = load_labelled(args.data, train_names)
+    tagger, _, losses = train_tagger(contracts, config)
     meta = {"train_contracts": len(train_names), "val_contracts": len(val_names), "losses": losses}
     meta["train_seconds"] = round(time.perf_counter() - started, 1)
     save_tagger(tagger, args.out, config, meta)
+    texts, labels = [], []
+    for contract in contracts:
+        spans, window_labels = contract.window_labels(config.size, config.stride)
+        texts += [" ".join(contract.words[a:b]) for a, b in spans]
+        labels.append(window_labels)
+    LexicalScorer(min_df=2 if len(texts) > 1000 else 1).fit(texts, np.concatenate(labels)).save(args.out)
     if val_names:
         model = ClauseModel(args.out, backend="torch", threads=args.threads)
         report = evaluate_tagger(model, load_labelled(args.data, val_names))

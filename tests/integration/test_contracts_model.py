@@ -1,0 +1,103 @@
+"""The clause tagger end to end: train (CLI) on a CUAD-layout folder, export, load, analyse.
+
+Training here is a few steps on generated contracts: it checks the machinery (loss, save,
+load, ONNX parity, INT8), not the quality; quality is measured on CUAD by
+``benchmarks/contracts.py`` and floor-checked on real data below.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepseek_apps.apps.contracts.app import ContractParser
+from deepseek_apps.apps.contracts.clause_data import CATEGORIES, load_labelled, write_cuad_layout
+from deepseek_apps.apps.contracts.clause_runtime import ClauseModel
+from deepseek_apps.apps.contracts.synthetic import generate_contract, generate_contracts
+from deepseek_apps.cli import main
+from deepseek_apps.errors import MissingResourceError, ModelFormatError
+
+CUAD = Path(__file__).resolve().parents[3] / "shared" / "data" / "cuad"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clauses")
+    data = write_cuad_layout(generate_contracts(4, seed=11), root / "data")
+    out = root / "model"
+    code = main(
+        ["contracts", "train", "--data", str(data), "--out", str(out), "--max-steps", "3", "--rank", "2"]
+        + ["--val-fraction", "0.25", "--threads", "2"]
+    )
+    assert code == 0
+    return data, out
+
+
+def test_train_writes_adapters_config_and_validation_metrics(trained):
+    _, out = trained
+    meta = json.loads((out / "clause_tagger.json").read_text())
+    assert meta["config"]["rank"] == 2 and meta["train_contracts"] == 3 and meta["val_contracts"] == 1
+    assert np.isfinite(meta["losses"][0])
+    assert 0.0 <= meta["validation"]["window"]["shipped"]["aupr"] <= 1.0
+    assert (out / "clause_lexical.json").is_file() and (out / "clause_lexical.safetensors").is_file()
+    assert meta["validation"]["span"]["answers"] > 0
+    # only adapters and heads are saved: a small fraction of the 22.7M-parameter encoder
+    assert (out / "clause_tagger.safetensors").stat().st_size < 1_000_000
+
+
+def test_onnx_fp32_and_int8_agree_with_pytorch(trained, tmp_path, monkeypatch):
+    data, out = trained
+    monkeypatch.setenv("DEEPSEEK_APPS_CACHE", str(tmp_path))
+    tokens = load_labelled(data)[0].words
+    _, torch_windows, torch_words = ClauseModel(out, backend="torch").predict_words(tokens)
+    assert ClauseModel(out, backend="torch", stride=45).predict_words(tokens)[1].shape[0] < torch_windows.shape[0]
+    _, fp32_windows, fp32_words = ClauseModel(out, backend="onnx").predict_words(tokens)
+    _, int8_windows, _ = ClauseModel(out, backend="onnx-int8").predict_words(tokens)
+    assert torch_words.shape == (len(tokens), len(CATEGORIES))
+    assert np.abs(torch_windows - fp32_windows).max() < 1e-3 and np.abs(torch_words - fp32_words).max() < 1e-3
+    assert np.abs(torch_windows - int8_windows).max() < 0.1
+    assert len(list(tmp_path.rglob("*.onnx"))) == 2  # exported once, then cached
+
+
+def test_bad_weights_are_clear_errors(trained, tmp_path):
+    _, out = trained
+    with pytest.raises(MissingResourceError) as err:
+        ClauseModel(tmp_path / "nothing")
+    assert err.value.code == 2004
+    (tmp_path / "clause_tagger.json").write_text(
+        (out / "clause_tagger.json").read_text().replace('"rank": 2', '"rank": 4')
+    )
+    (tmp_path / "clause_tagger.safetensors").write_bytes((out / "clause_tagger.safetensors").read_bytes())
+    with pytest.raises(ModelFormatError) as err:
+        ClauseModel(tmp_path, backend="torch")
+    assert err.value.code == 3003
+
+
+def test_shipped_tagger_finds_clauses_with_evidence():
+    contract = generate_contract(seed=5)
+    result = ContractParser().analyze(contract.text.encode(), filename="msa.txt")
+    assert result.stage == "rules+model" and result.clauses
+    law = [c for c in result.clauses if c.category == "Governing Law"]
+    truth = contract.facts_of("GOVERNING_LAW")[0]
+    assert law and any(c.evidence.start <= truth.start and truth.end <= c.evidence.end for c in law)
+    for clause in result.clauses:
+        assert contract.text[clause.evidence.start : clause.evidence.end] == clause.evidence.text
+        assert 0.5 <= clause.confidence <= 1.0 and clause.evidence.page == 1
+    assert "## Clauses" in result.to_markdown()
+
+
+@pytest.mark.realdata
+def test_shipped_tagger_beats_a_floor_on_held_out_cuad():
+    if not CUAD.is_dir():
+        pytest.skip("../shared/data/cuad is not here")
+    from deepseek_apps.apps.contracts.clause_eval import evaluate_tagger
+    from deepseek_apps.apps.contracts.evaluate import load_labels, split_contracts
+
+    table, _ = load_labels(CUAD)
+    _, val = split_contracts(list(table["Text File"]), fraction=0.2, seed=0)
+    shortest = sorted(val, key=lambda n: (CUAD / "contracts" / n).stat().st_size)[:8]
+    report = evaluate_tagger(ClauseModel(), load_labelled(CUAD, shortest), progress=False)
+    assert report["window"]["shipped"]["aupr"] > 0.5
