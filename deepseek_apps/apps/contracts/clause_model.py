@@ -87,10 +87,12 @@ def build_tagger(rank: int = 16, alpha: float = 32.0, dropout: float = 0.05, see
     torch.manual_seed(seed)
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the sentence-transformers checkpoint has an unused pooler
+    hf_logging.disable_progress_bar()
     try:
         encoder = BertModel.from_pretrained(str(encoder_dir()), add_pooling_layer=False)
     finally:
         hf_logging.set_verbosity(level)
+        hf_logging.enable_progress_bar()
     add_lora(encoder, LORA_TARGETS, rank=rank, alpha=alpha, dropout=dropout)
     return ClauseTagger(encoder), load_tokenizer()
 
