@@ -6,6 +6,10 @@ text in ``contracts/``, and normalised answers in ``Agreement Date-Answer`` (``5
 several separated by ";") and ``Parties-Answer`` (``Acme Inc. ("Company"); Bob ("Consultant")``).
 
 Scoring per contract, summed over contracts (micro):
+- renewal term and notice period to terminate renewal (``Renewal Term-Answer`` "successive 1
+  year", ``Notice Period To Terminate Renewal- Answer`` "60 days"): the first DURATION fact of
+  that kind, equal when the lengths agree within 3% whatever the unit (12 months = 1 year);
+  answers that are not durations ("perpetual") are skipped.
 - dates: a prediction equal to the answer is a true positive; a different or unwanted
   prediction is a false positive (and a false negative when an answer exists); a missing one
   with an answer is a false negative. Answers that are not dates ("Perpetual") are skipped.
@@ -29,10 +33,15 @@ from pathlib import Path
 
 from deepseek_apps.errors import ErrorCode, MissingResourceError
 
-from .normalize import parse_date
+from .normalize import parse_date, parse_duration
 from .results import ContractAnalysis
 
 DATE_FIELDS = {"Agreement Date": "agreement", "Effective Date": "effective", "Expiration Date": "expiration"}
+DURATION_FIELDS = {
+    "Renewal Term": ("renewal_term", "Renewal Term-Answer"),
+    "Notice Period To Terminate Renewal": ("notice_period", "Notice Period To Terminate Renewal- Answer"),
+}  # CUAD's notice column name has the space before "Answer"
+_DAYS = {"day": 1, "week": 7, "month": 30.4375, "year": 365.25}
 _SUFFIX_WORDS = {
     "inc",
     "corp",
@@ -129,7 +138,8 @@ def _law_match(predicted: str, gold: list[str]) -> bool:
 
 def score_fields(pairs: list[tuple[ContractAnalysis, dict]]) -> dict[str, dict]:
     """Field P/R/F1 over (analysis, label row) pairs."""
-    counts = {f: [0, 0, 0] for f in [*DATE_FIELDS, "Governing Law", "Parties (names)", "Parties (role aliases)"]}
+    fields = [*DATE_FIELDS, *DURATION_FIELDS, "Governing Law", "Parties (names)", "Parties (role aliases)"]
+    counts = {f: [0, 0, 0] for f in fields}
     for analysis, row in pairs:
         for field, kind in DATE_FIELDS.items():
             raw = _answer(row.get(f"{field}-Answer"))
@@ -137,6 +147,15 @@ def score_fields(pairs: list[tuple[ContractAnalysis, dict]]) -> dict[str, dict]:
             if raw and gold is None:
                 continue  # "Perpetual" and the like: not a date to extract
             _count(counts[field], getattr(analysis.dates, kind), gold, lambda p, g: p == g)
+        for field, (kind, column) in DURATION_FIELDS.items():
+            raw = _answer(row.get(column, row.get(f"{field}-Answer")))
+            gold = parse_duration(raw) if raw else None
+            if raw and gold is None:
+                continue  # "perpetual" and the like
+            found = analysis.facts_of("DURATION", kind)
+            value = found[0].value if found else None
+            predicted = value.model_dump() if hasattr(value, "model_dump") else value
+            _count(counts[field], predicted, gold, _same_duration)
         raw_law = _answer(row.get("Governing Law-Answer"))
         gold_law = [g.split(",")[0].strip().lower() for g in raw_law.split(";")] if raw_law else None
         predicted_law = analysis.governing_law[0] if analysis.governing_law else None
@@ -149,6 +168,13 @@ def score_fields(pairs: list[tuple[ContractAnalysis, dict]]) -> dict[str, dict]:
         hits = len(predicted_roles & gold_roles)
         _add(counts["Parties (role aliases)"], hits, len(predicted_roles) - hits, len(gold_roles) - hits)
     return {field: prf(*c) for field, c in counts.items()}
+
+
+def _same_duration(predicted: dict, gold: dict) -> bool:
+    """Equal lengths, whatever the unit ("12 months" == "1 year"), within 3%."""
+    a = predicted["value"] * _DAYS[predicted["unit"]]
+    b = gold["value"] * _DAYS[gold["unit"]]
+    return abs(a - b) <= 0.03 * max(a, b)
 
 
 def _count(cell: list[int], predicted, gold, same: Callable) -> None:

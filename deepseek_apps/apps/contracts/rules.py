@@ -108,7 +108,18 @@ def duration_kind(text: str, start: int, cues: dict[str, list[str]]) -> str:
     before = _sentence_before(text, start, 200)[-120:]
     nearest = {kind: _last_cue(cues.get(kind, []), before) for kind in ("renewal_term", "notice_period", "term")}
     kind, position = max(nearest.items(), key=lambda kv: kv[1])
+    if kind == "notice_period" and not _mentions_renewal(text, start, cues.get("renewal_term", [])):
+        return "other"  # a notice for something else (termination, audits): not the renewal notice
     return kind if position >= 0 else "other"
+
+
+def _mentions_renewal(text: str, start: int, cues: list[str], reach: int = 300) -> bool:
+    """Whether the sentence around ``start`` speaks of renewal (the notice is to stop a renewal)."""
+    before = text[max(0, start - reach) : start]
+    after = text[start : start + reach]
+    cut = after.find(". ")
+    sentence = before[max(before.rfind(". "), before.rfind("\n\n")) + 1 :] + (after[:cut] if cut >= 0 else after)
+    return any(re.search(rf"\b{re.escape(cue)}", sentence, re.IGNORECASE) for cue in [*cues, "non-renew"])
 
 
 def find_durations(doc: Document, terms: LegalTerms) -> list[Fact]:
