@@ -145,7 +145,8 @@ def test_contract_page_highlights_a_sample_and_reports_a_bad_upload(dashboard_ur
             page.goto(f"{dashboard_url}/Contract_Parser")
             page.get_by_role("button", name="Analyse generated sample").click()
 
-            expect(page.get_by_role("heading", name="Facts")).to_be_visible()
+            # the first analysis loads the clause model (and exports it to ONNX on a fresh machine)
+            expect(page.get_by_role("heading", name="Facts")).to_be_visible(timeout=180_000)
             expect(page.get_by_role("heading", name="Clauses")).to_be_visible()  # its table, or why it is empty
             expect(page.locator("mark[title^='party']").first).to_be_visible()
             expect(page.locator("mark[title^='governing law']").first).to_be_visible()
