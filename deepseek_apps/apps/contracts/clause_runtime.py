@@ -33,6 +33,7 @@ from .clause_train import CONFIG_FILE, WEIGHTS_FILE, load_trained_weights
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "assets" / "contracts"
 BACKENDS = ("onnx-int8", "onnx", "torch")
+EXPORT_VERSION = "2"  # part of the cache key: bump when the export or quantization changes
 _INPUTS = ("input_ids", "attention_mask", "word_index")
 _OUTPUTS = ("word_logits", "window_logits")
 
@@ -89,7 +90,8 @@ def export_tagger(tagger: ClauseTagger, tokenizer, out_dir: str | Path) -> dict[
     level = root.level
     root.setLevel(logging.ERROR)  # onnxruntime's generic "consider pre-processing" advice
     try:
-        int8 = quantize_dynamic_onnx(fp32, out_dir / "clause_tagger_int8.onnx")
+        # the word-embedding Gather too: 59 MB -> 23 MB, same speed, window AUPR 0.6602 -> 0.6598
+        int8 = quantize_dynamic_onnx(fp32, out_dir / "clause_tagger_int8.onnx", op_types=("MatMul", "Gemm", "Gather"))
     finally:
         root.setLevel(level)
     return {"onnx": fp32, "onnx-int8": int8}
@@ -141,7 +143,8 @@ class ClauseModel:
             torch.set_num_threads(threads)
             self._tagger, self._session = tagger, None
             return
-        cache = _cache_root() / sha256((self.folder / WEIGHTS_FILE).read_bytes())[:16]
+        key = sha256((self.folder / WEIGHTS_FILE).read_bytes() + EXPORT_VERSION.encode())[:16]
+        cache = _cache_root() / key
         target = cache / ("clause_tagger_int8.onnx" if backend == "onnx-int8" else "clause_tagger_fp32.onnx")
         if not target.is_file():
             export_tagger(tagger, self.tokenizer, cache)
