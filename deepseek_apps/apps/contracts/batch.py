@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import glob
 import sys
 import time
 from collections.abc import Iterable
@@ -23,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from deepseek_apps.core.runtime.files import expand_inputs as expand_paths
 from deepseek_apps.core.runtime.jsonl import append_records, read_records
 from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError, RuntimeFailure
 
@@ -57,24 +57,7 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     A named file is kept whatever its suffix (an unsupported or missing one becomes a per-file
     error); a folder contributes only files with a suffix the parser reads.
     """
-    found: dict[str, Path] = {}
-    for raw in map(str, inputs):
-        matches = [Path(m) for m in glob.glob(raw, recursive=True)] if any(c in raw for c in "*?[") else [Path(raw)]
-        if not matches:
-            raise InvalidInputError(
-                ErrorCode.INVALID_ARGUMENT,
-                "pattern matched no files",
-                value=raw,
-                hint="check the glob or quote it so the shell does not expand it",
-            )
-        for match in matches:
-            if match.is_dir():
-                for path in match.rglob("*"):
-                    if path.is_file() and path.suffix.lower() in CONTRACT_SUFFIXES:
-                        found[str(path.resolve())] = path.resolve()
-            else:
-                found[str(match.resolve())] = match.resolve()
-    return [found[key] for key in sorted(found)]
+    return expand_paths(inputs, CONTRACT_SUFFIXES)
 
 
 def contract_paths(inputs: Iterable[str | Path] | str | Path) -> list[Path]:

@@ -7,7 +7,6 @@ skips every file already in the output and scores the rest.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import time
 from collections import Counter
@@ -15,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...core.runtime.files import expand_inputs as expand_paths
 from ...core.runtime.jsonl import append_records, read_records
 from ...datasets.io import IMAGE_SUFFIXES
-from ...errors import ErrorCode, InvalidInputError
 
 
 @dataclass
@@ -37,24 +36,7 @@ class ScoreSummary:
 
 def expand_inputs(inputs: Iterable[str]) -> list[Path]:
     """Files, folders (their images, recursively) and glob patterns -> sorted unique paths."""
-    found: dict[str, Path] = {}
-    for raw in inputs:
-        matches = [Path(m) for m in glob.glob(raw, recursive=True)] if any(c in raw for c in "*?[") else [Path(raw)]
-        if not matches:
-            raise InvalidInputError(
-                ErrorCode.INVALID_ARGUMENT,
-                "pattern matched no files",
-                value=raw,
-                hint="check the glob or quote it so the shell does not expand it",
-            )
-        for m in matches:
-            if m.is_dir():
-                for p in m.rglob("*"):
-                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
-                        found[str(p.resolve())] = p.resolve()
-            else:
-                found[str(m.resolve())] = m.resolve()  # missing files become per-item errors
-    return [found[k] for k in sorted(found)]
+    return expand_paths(inputs, IMAGE_SUFFIXES)  # missing files become per-item errors
 
 
 def read_done(out: Path) -> dict[str, dict]:
