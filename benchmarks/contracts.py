@@ -22,8 +22,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-import numpy as np
-
 from deepseek_apps.apps.contracts.app import ContractParser
 from deepseek_apps.apps.contracts.clause_data import load_labelled
 from deepseek_apps.apps.contracts.clause_eval import evaluate_tagger
@@ -155,5 +153,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=4)
     main()

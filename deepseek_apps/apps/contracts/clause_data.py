@@ -120,6 +120,16 @@ class LabelledContract:
         return spans, labels.astype(np.uint8)
 
 
+def window_texts(contracts: list[LabelledContract], size: int = 60, stride: int = 45) -> tuple[list[str], np.ndarray]:
+    """The text of every window of ``contracts`` and their (n_windows, n_categories) labels."""
+    texts, labels = [], []
+    for contract in contracts:
+        spans, window_labels = contract.window_labels(size, stride)
+        texts += [" ".join(contract.words[a:b]) for a, b in spans]
+        labels.append(window_labels)
+    return texts, np.concatenate(labels) if labels else np.zeros((0, len(CATEGORIES)), dtype=np.uint8)
+
+
 def load_labelled(data: str | Path, names: list[str] | None = None) -> list[LabelledContract]:
     """Contracts of a CUAD-layout folder with their clause spans (``names``: a subset of ``Text File``)."""
     from .evaluate import load_labels, parse_list

@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from .clause_data import CATEGORIES
+from .clause_data import CATEGORIES, window_texts
 
 _DROP = re.compile(r"[.,;:]")
 THRESHOLDS = [*np.round(np.arange(0.99, 0.0, -0.01), 2), 0.001, 0.0]
@@ -138,21 +138,12 @@ def span_metrics(questions: list[tuple[str, list[str], list[tuple[str, float]]]]
     }
 
 
-def tfidf_baseline(train_texts: list[str], train_labels: np.ndarray, test_texts: list[str], c: float = 1.0):
-    """Scores (n_test, n_categories) of TF-IDF word 1-2 grams + one logistic regression per category."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+def tfidf_baseline(train_texts: list[str], train_labels: np.ndarray, test_texts: list[str]) -> np.ndarray:
+    """Scores (n_test, n_categories) of the baseline: TF-IDF word 1-2 grams (200k features) +
+    one logistic regression per category, fitted on ``train_texts``."""
+    from .clause_lexical import LexicalScorer
 
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200_000)
-    x_train = vectorizer.fit_transform(train_texts)
-    x_test = vectorizer.transform(test_texts)
-    scores = np.zeros((len(test_texts), train_labels.shape[1]), dtype=np.float32)
-    for k in range(train_labels.shape[1]):
-        if train_labels[:, k].min() == train_labels[:, k].max():
-            continue
-        model = LogisticRegression(C=c, solver="liblinear", max_iter=200).fit(x_train, train_labels[:, k])
-        scores[:, k] = model.predict_proba(x_test)[:, 1]
-    return scores
+    return LexicalScorer(max_features=200_000).fit(train_texts, train_labels).score(test_texts)
 
 
 def rule_answers(analysis) -> dict[str, list[tuple[str, float]]]:
@@ -179,18 +170,19 @@ def evaluate_tagger(
     from tqdm.auto import tqdm
 
     from .app import ContractParser
+    from .clause_runtime import combine
 
     parser = ContractParser(clauses=False)
     labels, word_max, shipped, lexical, texts, questions, combined = [], [], [], [], [], [], []
     for contract in tqdm(contracts, desc="clause eval", unit="contract", disable=not progress):
         _, _, word_probs = model.predict_words(contract.words)
-        spans, scores = model.detect(contract.words, word_probs)
+        spans, tagger, lexical_scores = model.window_parts(contract.words, word_probs)
         labels.append(contract.window_labels(model.size, model.window_stride)[1])
-        shipped.append(scores)
-        word_max.append(np.stack([word_probs[a:b].max(axis=0) for a, b in spans]))
+        word_max.append(tagger)
         texts += [" ".join(contract.words[a:b]) for a, b in spans]
-        if model.lexical is not None:
-            lexical.append(model.lexical.score(texts[-len(spans) :]))
+        if lexical_scores is not None:
+            lexical.append(lexical_scores)
+            shipped.append(combine(tagger, lexical_scores))
         extra = rule_answers(parser.analyze(contract.text.encode(), filename="c.txt")) if rules else {}
         found = decode_spans(word_probs, ends=sentence_ends(contract.words))
         for c, category in enumerate(CATEGORIES):
@@ -214,11 +206,7 @@ def evaluate_tagger(
     if rules:
         report["span_with_rules"] = span_metrics(combined)
     if train_contracts:
-        train_texts, train_labels = [], []
-        for contract in train_contracts:
-            spans, window_labels = contract.window_labels(model.size, model.window_stride)
-            train_texts += [" ".join(contract.words[a:b]) for a, b in spans]
-            train_labels.append(window_labels)
-        baseline = tfidf_baseline(train_texts, np.concatenate(train_labels), texts)
+        train_texts, train_labels = window_texts(train_contracts, model.size, model.window_stride)
+        baseline = tfidf_baseline(train_texts, train_labels, texts)
         report["window"]["tfidf_logreg"] = window_metrics(labels, baseline)
     return report

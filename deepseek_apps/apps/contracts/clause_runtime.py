@@ -45,15 +45,14 @@ def _cache_root() -> Path:
 def load_tagger(folder: str | Path | None = None) -> tuple[ClauseTagger, object, dict]:
     """(merged tagger in eval mode, tokenizer, metadata) from a folder of trained weights."""
     folder = Path(folder) if folder else DEFAULT_DIR
-    weights, config = folder / WEIGHTS_FILE, folder / CONFIG_FILE
-    if not weights.is_file() or not config.is_file():
+    if not (folder / CONFIG_FILE).is_file():
         raise MissingResourceError(
             ErrorCode.DEFAULT_MODEL_MISSING,
             "no trained clause tagger here",
             value=str(folder),
             hint=f"expected {WEIGHTS_FILE} and {CONFIG_FILE}; train one with `deepseek-apps contracts train`",
         )
-    meta = json.loads(config.read_text())
+    meta = json.loads((folder / CONFIG_FILE).read_text())
     tagger, tokenizer = build_tagger(rank=int(meta["config"]["rank"]))
     load_trained_weights(tagger, folder)
     merge_lora(tagger.encoder)
@@ -178,15 +177,28 @@ class ClauseModel:
                 word_count[a:b] += 1
         return spans, window_probs, word_sum / np.maximum(word_count, 1)
 
-    def detect(self, words: list[str], word_probs: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
-        """Detection windows (``size`` words every ``window_stride``) and their (n, 41) clause scores."""
+    def window_parts(
+        self, words: list[str], word_probs: np.ndarray
+    ) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray | None]:
+        """Detection windows (``size`` words every ``window_stride``), the tagger's highest word
+        probability in each, and the lexical scores (None without a lexical scorer)."""
         spans = windows(len(words), self.size, self.window_stride)
         if not spans:
-            return spans, np.zeros((0, len(CATEGORIES)), dtype=np.float32)
-        scores = np.stack([word_probs[a:b].max(axis=0) for a, b in spans])
-        if self.lexical is not None:
-            scores = (scores + self.lexical.score([" ".join(words[a:b]) for a, b in spans])) / 2
-        return spans, scores.astype(np.float32)
+            empty = np.zeros((0, len(CATEGORIES)), dtype=np.float32)
+            return spans, empty, None if self.lexical is None else empty
+        tagger = np.stack([word_probs[a:b].max(axis=0) for a, b in spans])
+        lexical = None if self.lexical is None else self.lexical.score([" ".join(words[a:b]) for a, b in spans])
+        return spans, tagger, lexical
+
+    def detect(self, words: list[str], word_probs: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """Detection windows and their (n, 41) clause scores: tagger and lexical averaged."""
+        spans, tagger, lexical = self.window_parts(words, word_probs)
+        return spans, combine(tagger, lexical)
+
+
+def combine(tagger: np.ndarray, lexical: np.ndarray | None) -> np.ndarray:
+    """The shipped window score: the unweighted mean of tagger and lexical scores."""
+    return (tagger if lexical is None else (tagger + lexical) / 2).astype(np.float32)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -52,10 +52,9 @@ def _split(data: str, fraction: float, seed: int) -> tuple[list[str], list[str]]
 
 
 def _train(args: argparse.Namespace) -> int:
-    import numpy as np
     import torch
 
-    from .clause_data import load_labelled
+    from .clause_data import load_labelled, window_texts
     from .clause_eval import evaluate_tagger
     from .clause_lexical import LexicalScorer
     from .clause_runtime import ClauseModel
@@ -84,12 +83,8 @@ def _train(args: argparse.Namespace) -> int:
     meta = {"train_contracts": len(train_names), "val_contracts": len(val_names), "losses": losses}
     meta["train_seconds"] = round(time.perf_counter() - started, 1)
     save_tagger(tagger, args.out, config, meta)
-    texts, labels = [], []
-    for contract in contracts:
-        spans, window_labels = contract.window_labels(config.size, config.stride)
-        texts += [" ".join(contract.words[a:b]) for a, b in spans]
-        labels.append(window_labels)
-    LexicalScorer(min_df=2 if len(texts) > 1000 else 1).fit(texts, np.concatenate(labels)).save(args.out)
+    texts, labels = window_texts(contracts, config.size, config.stride)
+    LexicalScorer(min_df=2 if len(texts) > 1000 else 1).fit(texts, labels).save(args.out)
     if val_names:
         model = ClauseModel(args.out, backend="torch", threads=args.threads)
         report = evaluate_tagger(model, load_labelled(args.data, val_names))
