@@ -2,9 +2,10 @@
 
 Two real cases trained by our code on NEU-DET: a ResNet-18 classifier (NEU-CLS view: the
 class of an image is the class of its boxes) and the inspector's default detector. For each,
-in one process with interleaved timing (2 threads): PyTorch eager FP32, torch.compile, ONNX
-Runtime FP32, ONNX Runtime INT8 with default ``quantize_static`` settings on the unpruned
-model, OpenVINO FP32, OpenVINO INT8 (it runs our level-2 QDQ model), and our levels 1, 2 and 3.
+in one run, each variant in its own process, timed in interleaved rounds (2 threads):
+PyTorch eager FP32, torch.compile, ONNX Runtime FP32, ONNX Runtime INT8 with default
+``quantize_static`` settings on the unpruned model, OpenVINO FP32, OpenVINO INT8 (it runs
+our level-2 QDQ model), and our levels 1, 2 and 3.
 
     python benchmarks/compression.py [--case classifier|detector|all] [--out bench_out]
 """
@@ -12,7 +13,6 @@ model, OpenVINO FP32, OpenVINO INT8 (it runs our level-2 QDQ model), and our lev
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import tempfile
@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepseek_apps.core.bench import cpu_info, measure_interleaved
+from deepseek_apps.core.bench import cpu_info, measure_isolated, session_factory
 from deepseek_apps.core.compress.pipeline import OptimizeTarget, count_params_macs, optimize
 from deepseek_apps.core.runtime.export import export_onnx
-from deepseek_apps.core.runtime.session import OrtSession
 
 ROOT = Path(__file__).resolve().parents[1]
 NEU = ROOT.parent / "shared" / "data" / "neu_det"
@@ -82,16 +81,22 @@ def classifier_case(work: Path, epochs: int, finetune_epochs: int) -> tuple[Opti
 
 
 def detector_case(work: Path, epochs: int) -> tuple[OptimizeTarget, dict, object]:
-    """The inspector's default detector: optimize decides on its validation split, the table reports test."""
+    """The inspector's default detector: optimize decides on its validation split, the table reports test.
+
+    A second level-3 variant converts the head's GroupNorms to per-level BatchNorms
+    (``fold_norms``), so the whole head runs as integer kernels.
+    """
     from deepseek_apps import QualityInspector
     from deepseek_apps.apps.inspector.optimize import inspector_target
 
     loaded = QualityInspector(model_path=QualityInspector.default_weights).model_
     target = inspector_target(loaded, NEU, "voc", eval_split="val", finetune_epochs=epochs)
+    folded = inspector_target(loaded, NEU, "voc", eval_split="val", finetune_epochs=epochs, fold_norms=True)
     test = inspector_target(loaded, NEU, "voc", eval_split="test", calib_images=16).evaluate
     info = {
         "case": "inspector FCOS detector, NEU-DET 192x192",
         "split": "the model's recorded splits: val (optimize decisions) / test (reported)",
+        "level3_variants": {"ours level 3 + GroupNorm -> BatchNorm": folded},
     }
     return target, info, test
 
@@ -111,14 +116,8 @@ def _default_int8(fp32: Path, out: Path, target: OptimizeTarget) -> Path:
     return out
 
 
-def _openvino(path: Path):
-    try:
-        from deepseek_apps.core.runtime.session import OpenVinoSession
-
-        return OpenVinoSession(path, threads=2)
-    except Exception as exc:  # reported in the table, the run goes on
-        print(f"OpenVINO unavailable: {exc}")
-        return None
+def _pm(report: dict) -> tuple[int, int]:
+    return report["params"], report["macs"]
 
 
 def _optimized(name: str, target: OptimizeTarget, level: int, ratios: tuple, cache: Path | None):
@@ -153,7 +152,6 @@ def run_case(
     ratios: tuple,
     cache: Path | None = None,
 ) -> dict:
-    name_in = target.input_names[0]
     one = {k: v[:1] for k, v in target.calibration[0].items()}
     sixteen = {k: np.concatenate([v] * (16 // len(v) + 1))[:16] for k, v in target.calibration[0].items()}
     params, macs = count_params_macs(target.module, target.example_inputs)
@@ -168,54 +166,36 @@ def run_case(
         tolerance=1e-2,
     )
     variants: dict[str, dict] = {}
+    names = {"input_names": list(target.input_names), "output_names": list(target.output_names)}
 
-    def torch_fn(module):
-        def run(inputs):
-            with torch.no_grad():
-                return module(torch.from_numpy(inputs[name_in]))
-
-        return run
+    def add(label: str, factory, params_: int, macs_: int, file: Path | None) -> None:
+        variants[label] = {"factory": factory, "params": params_, "macs": macs_, "file": file}
 
     eager = target.module.eval()
-    variants["pytorch eager fp32"] = {"fn": torch_fn(eager), "params": params, "macs": macs, "file": None}
-    try:
-        compiled = torch.compile(copy.deepcopy(eager))
-        torch_fn(compiled)(one)
-        variants["torch.compile fp32"] = {"fn": torch_fn(compiled), "params": params, "macs": macs, "file": None}
-    except Exception as exc:
-        print(f"torch.compile failed: {type(exc).__name__}: {exc}"[:300])
-    for label, path in (
-        ("onnxruntime fp32", fp32),
-        ("onnxruntime int8 (default quantize_static)", _default_int8(fp32, work / f"{name}_dq.onnx", target)),
-    ):
-        s = OrtSession(path)
-        variants[label] = {"fn": s.run, "params": params, "macs": macs, "file": path}
-    ov = _openvino(fp32)
-    if ov is not None:
-        variants["openvino fp32"] = {"fn": ov.run, "params": params, "macs": macs, "file": fp32}
+    add("pytorch eager fp32", session_factory(eager, "torch", **names), params, macs, None)
+    add("torch.compile fp32", session_factory(eager, "torch.compile", **names), params, macs, None)
+    add("onnxruntime fp32", session_factory(fp32), params, macs, fp32)
+    default_int8 = _default_int8(fp32, work / f"{name}_dq.onnx", target)
+    add("onnxruntime int8 (default quantize_static)", session_factory(default_int8), params, macs, default_int8)
+    add("openvino fp32", session_factory(fp32, "openvino"), params, macs, fp32)
     reports = {}
-    for level in (1, 2, 3):
-        path, reports[level] = _optimized(name, target, level, ratios, cache)
-        s = OrtSession(path)
-        variants[f"ours level {level}"] = {
-            "fn": s.run,
-            "params": reports[level]["params"],
-            "macs": reports[level]["macs"],
-            "file": path,
-        }
-        if level == 2 and ov is not None:
-            ov_int8 = _openvino(path)
-            if ov_int8 is not None:
-                variants["openvino int8 (our level-2 QDQ model)"] = {
-                    "fn": ov_int8.run,
-                    "params": reports[level]["params"],
-                    "macs": reports[level]["macs"],
-                    "file": path,
-                }
-    fns = {k: v["fn"] for k, v in variants.items()}
+    levels = [(f"ours level {lv}", lv, target) for lv in (1, 2, 3)]
+    levels += [(label, 3, t) for label, t in info.pop("level3_variants", {}).items()]
+    for label, level, level_target in levels:
+        path, reports[label] = _optimized(name, level_target, level, ratios, cache)
+        add(label, session_factory(path), reports[label]["params"], reports[label]["macs"], path)
+        if level == 2:
+            add("openvino int8 (our level-2 QDQ model)", session_factory(path, "openvino"), *_pm(reports[label]), path)
+    # each variant in its own process: runtimes sharing one process slow each other down on 2 cores
+    factories = {k: v["factory"] for k, v in variants.items()}
     files = {k: v["file"] for k, v in variants.items() if v["file"]}
-    b1 = {r.name: r for r in measure_interleaved(fns, one, 1, rounds=repeat_rounds, per_round=10, files=files)}
-    b16 = {r.name: r for r in measure_interleaved(fns, sixteen, 16, rounds=max(3, repeat_rounds // 4), per_round=3)}
+    b1 = {
+        r.name: r
+        for r in measure_isolated(factories, one, 1, rounds=repeat_rounds, per_round=10, files=files, skip_failed=True)
+    }
+    rounds16 = max(3, repeat_rounds // 4)
+    b16 = {r.name: r for r in measure_isolated(factories, sixteen, 16, rounds=rounds16, per_round=3, skip_failed=True)}
+    variants = {k: v for k, v in variants.items() if k in b1 and k in b16}
     baseline_metric = test_eval(fp32)
     rows = []
     for label, v in variants.items():
@@ -279,8 +259,8 @@ def main() -> None:
     parser.add_argument("--case", choices=["classifier", "detector", "all"], default="all")
     parser.add_argument("--out", type=Path, default=ROOT / "bench_out")
     parser.add_argument("--classifier-epochs", type=int, default=8)
-    parser.add_argument("--classifier-finetune-epochs", type=int, default=12, help="classifier level 3 KD epochs")
-    parser.add_argument("--finetune-epochs", type=int, default=30, help="detector level 3 recovery epochs")
+    parser.add_argument("--classifier-finetune-epochs", type=int, default=20, help="classifier level 3 KD epochs")
+    parser.add_argument("--finetune-epochs", type=int, default=60, help="detector level 3 recovery epochs")
     parser.add_argument("--classifier-ratios", default="0.5,0.35", help="level 3 pruning ratios to try, in order")
     parser.add_argument("--detector-ratios", default="0.2", help="level 3 pruning ratios to try, in order")
     parser.add_argument("--rounds", type=int, default=20)

@@ -54,7 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--weights", default=None, help="classifier: .safetensors weights of --arch")
     o.add_argument("--input-size", type=int, default=224, help="classifier: input side in pixels")
     o.add_argument("--max-drop", type=float, default=1.0, help="accuracy budget in metric points (mAP x100)")
-    o.add_argument("--finetune-epochs", type=int, default=10, help="level 3 / QAT: epochs of recovery training")
+    o.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=None,
+        help="level 3 / QAT: epochs of recovery training (default: inspector 60, classifier 20)",
+    )
+    o.add_argument(
+        "--fold-groupnorm",
+        action="store_true",
+        help="inspector level 3: head GroupNorm -> per-level BatchNorm, folded into the INT8 convs (faster)",
+    )
     o.add_argument(
         "--prune-ratios",
         type=_ratios,
@@ -130,9 +140,10 @@ def _optimize(args: argparse.Namespace) -> int:
         level=args.level,
         format=args.format,
         max_accuracy_drop=args.max_drop,
-        finetune_epochs=args.finetune_epochs,
         prune_ratios=args.prune_ratios,
         qat=QAT_CHOICES[args.qat],
+        fold_norms=args.fold_groupnorm,
+        **_epochs(args),
     )
     return _print_report(bundle, report)
 
@@ -173,11 +184,16 @@ def _optimize_classifier(args: argparse.Namespace) -> int:
         level=args.level,
         input_size=args.input_size,
         max_accuracy_drop=args.max_drop,
-        finetune_epochs=args.finetune_epochs,
         prune_ratios=args.prune_ratios,
         qat=QAT_CHOICES[args.qat],
+        **_epochs(args),
     )
     return _print_report(bundle, report)
+
+
+def _epochs(args: argparse.Namespace) -> dict:
+    """``--finetune-epochs`` when given; otherwise each target keeps its own default."""
+    return {} if args.finetune_epochs is None else {"finetune_epochs": args.finetune_epochs}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,7 +48,12 @@ with left:
 with right:
     level = st.selectbox("Level", list(LEVELS), format_func=LEVELS.get, index=1, key="level")
     budget = st.slider("Accuracy budget (mAP points)", 0.0, 5.0, 1.0, 0.5, key="budget")
-    epochs = st.number_input("Fine-tune epochs (level 3, QAT)", 1, 50, 5, key="epochs")
+    epochs = st.number_input("Fine-tune epochs (level 3, QAT)", 1, 100, 5, key="epochs")
+    fold = st.checkbox(
+        "GroupNorm -> BatchNorm (level 3)",
+        key="fold",
+        help="Per-level BatchNorms fold into the INT8 convolutions: faster, may cost mAP.",
+    )
     qat = st.selectbox(
         "Quantization-aware fine-tuning",
         ["auto", "always", "never"],
@@ -75,6 +80,7 @@ if st.button("Run optimization", type="primary", key="run"):
                 finetune_epochs=int(epochs),
                 on_step=on_step,
                 qat={"auto": None, "always": True, "never": False}[qat],
+                fold_norms=fold,
             )
         except Exception as exc:  # shown to the user, not swallowed: the page stays usable
             status.update(label="Optimization failed", state="error")
@@ -85,7 +91,7 @@ if st.button("Run optimization", type="primary", key="run"):
     runs = st.session_state.setdefault("lab_runs", [])
     runs.append(
         {
-            "name": f"run {len(runs) + 1}: level {level}",
+            "name": f"run {len(runs) + 1}: level {level}" + (" + GN->BN" if fold and level == 3 else ""),
             "p50_ms_b1": report.result.p50_ms_b1,
             "metric": report.result.metric,
             "file_mb": report.result.file_mb,

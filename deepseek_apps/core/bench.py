@@ -1,7 +1,12 @@
 """Honest measurements: latency percentiles, throughput, peak memory, file size.
 
 Benchmarks are plain functions ``(fn, inputs, repeat, warmup)``; every variant a user
-compares is measured in the same process run, and reports are ratios to a baseline.
+compares is measured in the same run, and reports are ratios to a baseline.
+
+``measure_isolated`` gives each variant a process of its own and times them in interleaved
+rounds. On a 2-core machine this matters: ONNX Runtime's and OpenMP's worker threads keep
+spinning for a while after a call, so runtimes sharing one process slow each other down (a
+1.3 ms INT8 model timed at 5-6 ms next to three other ONNX Runtime sessions here).
 
 Example:
     >>> from deepseek_apps.core.bench import measure
@@ -16,6 +21,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -80,21 +86,28 @@ def measure(
         t0 = time.perf_counter()
         fn(inputs)
         times.append((time.perf_counter() - t0) * 1000)
-    arr = np.asarray(times)
     peak = _rss_mb("VmHWM")
+    return _summary(name, batch_size, times, peak, peak - before, file)
+
+
+def _summary(
+    name: str, batch_size: int, times_ms: Sequence[float], peak: float, increase: float, file: str | Path | None
+) -> BenchResult:
+    arr = np.asarray(times_ms)
+    p50 = float(np.percentile(arr, 50))
     size = Path(file).stat().st_size / 1e6 if file else None
     return BenchResult(
         name,
         batch_size,
-        float(np.percentile(arr, 50)),
+        p50,
         float(np.percentile(arr, 90)),
         float(np.percentile(arr, 99)),
         float(arr.mean()),
-        batch_size * 1000 / float(np.percentile(arr, 50)),
+        batch_size * 1000 / p50,
         peak,
-        peak - before,
+        increase,
         size,
-        len(times),
+        len(arr),
     )
 
 
@@ -187,25 +200,110 @@ def measure_interleaved(
                 t0 = time.perf_counter()
                 fn(inputs)
                 times[name].append((time.perf_counter() - t0) * 1000)
-    out = []
     peak = _rss_mb("VmHWM")
-    for name, ts in times.items():
-        arr = np.asarray(ts)
-        p50 = float(np.percentile(arr, 50))
-        size = Path(files[name]).stat().st_size / 1e6 if files and name in files else None
-        out.append(
-            BenchResult(
-                name,
-                batch_size,
-                p50,
-                float(np.percentile(arr, 90)),
-                float(np.percentile(arr, 99)),
-                float(arr.mean()),
-                batch_size * 1000 / p50,
-                peak,
-                0.0,
-                size,
-                len(ts),
-            )
-        )
-    return out
+    return [_summary(name, batch_size, ts, peak, 0.0, (files or {}).get(name)) for name, ts in times.items()]
+
+
+def session_factory(model: Any, backend: str = "onnxruntime", threads: int = 2, **kwargs: Any) -> Callable[[], Any]:
+    """A picklable ``() -> run`` for ``measure_isolated``: opens ``model`` on ``backend`` inside the worker.
+
+    ``backend`` is one of ``core.runtime.session.BACKENDS`` or ``"torch.compile"`` (the module
+    is compiled in the worker and warmed up there). ``kwargs`` go to ``create_session``.
+    """
+    return partial(_open_session, model, backend, threads, kwargs)
+
+
+def _open_session(model: Any, backend: str, threads: int, kwargs: dict) -> Callable[[Any], Any]:
+    from .runtime.session import create_session
+
+    if backend == "torch.compile":
+        import torch
+
+        model = torch.compile(model.eval())
+        backend = "torch"
+    return create_session(model, backend, threads, **kwargs).run
+
+
+def _worker(conn, factory: Callable[[], Callable[[Any], Any]], inputs: Any, threads: int) -> None:
+    """Worker process of ``measure_isolated``: build the variant, then time ``(warmup, n)`` requests."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    try:
+        fn = factory()
+        fn(inputs)
+    except BaseException as exc:  # reported to the parent with the variant's name
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", _rss_mb("VmRSS")))
+    while (request := conn.recv()) is not None:
+        warmup, n = request
+        for _ in range(warmup):
+            fn(inputs)
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn(inputs)
+            times.append((time.perf_counter() - t0) * 1000)
+        conn.send(("times", times))
+    conn.send(("peak", _rss_mb("VmHWM")))
+
+
+def measure_isolated(
+    factories: dict[str, Callable[[], Callable[[Any], Any]]],
+    inputs: Any,
+    batch_size: int = 1,
+    rounds: int = 20,
+    per_round: int = 10,
+    warmup: int = 5,
+    files: dict[str, str | Path] | None = None,
+    threads: int = 2,
+    skip_failed: bool = False,
+) -> list[BenchResult]:
+    """Time each variant in its own process, round-robin, ``warmup`` untimed calls after every switch.
+
+    ``factories[name]()`` runs in the worker and returns the callable to time (see
+    ``session_factory``); it must be picklable. Only one worker runs at a time; the others
+    wait on a pipe. Peak RSS is the worker's own. A variant that fails to start raises
+    ``RuntimeFailure`` (4002) with its name, or with ``skip_failed`` is left out with a warning.
+    """
+    import multiprocessing as mp
+    import warnings
+
+    from ..errors import ErrorCode, RuntimeFailure
+
+    ctx = mp.get_context("spawn")
+    workers: dict[str, tuple[Any, Any]] = {}
+    started: dict[str, float] = {}
+    try:
+        for name, factory in factories.items():
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(child, factory, inputs, threads), daemon=True)
+            proc.start()
+            kind, value = parent.recv() if parent.poll(600) else ("error", "no answer in 600 s")
+            if kind == "error":
+                proc.join(timeout=10)
+                if not skip_failed:
+                    raise RuntimeFailure(
+                        ErrorCode.BACKEND_FAILURE,
+                        f"benchmark variant '{name}' failed to start: {value}",
+                        value=name,
+                        hint="fix that variant or pass skip_failed=True to leave it out",
+                    )
+                warnings.warn(f"benchmark variant '{name}' left out: {value}", stacklevel=2)
+                continue
+            workers[name], started[name] = (parent, proc), value
+        times: dict[str, list[float]] = {name: [] for name in workers}
+        for _ in range(rounds):
+            for name, (conn, _) in workers.items():
+                conn.send((warmup, per_round))
+                times[name] += conn.recv()[1]
+        out = []
+        for name, (conn, proc) in workers.items():
+            conn.send(None)
+            peak = conn.recv()[1]
+            proc.join(timeout=30)
+            out.append(_summary(name, batch_size, times[name], peak, peak - started[name], (files or {}).get(name)))
+        return out
+    finally:
+        for _, proc in workers.values():
+            if proc.is_alive():
+                proc.kill()

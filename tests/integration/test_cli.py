@@ -188,6 +188,13 @@ def test_optimize_inspector_level1(tmp_path, synthetic_voc):
     assert manifest["application"] == "inspector" and "optimize_report" in manifest["metrics"]
 
 
+def test_optimize_help_names_the_recovery_defaults_and_the_groupnorm_swap():
+    proc = run_cli("optimize", "--help")
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    assert "--fold-groupnorm" in text and "inspector 60, classifier 20" in text
+
+
 def test_optimize_rejects_bad_pruning_ratios(tmp_path, synthetic_voc):
     args = ("optimize", "inspector", "--level", "3", "--data", synthetic_voc, "--out", tmp_path / "o.zip")
     out_of_range = run_cli(*args, "--prune-ratios", "0.5,1.5", check=False)

@@ -97,3 +97,49 @@ def test_bad_arguments(target):
     with pytest.raises(InvalidInputError) as info:
         optimize(target, level=3, prune_ratios=(0.5, 1.5))
     assert info.value.code == ErrorCode.INVALID_ARGUMENT and "1.5" in str(info.value)
+
+
+def test_level3_groupnorm_to_batchnorm_leaves_no_norm_ops_in_the_int8_model(target, tmp_path):
+    pytest.importorskip("torch_pruning")
+    import dataclasses
+
+    import onnx
+
+    from deepseek_apps.core.compress.quantize import integer_kernel_coverage
+
+    torch.manual_seed(0)
+    x = target.calibration[0]["x"]
+    xs = np.concatenate([b["x"] for b in target.calibration])
+    gn = nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1),
+        nn.GroupNorm(8, 32),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1),
+        nn.GroupNorm(8, 32),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 4),
+    )
+    target.finetune(gn, None)  # trained on the same task as the BatchNorm model
+    gn_target = dataclasses.replace(
+        target,
+        module=gn.eval(),
+        example_inputs=(torch.from_numpy(x[:2]),),
+        ignored_layers=[gn[-1]],
+        groupnorm_to_batchnorm=True,
+        norm_batches=[{"x": xs[i : i + 64]} for i in range(0, len(xs), 64)],
+    )
+    data, report = optimize(gn_target, level=3, max_accuracy_drop=100.0, prune_ratios=(0.25,), repeat=5, progress=False)
+    steps = [s.step for s in report.steps]
+    assert steps.index("prune") < steps.index("groupnorm -> batchnorm") < steps.index("fine-tune")
+    assert steps.index("fine-tune") < steps.index("batchnorm statistics") < steps.index("int8")
+    assert "over 128 inputs" in report.steps[steps.index("batchnorm statistics")].detail
+    path = tmp_path / "level3.onnx"
+    path.write_bytes(data)
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert not ops & {"GroupNormalization", "InstanceNormalization", "BatchNormalization"}
+    coverage = integer_kernel_coverage(path)
+    assert coverage.fraction == 1.0 and coverage.ops["QLinearConv"] == 2
+    assert coverage.requantize == 1  # only the average pool before the Linear; no norm between the convs
+    assert report.result.metric > 60  # still solves the task after swap, fine-tune and INT8

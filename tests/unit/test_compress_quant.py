@@ -59,6 +59,15 @@ def test_static_int8_stays_close_to_fp32(tmp_path, cnn_onnx, data):
         assert np.abs(out - ref).max() < 0.1 * np.abs(ref).max() + 0.05, method
 
 
+def test_only_nodes_quantizes_just_those_layers(tmp_path, cnn_onnx, data):
+    from deepseek_apps.core.compress.quantize import integer_kernel_coverage
+
+    first = quantizable_nodes(cnn_onnx)[0][0]
+    one = integer_kernel_coverage(quantize_static_onnx(cnn_onnx, tmp_path / "one.onnx", data[1], only_nodes=[first]))
+    every = integer_kernel_coverage(quantize_static_onnx(cnn_onnx, tmp_path / "all.onnx", data[1]))
+    assert one.ops.get("QLinearConv", 0) == 1 and every.ops.get("QLinearConv", 0) == 2
+
+
 def test_sensitivity_and_plan(tmp_path, cnn_onnx, data):
     x, batches = data
     ref = OrtSession(cnn_onnx).run({"x": x})[0]
@@ -170,6 +179,9 @@ def test_our_qdq_fuses_into_integer_kernels_where_the_default_does_not(tmp_path,
     batches = data[1]
     ours = integer_kernel_coverage(quantize_static_onnx(fp32, tmp_path / "ours.onnx", batches))
     assert ours.fraction == 1.0 and ours.float_fed_by_dequantize == 0 and ours.ops.get("QLinearConv", 0) == 4
+    assert ours.requantize == 0  # Relu folded into the convs' output ranges: no float round trip left
+    relu_left = quantize_static_onnx(fp32, tmp_path / "relu.onnx", batches, op_types=("Conv", "Add"))
+    assert integer_kernel_coverage(relu_left).requantize > 0  # DequantizeLinear -> Relu -> QuantizeLinear
 
     class Reader:
         def __init__(self):

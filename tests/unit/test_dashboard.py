@@ -107,6 +107,7 @@ def test_optimization_lab_runs_a_level_and_reports():
     at = AppTest.from_file(str(HOME), default_timeout=300).run()
     at.switch_page(LAB_PAGE).run()
     assert not at.exception
+    assert at.checkbox(key="fold").value is False  # GroupNorm -> BatchNorm is opt-in
     at.selectbox(key="level").set_value(1)
     at.button(key="run").click().run()
     assert not at.exception, at.exception

@@ -31,3 +31,28 @@ def test_distilled_finetune_trains_the_student_and_leaves_the_teacher_alone(synt
         same = _output_kd(t_out, t_out).item()
         different = _output_kd(s_out, t_out).item()
     assert different > same >= 0
+
+
+def test_level3_with_groupnorm_to_batchnorm_on_the_real_detector(synthetic_voc, default_torch_path, tmp_path):
+    """The FCOS head's GroupNorms become per-level BatchNorms; the INT8 graph has no norm op and no float island."""
+    import onnx
+    import pytest
+
+    pytest.importorskip("torch_pruning")
+    from deepseek_apps import QualityInspector
+    from deepseek_apps.core.compress.pipeline import optimize
+    from deepseek_apps.core.compress.quantize import integer_kernel_coverage
+
+    loaded = QualityInspector(model_path=default_torch_path).model_
+    target = inspector_target(loaded, synthetic_voc, "voc", finetune_epochs=1, calib_images=8, fold_norms=True)
+    assert "GroupNorm -> per-level BatchNorm" in target.finetune_description and target.norm_batches
+    data, report = optimize(target, level=3, max_accuracy_drop=100.0, prune_ratios=(0.2,), repeat=3, progress=False)
+    steps = {s.step: s.detail for s in report.steps}
+    assert steps["groupnorm -> batchnorm"].startswith("8 GroupNorm layers")  # 4 convs x (class, box) towers
+    path = tmp_path / "level3.onnx"
+    path.write_bytes(data)
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert not ops & {"GroupNormalization", "InstanceNormalization", "BatchNormalization"}
+    coverage = integer_kernel_coverage(path)
+    assert coverage.float_fed_by_dequantize == 0 and coverage.ops["QLinearConv"] == 58
+    assert coverage.requantize == 1  # only the box decode after the head (the GroupNorm head has 25)

@@ -241,17 +241,21 @@ class QualityInspector:
         level: int = 2,
         format: str = "voc",
         max_accuracy_drop: float = 1.0,
-        finetune_epochs: int = 10,
+        finetune_epochs: int = 60,
         on_step: Any = None,
         prune_ratios: tuple[float, ...] = (0.5, 0.35, 0.2),
         qat: bool | None = None,
+        fold_norms: bool = False,
     ) -> tuple[Path, Any]:
         """Make this model smaller and faster (levels 0-3) and write a bundle; returns ``(path, report)``.
 
         Needs a PyTorch model (a training folder, ``fit``, or ``model_path=DEFAULT_TORCH``).
         ``on_step(step)`` is called as each pipeline step completes. ``prune_ratios`` (level 3)
         are tried most aggressive first; ``qat`` runs quantization-aware fine-tuning (``None``:
-        only when post-training INT8 misses the budget).
+        only when post-training INT8 misses the budget). ``finetune_epochs`` of level-3 recovery:
+        60 by default (30 left the pruned detector short of its accuracy). ``fold_norms``: level 3
+        also turns the head's GroupNorms into per-level BatchNorms that fold into the INT8 convs
+        (faster; see the README's compression table for what it costs in mAP).
         """
         from .optimize import optimize_inspector
 
@@ -266,4 +270,5 @@ class QualityInspector:
             on_step=on_step,
             prune_ratios=prune_ratios,
             qat=qat,
+            fold_norms=fold_norms,
         )

@@ -24,11 +24,14 @@ def inspector_target(
     seed: int = 0,
     finetune_lr: float = 5e-4,
     kd_weight: float = 1.0,
+    fold_norms: bool = False,
 ) -> OptimizeTarget:
     """Build the target: metric = mAP@0.5 x 100 on ``eval_split``; calibration and fine-tuning on the rest.
 
     Fine-tuning (level 3, QAT) trains with the detection loss plus, when ``kd_weight > 0``,
-    distillation of the unpruned detector's outputs.
+    distillation of the unpruned detector's outputs. ``fold_norms``: at level 3, replace the
+    head's GroupNorms with per-level BatchNorms before fine-tuning, so the whole head runs as
+    integer kernels (statistics recomputed over the training images afterwards).
     """
     import torch
 
@@ -62,6 +65,10 @@ def inspector_target(
     pick = rng.permutation(len(train_items))[:calib_images]
     pixels = np.stack([train_items[i].pixels for i in pick]).astype(np.float32)
     calibration = [{INPUT_NAME: pixels[i : i + 16]} for i in range(0, len(pixels), 16)]
+    norm_batches = None
+    if fold_norms:
+        every = np.stack([item.pixels for item in train_items]).astype(np.float32)
+        norm_batches = [{INPUT_NAME: every[i : i + 32]} for i in range(0, len(every), 32)]
 
     def evaluate(path: Path) -> float:
         session = OrtSession(path, threads=2)
@@ -89,8 +96,11 @@ def inspector_target(
         finetune_description=(
             f"{finetune_epochs} epochs of detection-loss training at lr {finetune_lr:g}"
             + (f" + output distillation from the unpruned detector (weight {kd_weight:g})" if kd_weight else "")
+            + (", head GroupNorm -> per-level BatchNorm" if fold_norms else "")
         ),
         compare=_parity_compare,
+        groupnorm_to_batchnorm=fold_norms,
+        norm_batches=norm_batches,
     )
 
 
@@ -163,14 +173,15 @@ def optimize_inspector(
     level: int = 2,
     format: str = "voc",
     max_accuracy_drop: float = 1.0,
-    finetune_epochs: int = 10,
+    finetune_epochs: int = 60,
     model_name: str | None = None,
     on_step: Any = None,
     prune_ratios: tuple[float, ...] = (0.5, 0.35, 0.2),
     qat: bool | None = None,
+    fold_norms: bool = False,
 ) -> tuple[Path, CompressionReport]:
     """Optimise an inspector model to ``level`` and write the bundle with the report in its manifest."""
-    target = inspector_target(loaded, data, format, finetune_epochs=finetune_epochs)
+    target = inspector_target(loaded, data, format, finetune_epochs=finetune_epochs, fold_norms=fold_norms)
     onnx_bytes, report = optimize(
         target,
         level=level,

@@ -196,7 +196,7 @@ def optimize_classifier(
     level: int = 2,
     input_size: int = 224,
     max_accuracy_drop: float = 1.0,
-    finetune_epochs: int = 10,
+    finetune_epochs: int = 20,
     seed: int = 0,
     prune_ratios: Sequence[float] = (0.5, 0.35, 0.2),
     qat: bool | None = None,

@@ -47,6 +47,10 @@ class OptimizeTarget:
         finetune: ``(student, teacher) -> None`` trains the pruned student in place.
         finetune_description: what ``finetune`` does, for the report.
         compare: parity measure for export (see ``export_onnx``).
+        groupnorm_to_batchnorm: at level 3, replace the pruned net's GroupNorms with per-level
+            BatchNorms before fine-tuning (``core.compress.norm``), so they fold into the INT8 convs.
+        norm_batches: batches ``{input_name: array}`` for BatchNorm statistics after that swap
+            (default: ``calibration``).
     """
 
     module: Any
@@ -62,6 +66,8 @@ class OptimizeTarget:
     finetune: Callable[[Any, Any], None] | None = None
     compare: Callable | None = None
     finetune_description: str = "fine-tuning the pruned model"
+    groupnorm_to_batchnorm: bool = False
+    norm_batches: Sequence[dict[str, np.ndarray]] | None = None
 
 
 @dataclass
@@ -175,7 +181,10 @@ def save_ort_optimized(model_path: Path, out_path: Path) -> Path:
 
 def _export(target: OptimizeTarget, module: Any, path: Path):
     from ..runtime.export import export_onnx, max_abs_diff
+    from .norm import LevelBatchNorm2d, fold_level_batchnorm
 
+    if any(isinstance(m, LevelBatchNorm2d) for m in module.modules()):
+        module = fold_level_batchnorm(module)  # one folded conv per pyramid level: no norm ops left
     return export_onnx(
         module,
         target.example_inputs,
@@ -204,12 +213,45 @@ def _prune_and_finetune(target: OptimizeTarget, ratio: float, work: Path, steps:
             f"MACs {result.macs_before / 1e6:.0f}M -> {result.macs_after / 1e6:.0f}M",
         )
     )
+    if target.groupnorm_to_batchnorm:
+        _swap_norms(target, prunable, wrap, steps)
     if target.finetune is not None:
         target.finetune(prunable, _teacher(target))
         steps.append(StepRecord("fine-tune", target.finetune_description))
+    if target.groupnorm_to_batchnorm:
+        _precise_batchnorm(target, prunable, wrap, steps)
     module = wrap(prunable).eval()
     _export(target, module, work / f"pruned_{ratio}.onnx")
     return module, work / f"pruned_{ratio}.onnx", prunable
+
+
+def _torch_forward(target: OptimizeTarget, graph: Any) -> Callable[[dict[str, np.ndarray]], Any]:
+    import torch
+
+    return lambda batch: graph(*(torch.from_numpy(np.asarray(batch[n])) for n in target.input_names))
+
+
+def _swap_norms(target: OptimizeTarget, prunable: Any, wrap: Callable, steps: list[StepRecord]) -> None:
+    from .norm import groupnorm_to_batchnorm
+
+    batches = list(target.norm_batches or target.calibration)
+    count = groupnorm_to_batchnorm(prunable, _torch_forward(target, wrap(prunable)), batches)
+    steps.append(
+        StepRecord(
+            "groupnorm -> batchnorm", f"{count} GroupNorm layers replaced by per-level BatchNorm (fold into INT8 convs)"
+        )
+    )
+
+
+def _precise_batchnorm(target: OptimizeTarget, prunable: Any, wrap: Callable, steps: list[StepRecord]) -> None:
+    from .norm import recompute_batchnorm_stats
+
+    batches = list(target.norm_batches or target.calibration)
+    count = recompute_batchnorm_stats(prunable, _torch_forward(target, wrap(prunable)), batches)
+    images = sum(len(next(iter(b.values()))) for b in batches)
+    steps.append(
+        StepRecord("batchnorm statistics", f"{count} BatchNorm layers recomputed exactly over {images} inputs")
+    )
 
 
 def _teacher(target: OptimizeTarget) -> Any:
@@ -369,7 +411,8 @@ def _int8(
         StepRecord(
             "int8",
             f"static QDQ per-channel ({method}) of {path.name}; {len(kept)} layer(s) kept in FP32; "
-            f"{fused.integer} integer kernels, {fused.float_fed_by_dequantize} unfused; "
+            f"{fused.integer} integer kernels, {fused.float_fed_by_dequantize} unfused, "
+            f"{fused.requantize} float round trip(s) between them; "
             f"{mixed.metric - mixed.baseline_metric:+.2f} points against its FP32"
             + ("" if baseline - mixed.metric <= budget else "; budget NOT met, best plan kept"),
             mixed.metric,

@@ -4,9 +4,15 @@ QDQ with unsigned 8-bit activations and signed 8-bit per-channel weights is the 
 ONNX Runtime fuses into integer kernels on x86 (VNNI); QOperator S8S8 and dynamic INT8 on
 convolutions are slower than FP32 here.
 
+Relu and Clip are quantized too: ONNX Runtime's quantizer then drops them and gives the
+Conv or Add before them the activation's output range, so a Conv -> Relu -> Conv chain stays
+in integers instead of running a DequantizeLinear -> Relu -> QuantizeLinear round trip in
+float between two integer kernels.
+
 ``integer_kernel_coverage`` checks the result the way ONNX Runtime will run it: how many
-Conv / MatMul / Gemm nodes became integer kernels after its graph fusions, and how many still
-run in float between a DequantizeLinear and a QuantizeLinear (the slow, unfused case).
+Conv / MatMul / Gemm nodes became integer kernels after its graph fusions, how many still
+run in float between a DequantizeLinear and a QuantizeLinear (the slow, unfused case), and
+how many float round trips (``requantize``) remain between integer kernels.
 
 Example:
     >>> from deepseek_apps.core.compress.quantize import integer_kernel_coverage, quantize_static_onnx
@@ -28,6 +34,8 @@ import numpy as np
 from ...errors import ErrorCode, InvalidInputError
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+# Relu / Clip quantized so the quantizer folds them into the producer's output range.
+DEFAULT_OP_TYPES = ("Conv", "Add", "MatMul", "Gemm", "Relu", "Clip")
 FLOAT_COMPUTE = ("Conv", "MatMul", "Gemm", "FusedConv", "FusedMatMul", "FusedGemm")
 INTEGER_COMPUTE = (
     "QLinearConv",
@@ -43,12 +51,18 @@ INTEGER_COMPUTE = (
 
 @dataclass
 class KernelCoverage:
-    """Compute nodes of a model after ONNX Runtime's fusions: integer kernels vs float ones."""
+    """Compute nodes of a model after ONNX Runtime's fusions: integer kernels vs float ones.
+
+    ``requantize`` counts the float islands inside the integer graph: each QuantizeLinear whose
+    input was computed in float from a DequantizeLinear (Relu, GroupNorm, Sigmoid ... between
+    two integer kernels). Every one costs a dequantize, float work and a quantize.
+    """
 
     integer: int
     float_fed_by_dequantize: int
     float_other: int
     ops: dict[str, int]
+    requantize: int = 0
 
     @property
     def fraction(self) -> float:
@@ -71,7 +85,7 @@ def quantize_static_onnx(
     calibration: Iterable[dict[str, np.ndarray]],
     method: str = "minmax",
     per_channel: bool = True,
-    op_types: Sequence[str] = ("Conv", "Add", "MatMul", "Gemm"),
+    op_types: Sequence[str] = DEFAULT_OP_TYPES,
     exclude_nodes: Sequence[str] = (),
     only_nodes: Sequence[str] | None = None,
 ) -> Path:
@@ -80,6 +94,7 @@ def quantize_static_onnx(
     Args:
         calibration: batches ``{input_name: array}`` representative of real inputs.
         method: ``minmax``, ``entropy`` or ``percentile``.
+        op_types: node types to quantize; Relu / Clip let the quantizer fold activations away.
         exclude_nodes: ONNX node names kept in float (e.g. detection-head outputs).
         only_nodes: quantize just these nodes (used by per-layer sensitivity analysis).
     """
@@ -113,6 +128,7 @@ def quantize_static_onnx(
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             nodes_to_exclude=list(exclude_nodes),
+            nodes_to_quantize=list(only_nodes) if only_nodes else None,
             calibrate_method=methods[method],
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
@@ -145,7 +161,22 @@ def integer_kernel_coverage(model_path: str | Path) -> KernelCoverage:
                 fed += 1
             else:
                 other += 1
-    return KernelCoverage(integer, fed, other, dict(ops))
+    return KernelCoverage(integer, fed, other, dict(ops), _requantize_count(graph))
+
+
+def _requantize_count(graph) -> int:
+    """QuantizeLinear nodes fed, through float ops only, by a DequantizeLinear (a float round trip)."""
+    producers = {out: node for node in graph.node for out in node.output}
+
+    def from_dequantize(name: str, depth: int = 0) -> bool:
+        node = producers.get(name)
+        if node is None or node.op_type == "QuantizeLinear" or depth > 16:
+            return False
+        if node.op_type == "DequantizeLinear":
+            return True
+        return any(from_dequantize(i, depth + 1) for i in node.input if i)
+
+    return sum(1 for node in graph.node if node.op_type == "QuantizeLinear" and from_dequantize(node.input[0]))
 
 
 def check_calibration(model_path: str | Path, batches: Iterable[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
