@@ -80,11 +80,12 @@ def classifier_case(work: Path, epochs: int, finetune_epochs: int) -> tuple[Opti
     return target, info, test
 
 
-def detector_case(work: Path, epochs: int) -> tuple[OptimizeTarget, dict, object]:
+def detector_case(work: Path, epochs: int, level3: str = "both") -> tuple[OptimizeTarget, dict, object]:
     """The inspector's default detector: optimize decides on its validation split, the table reports test.
 
-    A second level-3 variant converts the head's GroupNorms to per-level BatchNorms
-    (``fold_norms``), so the whole head runs as integer kernels.
+    Level 3 comes in two variants (``level3``: ``gn``, ``bn`` or ``both``): the head's
+    GroupNorms kept, or converted to per-level BatchNorms (``fold_norms``) so the whole head
+    runs as integer kernels.
     """
     from deepseek_apps import QualityInspector
     from deepseek_apps.apps.inspector.optimize import inspector_target
@@ -96,7 +97,14 @@ def detector_case(work: Path, epochs: int) -> tuple[OptimizeTarget, dict, object
     info = {
         "case": "inspector FCOS detector, NEU-DET 192x192",
         "split": "the model's recorded splits: val (optimize decisions) / test (reported)",
-        "level3_variants": {"ours level 3 + GroupNorm -> BatchNorm": folded},
+        "level3_variants": {
+            label: t
+            for label, t, key in (
+                ("ours level 3", target, "gn"),
+                ("ours level 3 + GroupNorm -> BatchNorm", folded, "bn"),
+            )
+            if level3 in (key, "both")
+        },
     }
     return target, info, test
 
@@ -179,8 +187,8 @@ def run_case(
     add("onnxruntime int8 (default quantize_static)", session_factory(default_int8), params, macs, default_int8)
     add("openvino fp32", session_factory(fp32, "openvino"), params, macs, fp32)
     reports = {}
-    levels = [(f"ours level {lv}", lv, target) for lv in (1, 2, 3)]
-    levels += [(label, 3, t) for label, t in info.pop("level3_variants", {}).items()]
+    level3 = info.pop("level3_variants", {"ours level 3": target})  # label -> target
+    levels = [(f"ours level {lv}", lv, target) for lv in (1, 2)] + [(label, 3, t) for label, t in level3.items()]
     for label, level, level_target in levels:
         path, reports[label] = _optimized(name, level_target, level, ratios, cache)
         add(label, session_factory(path), reports[label]["params"], reports[label]["macs"], path)
@@ -263,6 +271,12 @@ def main() -> None:
     parser.add_argument("--finetune-epochs", type=int, default=60, help="detector level 3 recovery epochs")
     parser.add_argument("--classifier-ratios", default="0.5,0.35", help="level 3 pruning ratios to try, in order")
     parser.add_argument("--detector-ratios", default="0.2", help="level 3 pruning ratios to try, in order")
+    parser.add_argument(
+        "--detector-level3",
+        choices=["gn", "bn", "both", "none"],
+        default="both",
+        help="detector level-3 rows: GroupNorm head kept, GroupNorm -> BatchNorm, both, or none (timing only)",
+    )
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument(
         "--cache",
@@ -276,7 +290,7 @@ def main() -> None:
     results = []
     cases = {
         "classifier": lambda: classifier_case(work, args.classifier_epochs, args.classifier_finetune_epochs),
-        "detector": lambda: detector_case(work, args.finetune_epochs),
+        "detector": lambda: detector_case(work, args.finetune_epochs, args.detector_level3),
     }
     for name in ["classifier", "detector"] if args.case == "all" else [args.case]:
         target, info, test_eval = cases[name]()

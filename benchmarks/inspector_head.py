@@ -1,8 +1,10 @@
-"""Why the inspector's head uses BatchNorm: INT8 latency of a BN head vs torchvision's GroupNorm head.
+"""What the inspector's GroupNorm head costs in INT8: a BatchNorm head vs torchvision's GroupNorm head.
 
 BatchNorm folds into the convolutions, so the whole head runs as fused integer kernels;
-GroupNorm stays a float op between quantized convolutions (extra Q/DQ pairs). Both graphs
-have random weights (latency does not depend on them); batch 1, 2 threads, one process.
+GroupNorm stays a float op between quantized convolutions (extra Q/DQ pairs). This is why
+``optimize`` can swap GroupNorm for per-level BatchNorm (``fold_norms``). Both graphs have
+random weights (latency does not depend on them); batch 1, 2 threads, each variant in its
+own process.
 
     python benchmarks/inspector_head.py
 """
@@ -16,10 +18,9 @@ from pathlib import Path
 import torch
 
 from deepseek_apps.apps.inspector.model import DetectorConfig, InspectorGraph, build_detector
-from deepseek_apps.core.bench import cpu_info, measure_interleaved, ratio_table
+from deepseek_apps.core.bench import cpu_info, measure_isolated, ratio_table, session_factory
 from deepseek_apps.core.compress.quantize import quantize_static_onnx
 from deepseek_apps.core.runtime.export import export_onnx
-from deepseek_apps.core.runtime.session import OrtSession
 
 
 def main() -> None:
@@ -36,10 +37,9 @@ def main() -> None:
         int8 = quantize_static_onnx(fp32, tmp / f"{norm}{convs}_int8.onnx", batches)
         for precision, path in (("fp32", fp32), ("int8", int8)):
             name = f"{norm.upper()} head x{convs} {precision}"
-            session = OrtSession(path)
-            fns[name] = lambda a, s=session: s.run({"pixels": a})
+            fns[name] = session_factory(path)
             files[name] = path
-    results = measure_interleaved(fns, x[:1].numpy(), rounds=20, per_round=10, files=files)
+    results = measure_isolated(fns, {"pixels": x[:1].numpy()}, rounds=20, per_round=10, files=files)
     print(cpu_info())
     print(ratio_table(results, "GN head x2 fp32"))
 

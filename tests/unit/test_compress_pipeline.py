@@ -143,3 +143,42 @@ def test_level3_groupnorm_to_batchnorm_leaves_no_norm_ops_in_the_int8_model(targ
     assert coverage.fraction == 1.0 and coverage.ops["QLinearConv"] == 2
     assert coverage.requantize == 1  # only the average pool before the Linear; no norm between the convs
     assert report.result.metric > 60  # still solves the task after swap, fine-tune and INT8
+
+
+def test_level3_retries_a_ratio_without_the_groupnorm_swap_when_the_swap_misses_the_budget(target):
+    pytest.importorskip("torch_pruning")
+    import dataclasses
+
+    import onnx
+
+    torch.manual_seed(0)
+    x = target.calibration[0]["x"]
+    gn = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.GroupNorm(4, 16),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 4),
+    )
+
+    def evaluate(path: Path) -> float:  # a metric that punishes the swapped model, whatever its accuracy
+        swapped = any("x16/Conv" in n.name for n in onnx.load(str(path)).graph.node)  # a LevelConv2d copy
+        return 0.0 if swapped else target.evaluate(path)
+
+    target.finetune(gn, None)
+    gn_target = dataclasses.replace(
+        target,
+        module=gn.eval(),
+        example_inputs=(torch.from_numpy(x[:2]),),
+        ignored_layers=[gn[-1]],
+        evaluate=evaluate,
+        groupnorm_to_batchnorm=True,
+    )
+    _, report = optimize(gn_target, level=3, max_accuracy_drop=30.0, prune_ratios=(0.25,), repeat=3, progress=False)
+    steps = [s.step for s in report.steps]
+    assert steps.count("prune") == 2 and steps.count("groupnorm -> batchnorm") == 1
+    back_off = report.steps[steps.index("back off")].detail
+    assert back_off.startswith("ratio 0.25 with GroupNorm -> BatchNorm lost")
+    assert steps.index("int8") > steps.index("back off") and steps.count("back off") == 1
+    assert report.within_budget and "no pruning ratio" not in str(report.steps)  # kept: pruned, GroupNorm

@@ -66,8 +66,9 @@ def inspector_target(
     pixels = np.stack([train_items[i].pixels for i in pick]).astype(np.float32)
     calibration = [{INPUT_NAME: pixels[i : i + 16]} for i in range(0, len(pixels), 16)]
     norm_batches = None
-    if fold_norms:
-        every = np.stack([item.pixels for item in train_items]).astype(np.float32)
+    if fold_norms:  # shuffled: batches of one class (files come sorted by class) skew the statistics
+        order = np.random.default_rng(seed + 1).permutation(len(train_items))
+        every = np.stack([train_items[i].pixels for i in order]).astype(np.float32)
         norm_batches = [{INPUT_NAME: every[i : i + 32]} for i in range(0, len(every), 32)]
 
     def evaluate(path: Path) -> float:

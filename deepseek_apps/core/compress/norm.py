@@ -141,6 +141,11 @@ def recompute_batchnorm_stats(model: nn.Module, forward: Callable[[Any], Any], b
     Training leaves an exponential average of per-batch statistics taken while the weights
     were still moving; recomputing them with the final weights removes that noise. The model
     is left in eval mode. Returns the number of BatchNorm layers updated.
+
+    Each batch is normalised with its own statistics on the way through, so ``batches`` must
+    be shuffled mixes like the training batches: batches of one class each (files sorted by
+    class) skew every later layer's statistics (on the inspector's detector this cost 5.8 mAP
+    points against the running averages; shuffled, it did not).
     """
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [m.momentum for m in norms]

@@ -48,7 +48,8 @@ class OptimizeTarget:
         finetune_description: what ``finetune`` does, for the report.
         compare: parity measure for export (see ``export_onnx``).
         groupnorm_to_batchnorm: at level 3, replace the pruned net's GroupNorms with per-level
-            BatchNorms before fine-tuning (``core.compress.norm``), so they fold into the INT8 convs.
+            BatchNorms before fine-tuning (``core.compress.norm``), so they fold into the INT8 convs;
+            a ratio that misses the budget this way is tried again without the swap.
         norm_batches: batches ``{input_name: array}`` for BatchNorm statistics after that swap
             (default: ``calibration``).
     """
@@ -196,8 +197,11 @@ def _export(target: OptimizeTarget, module: Any, path: Path):
     )
 
 
-def _prune_and_finetune(target: OptimizeTarget, ratio: float, work: Path, steps: list[StepRecord]):
-    """Prune a copy of the prunable net at ``ratio``, fine-tune it, export; ``(graph, onnx path, prunable)``."""
+def _prune_and_finetune(target: OptimizeTarget, ratio: float, work: Path, steps: list[StepRecord], swap: bool = False):
+    """Prune a copy of the prunable net at ``ratio``, fine-tune it, export; ``(graph, onnx path, prunable)``.
+
+    ``swap``: GroupNorm -> per-level BatchNorm after pruning, exact statistics after fine-tuning.
+    """
     import copy
 
     from .prune import prune
@@ -213,16 +217,17 @@ def _prune_and_finetune(target: OptimizeTarget, ratio: float, work: Path, steps:
             f"MACs {result.macs_before / 1e6:.0f}M -> {result.macs_after / 1e6:.0f}M",
         )
     )
-    if target.groupnorm_to_batchnorm:
+    if swap:
         _swap_norms(target, prunable, wrap, steps)
     if target.finetune is not None:
         target.finetune(prunable, _teacher(target))
         steps.append(StepRecord("fine-tune", target.finetune_description))
-    if target.groupnorm_to_batchnorm:
+    if swap:
         _precise_batchnorm(target, prunable, wrap, steps)
     module = wrap(prunable).eval()
-    _export(target, module, work / f"pruned_{ratio}.onnx")
-    return module, work / f"pruned_{ratio}.onnx", prunable
+    path = work / f"pruned_{ratio}{'_bn' if swap else ''}.onnx"
+    _export(target, module, path)
+    return module, path, prunable
 
 
 def _torch_forward(target: OptimizeTarget, graph: Any) -> Callable[[dict[str, np.ndarray]], Any]:
@@ -328,8 +333,10 @@ def optimize(
         return _int8(target, path, baseline.metric, max_accuracy_drop, method, progress, steps, fp32_metric)
 
     if level == 3:
-        for ratio in prune_ratios:
-            cand, cand_path, cand_prunable = _prune_and_finetune(target, ratio, work, steps)
+        # with the GroupNorm swap, each ratio is tried with it first, then without it
+        swaps = (True, False) if target.groupnorm_to_batchnorm else (False,)
+        for ratio, swap in ((r, s) for r in prune_ratios for s in swaps):
+            cand, cand_path, cand_prunable = _prune_and_finetune(target, ratio, work, steps, swap)
             drop = baseline.metric - target.evaluate(cand_path)
             steps[-1].metric = baseline.metric - drop
             if drop <= max_accuracy_drop:
@@ -338,7 +345,10 @@ def optimize(
                     module, current, prunable, mixed = cand, cand_path, cand_prunable, plan
                     break
                 drop = baseline.metric - plan[0].metric
-            steps.append(StepRecord("back off", f"ratio {ratio} lost {drop:.2f} points (budget {max_accuracy_drop})"))
+            how = " with GroupNorm -> BatchNorm" if swap else ""
+            steps.append(
+                StepRecord("back off", f"ratio {ratio}{how} lost {drop:.2f} points (budget {max_accuracy_drop})")
+            )
         else:
             steps.append(StepRecord("back off", "no pruning ratio met the budget; continuing unpruned"))
     if level >= 1:
