@@ -48,3 +48,74 @@ def test_bad_backend_and_missing_file(tmp_path):
         create_session(tmp_path / "m.onnx", "tensorrt")
     with pytest.raises(MissingResourceError):
         create_session(tmp_path / "missing.onnx", "onnxruntime")
+
+
+def test_batch_preserving_reshapes_get_constant_targets(tmp_path):
+    import onnx
+
+    class Grouped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 8, 3, padding=1)
+            self.norm = nn.GroupNorm(4, 8)  # exported as Reshape -> InstanceNorm -> Reshape
+
+        def forward(self, x):
+            y = self.norm(self.conv(x))
+            n = y.shape[0]
+            per_pixel = y.view(n, 8, -1).permute(0, 2, 1).reshape(n, -1, 8)  # like the FCOS head outputs
+            return per_pixel, y.reshape(-1)  # the flat one loses the batch axis: must stay dynamic
+
+    torch.manual_seed(0)
+    model = Grouped().eval()
+    path = tmp_path / "g.onnx"
+    report = export_onnx(model, (torch.randn(2, 1, 6, 6),), path, ["x"], ["y", "flat"], tolerance=1e-5)
+    graph = onnx.load(str(path)).graph
+    reshapes = [n for n in graph.node if n.op_type == "Reshape"]
+    static = [n for n in reshapes if n.input[1].endswith("__static_shape")]
+    # all but y.reshape(-1), whose length depends on the batch
+    assert report.static_reshapes == len(static) == len(reshapes) - 1 >= 3
+    assert "Shape" not in {n.op_type for n in graph.node}  # the run-time shape arithmetic is gone
+    session = create_session(path, "onnxruntime", threads=1)
+    for batch in (1, 3):  # other batch sizes than the export's
+        x = torch.randn(batch, 1, 6, 6)
+        with torch.no_grad():
+            ref = model(x)
+        got = session.run({"x": x.numpy()})
+        for r, g in zip(ref, got):
+            assert r.shape == g.shape and np.allclose(r.numpy(), g, atol=1e-5)
+
+
+def test_static_reshapes_on_a_graph_it_cannot_fully_infer(tmp_path, monkeypatch):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from deepseek_apps.core.runtime.export import static_reshapes
+
+    def const(name, values):
+        return helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["n"], axis=0),
+        helper.make_node("Unsqueeze", ["n", "axes"], ["n1"]),
+        helper.make_node("Concat", ["n1", "rest"], ["target"], axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["y"]),
+        helper.make_node("Mystery", ["x"], ["z"], domain="example.custom"),  # no shape inference for it
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", "z")],
+        [helper.make_tensor("zero", TensorProto.INT64, [], [0]), const("axes", [0]), const("rest", [2, 4])],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("example.custom", 1)]
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    monkeypatch.chdir(tmp_path)
+    assert static_reshapes(path) == 1  # what it proved is used although "Mystery" stays unknown
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops == ["Reshape", "Mystery"]  # the shape arithmetic is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]  # nothing dumped into the working directory
