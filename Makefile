@@ -44,7 +44,7 @@ test-fast: $(STAMP)
 dashboard: setup
 	$(VENV)/bin/deepseek-apps dashboard
 
-# inspector: about a minute; fraud: about 10 minutes; compression: about 2 hours the first time (ResNet-18 training + distillation, two 60-epoch detector fine-tunes; cached in runs/)
+# inspector: about a minute; fraud: about 10 minutes; compression: about an hour the first time (ResNet-18 training + distillation, a 60-epoch detector fine-tune; cached in runs/)
 bench: setup
 	$(PY) benchmarks/inspector.py --data $(DATA)
 	$(PY) benchmarks/compression.py --case all
