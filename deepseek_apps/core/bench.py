@@ -278,7 +278,12 @@ def measure_isolated(
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=_worker, args=(child, factory, inputs, threads), daemon=True)
             proc.start()
-            kind, value = parent.recv() if parent.poll(600) else ("error", "no answer in 600 s")
+            child.close()  # only the worker holds it now: a worker that dies reads as EOF, not as silence
+            try:
+                kind, value = parent.recv() if parent.poll(600) else ("error", "no answer in 600 s")
+            except EOFError:
+                proc.join(timeout=10)
+                kind, value = "error", f"the worker process died before it was ready (exit code {proc.exitcode})"
             if kind == "error":
                 proc.join(timeout=10)
                 if not skip_failed:
@@ -286,7 +291,8 @@ def measure_isolated(
                         ErrorCode.BACKEND_FAILURE,
                         f"benchmark variant '{name}' failed to start: {value}",
                         value=name,
-                        hint="fix that variant or pass skip_failed=True to leave it out",
+                        hint="fix that variant or pass skip_failed=True to leave it out; workers are spawned, "
+                        "so a calling script needs `if __name__ == '__main__':` and factories that pickle",
                     )
                 warnings.warn(f"benchmark variant '{name}' left out: {value}", stacklevel=2)
                 continue

@@ -44,6 +44,24 @@ def _pid_writer(path):
     return lambda x: None
 
 
+def _dies():
+    import os
+
+    os._exit(3)  # like a crash in a native library: no exception, no answer
+
+
+def test_isolated_names_a_worker_that_dies_without_waiting_for_the_timeout():
+    import pytest
+
+    from deepseek_apps.core.bench import measure_isolated
+    from deepseek_apps.errors import RuntimeFailure
+
+    # before, the parent kept the worker's end of the pipe open and waited 600 s, then said "no answer"
+    with pytest.raises(RuntimeFailure) as info:
+        measure_isolated({"dies": _dies}, None, rounds=1, per_round=1)
+    assert "dies" in str(info.value) and "exit code 3" in str(info.value)
+
+
 def test_isolated_runs_each_variant_in_its_own_process_and_names_a_failing_one(tmp_path):
     import functools
     import os
