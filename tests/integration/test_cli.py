@@ -102,6 +102,14 @@ def test_evaluate_json(synthetic_voc):
     }
 
 
+def test_evaluate_on_openvino_agrees_with_onnxruntime(synthetic_voc):
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    args = ("inspector", "evaluate", "--data", synthetic_voc, "--format", "voc", "--json")
+    ort = json.loads(run_cli(*args).stdout)["map50"]
+    ov = json.loads(run_cli(*args, "--backend", "openvino").stdout)["map50"]
+    assert ort > 0 and abs(ort - ov) <= 0.05, (ort, ov)  # the same INT8 bundle; rounding differs slightly
+
+
 def test_bad_input_gives_our_error_not_a_traceback(tmp_path):
     proc = run_cli("inspector", "evaluate", "--data", tmp_path / "nowhere", "--json", check=False)
     assert proc.returncode == 2

@@ -11,7 +11,7 @@ import pytest
 from deepseek_apps import QualityInspector
 from deepseek_apps.core.runtime.bundle import read_bundle, write_bundle
 from deepseek_apps.core.runtime.edge import EdgeRuntime
-from deepseek_apps.errors import ErrorCode, ModelFormatError
+from deepseek_apps.errors import ErrorCode, InvalidInputError, ModelFormatError
 
 
 def test_manifest_records_what_a_deployer_needs(fp32_bundle):
@@ -59,6 +59,28 @@ def test_edge_runtime_matches_pytorch(fp32_bundle, default_torch_path, sample_im
         assert e.labels == [d.label for d in t.defects]
         assert np.allclose(e.boxes, np.array([d.box for d in t.defects]).reshape(-1, 4), atol=0.05)
         assert np.allclose(e.scores, [d.score for d in t.defects], atol=1e-4)
+
+
+def test_edge_runtime_on_openvino_matches_onnxruntime(fp32_bundle, sample_images):
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    ort = EdgeRuntime(fp32_bundle, score_threshold=0.3).predict(sample_images)
+    ov = EdgeRuntime(fp32_bundle, score_threshold=0.3, backend="openvino").predict(sample_images)
+    assert sum(len(e.labels) for e in ort) > 0
+    for a, b in zip(ort, ov):
+        assert a.labels == b.labels
+        assert np.allclose(a.boxes, b.boxes, atol=0.05) and np.allclose(a.scores, b.scores, atol=1e-3)
+    inspector = QualityInspector(backend="openvino")  # the embedded INT8 default, on OpenVINO
+    results = inspector.predict(sample_images)
+    assert inspector.model_.metadata["backend"] == "openvino" and len(results) == len(sample_images)
+
+
+def test_unknown_or_misplaced_backend_is_a_clear_error(fp32_bundle, default_torch_path, sample_images):
+    with pytest.raises(InvalidInputError) as info:
+        EdgeRuntime(fp32_bundle, backend="tensorrt")
+    assert info.value.code == ErrorCode.INVALID_ARGUMENT and "tensorrt" in str(info.value)
+    with pytest.raises(InvalidInputError) as info:  # OpenVINO runs bundles, not PyTorch folders
+        QualityInspector(model_path=default_torch_path, backend="openvino").predict(sample_images[:1])
+    assert "export a bundle" in info.value.hint
 
 
 EDGE_SCRIPT = """

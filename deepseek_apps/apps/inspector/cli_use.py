@@ -10,6 +10,15 @@ def _model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model folder or bundle (default: the embedded NEU-DET model)")
 
 
+def _backend_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        default="onnxruntime",
+        choices=["onnxruntime", "openvino"],
+        help="runtime for bundles (openvino: the openvino extra; faster INT8 on CPUs with AMX)",
+    )
+
+
 def add_parsers(cmds: argparse._SubParsersAction) -> None:
     e = cmds.add_parser("evaluate", help="mAP@0.5 and per-class AP on an annotated dataset")
     e.add_argument("--data", required=True)
@@ -22,6 +31,7 @@ def add_parsers(cmds: argparse._SubParsersAction) -> None:
     )
     e.add_argument("--json", action="store_true", help="print one JSON object")
     _model_arg(e)
+    _backend_arg(e)
     e.set_defaults(func=_evaluate)
 
     s = cmds.add_parser("score", help="score image files, folders or globs into a JSON-lines file (resumable)")
@@ -32,6 +42,7 @@ def add_parsers(cmds: argparse._SubParsersAction) -> None:
     s.add_argument("--batch-size", type=int, default=16)
     s.add_argument("--no-progress", action="store_true")
     _model_arg(s)
+    _backend_arg(s)
     s.set_defaults(func=_score)
 
     x = cmds.add_parser("export", help="write an edge bundle (manifest + ONNX), optionally INT8")
@@ -50,7 +61,7 @@ def add_parsers(cmds: argparse._SubParsersAction) -> None:
 def _inspector(args, **kw):
     from .app import QualityInspector
 
-    return QualityInspector(model_path=args.model, **kw)
+    return QualityInspector(model_path=args.model, backend=getattr(args, "backend", "onnxruntime"), **kw)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

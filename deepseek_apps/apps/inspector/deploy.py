@@ -33,12 +33,12 @@ def torch_model(model, cfg, class_names, meta: dict, device: str = "cpu", thread
     return LoadedModel(forward, tuple(class_names), cfg.input_size, cfg.in_channels, metadata)
 
 
-def bundle_model(path: Path, threads: int = 2):
-    """Open an edge bundle as a ``LoadedModel`` (ONNX Runtime backend)."""
+def bundle_model(path: Path, threads: int = 2, backend: str = "onnxruntime"):
+    """Open an edge bundle as a ``LoadedModel`` (ONNX Runtime or OpenVINO)."""
     from ...core.runtime.edge import EdgeRuntime
     from .app import LoadedModel
 
-    runtime = EdgeRuntime(path, threads=threads)
+    runtime = EdgeRuntime(path, threads=threads, backend=backend)
     manifest = runtime.bundle.manifest
     if manifest["application"] != "inspector":
         raise ModelFormatError(
@@ -51,12 +51,15 @@ def bundle_model(path: Path, threads: int = 2):
     def forward(pixels: np.ndarray):
         return tuple(runtime.forward(pixels))
 
-    metadata = {**manifest, "backend": "onnxruntime", "bundle": str(path)}
+    metadata = {**manifest, "backend": backend, "bundle": str(path)}
     return LoadedModel(forward, tuple(runtime.class_names), runtime.size, runtime.channels, metadata)
 
 
-def load_model(path: Path, device: str = "cpu", threads: int = 2):
-    """Load a bundle (folder or .zip with manifest.json) or a PyTorch model/training folder."""
+def load_model(path: Path, device: str = "cpu", threads: int = 2, backend: str = "onnxruntime"):
+    """Load a bundle (folder or .zip with manifest.json) or a PyTorch model/training folder.
+
+    ``backend`` (``onnxruntime`` or ``openvino``) runs bundles; PyTorch folders run in PyTorch.
+    """
     from .app import DEFAULT_BUNDLE
 
     if path == DEFAULT_BUNDLE and not path.exists():
@@ -74,7 +77,14 @@ def load_model(path: Path, device: str = "cpu", threads: int = 2):
             hint="pass a training --out folder, a saved model folder or a bundle",
         )
     if path.suffix == ".zip" or (path / "manifest.json").exists():
-        return bundle_model(path, threads)
+        return bundle_model(path, threads, backend)
+    if backend != "onnxruntime":
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"backend '{backend}' runs edge bundles; this is a PyTorch model folder",
+            value=str(path),
+            hint="export a bundle first (QualityInspector.export / deepseek-apps inspector export), or drop backend",
+        )
     weights = next(
         (path / n for n in ("model.safetensors", "best.safetensors", "last.safetensors") if (path / n).exists()), None
     )

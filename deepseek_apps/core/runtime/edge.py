@@ -1,5 +1,9 @@
 """Run an edge bundle with numpy, Pillow and onnxruntime only (no PyTorch on this path).
 
+``backend="openvino"`` runs the same ONNX file with OpenVINO instead (the ``openvino``
+extra). On CPUs with AMX it runs INT8 QDQ models on AMX tiles and can be much faster
+(the README's compression tables); elsewhere ONNX Runtime is usually the faster one.
+
 Example:
     >>> from deepseek_apps.core.runtime.edge import EdgeRuntime
     >>> runtime = EdgeRuntime("bundle.zip")  # doctest: +SKIP
@@ -21,7 +25,7 @@ from ...errors import ErrorCode, InvalidInputError, ModelFormatError
 from .bundle import Bundle, read_bundle
 from .postprocess import select_detections
 from .preprocess import scale_boxes_back, to_model_input
-from .session import OrtSession
+from .session import create_session
 
 
 @dataclass
@@ -46,9 +50,24 @@ class EdgeDetections:
 
 
 class EdgeRuntime:
-    """Verify a bundle, open it in ONNX Runtime and run pre-processing, model and NMS."""
+    """Verify a bundle, open it in ONNX Runtime (or OpenVINO) and run pre-processing, model and NMS."""
 
-    def __init__(self, bundle: str | Path | Bundle, threads: int = 2, score_threshold: float | None = None):
+    backends = ("onnxruntime", "openvino")
+
+    def __init__(
+        self,
+        bundle: str | Path | Bundle,
+        threads: int = 2,
+        score_threshold: float | None = None,
+        backend: str = "onnxruntime",
+    ):
+        if backend not in self.backends:
+            raise InvalidInputError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"unknown edge backend '{backend}'",
+                value=backend,
+                hint=f"use one of: {', '.join(self.backends)}",
+            )
         self.bundle = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
         manifest = self.bundle.manifest
         if manifest.get("task") != "detection":
@@ -65,7 +84,8 @@ class EdgeRuntime:
         self.score_threshold = post.get("score_threshold", 0.3) if score_threshold is None else score_threshold
         self.iou_threshold = post.get("iou_threshold", 0.5)
         self.max_detections = post.get("max_detections", 100)
-        self.session = OrtSession(self.bundle.model_bytes, threads)
+        self.backend = backend
+        self.session = create_session(self.bundle.model_bytes, backend, threads)
         self.input_name = self.session.input_names[0]
 
     def forward(self, pixels: np.ndarray) -> list[np.ndarray]:

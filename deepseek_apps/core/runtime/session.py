@@ -90,11 +90,12 @@ class TorchSession:
 class OpenVinoSession:
     """OpenVINO on the CPU, FP32 precision forced (its bf16 default is slower and less accurate here)."""
 
-    def __init__(self, model: str | Path, threads: int = 2):
+    def __init__(self, model: str | Path | bytes, threads: int = 2):
         ov = require("openvino", "openvino")
         core = ov.Core()
+        source = core.read_model(model) if isinstance(model, bytes) else str(model)  # bytes: an ONNX file's content
         compiled = core.compile_model(
-            str(model), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads}
+            source, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads}
         )
         self._request = compiled.create_infer_request()
         self.input_names = [i.get_any_name() for i in compiled.inputs]
