@@ -1,5 +1,6 @@
 """optimize(): levels 0-3 on a tiny classifier, the report, and bad arguments."""
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,9 @@ def test_levels_produce_a_working_model_and_a_complete_report(target, level):
     if level == 2:
         assert report.size_ratio > 2 and set(report.layer_plan.values()) <= {"int8", "fp32"}
     assert "speed-up" in report.table() and set(report.to_dict()) >= {"baseline", "result", "steps", "metric_drop"}
+    if importlib.util.find_spec("openvino") is not None:  # the other runtime, timed on the same file
+        check = next(s.detail for s in report.steps if s.step == "runtime check")
+        assert "OpenVINO on this CPU" in check and "faster at batch 1 here:" in check
 
 
 def test_level3_prunes_finetunes_and_quantizes(target):
