@@ -146,6 +146,18 @@ def count_params_macs(module: Any, example_inputs: tuple) -> tuple[int, int]:
     return params, counter.get_total_flops() // 2
 
 
+def _latencies(name: str, run: Callable, target: OptimizeTarget, repeat: int):
+    """``run`` timed at batch 1 and 16 on the target's first calibration batch (repeated to 16)."""
+    from ..bench import measure
+
+    first = target.calibration[0]
+    one = {k: v[:1] for k, v in first.items()}
+    sixteen = {k: np.concatenate([v] * (16 // len(v) + 1))[:16] for k, v in first.items()}
+    b1 = measure(name, run, one, 1, repeat=repeat, warmup=10)
+    b16 = measure(name, run, sixteen, 16, repeat=max(10, repeat // 8), warmup=3)
+    return b1, b16
+
+
 def measure_onnx(
     name: str,
     path: Path,
@@ -156,15 +168,9 @@ def measure_onnx(
     metric: float | None = None,
 ) -> VariantMeasure:
     """Latency (batch 1 and 16), size and metric of one ONNX variant."""
-    from ..bench import measure
     from ..runtime.session import OrtSession
 
-    session = OrtSession(path, threads=2)
-    first = target.calibration[0]
-    one = {k: v[:1] for k, v in first.items()}
-    sixteen = {k: np.concatenate([v] * (16 // len(v) + 1))[:16] for k, v in first.items()}
-    b1 = measure(name, session.run, one, 1, repeat=repeat, warmup=10)
-    b16 = measure(name, session.run, sixteen, 16, repeat=max(10, repeat // 8), warmup=3)
+    b1, b16 = _latencies(name, OrtSession(path, threads=2).run, target, repeat)
     value = target.evaluate(path) if metric is None else metric
     return VariantMeasure(name, params, macs, path.stat().st_size / 1e6, b1.p50_ms, b1.p99_ms, b16.throughput, value)
 
@@ -181,18 +187,13 @@ def _openvino_check(path: Path, target: OptimizeTarget, ours: VariantMeasure, re
 
     if importlib.util.find_spec("openvino") is None:
         return None
-    from ..bench import measure
     from ..runtime.session import OpenVinoSession
 
     try:
         session = OpenVinoSession(path, threads=2)
     except Exception as exc:  # a report line, not a failure: the ONNX Runtime result stands
         return StepRecord("runtime check", f"OpenVINO could not open the result ({type(exc).__name__}: {exc})")
-    first = target.calibration[0]
-    one = {k: v[:1] for k, v in first.items()}
-    sixteen = {k: np.concatenate([v] * (16 // len(v) + 1))[:16] for k, v in first.items()}
-    b1 = measure("openvino", session.run, one, 1, repeat=repeat, warmup=10)
-    b16 = measure("openvino", session.run, sixteen, 16, repeat=max(10, repeat // 8), warmup=3)
+    b1, b16 = _latencies("openvino", session.run, target, repeat)
     faster = "OpenVINO" if b1.p50_ms < ours.p50_ms_b1 else "ONNX Runtime"
     return StepRecord(
         "runtime check",
