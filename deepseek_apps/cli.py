@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     o.add_argument("--out", required=True, help="bundle path (.zip or folder)")
     o.set_defaults(func=_optimize)
+    m = sub.add_parser("models", help="list the shipped models: path, data, metrics, licence, model card")
+    m.add_argument("app", nargs="?", default=None, help="only this application's (inspector, contracts, recommender, fraud)")
+    m.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    m.set_defaults(func=_models)
     d = sub.add_parser("dashboard", help="start the Streamlit dashboard")
     d.add_argument("--port", type=int, default=8501)
     d.add_argument("--address", default="127.0.0.1")
@@ -94,6 +98,22 @@ def _ratios(text: str) -> tuple[float, ...]:
 
 
 QAT_CHOICES = {"auto": None, "always": True, "never": False}
+
+
+def _models(args: argparse.Namespace) -> int:
+    import json
+
+    from .core.registry import list_models
+
+    models = list_models(args.app)
+    if args.json:
+        print(json.dumps([m.to_dict() for m in models], indent=2))
+        return 0
+    for m in models:
+        metrics = ", ".join(f"{k} {v}" for k, v in m.metrics.items())
+        print(f"{m.app}/{m.name}: {m.description}")
+        print(f"  path: {m.path}\n  data: {m.data}\n  metrics: {metrics}\n  licence: {m.licence}\n  card: {m.card}")
+    return 0
 
 
 def _dashboard(args: argparse.Namespace) -> int:
