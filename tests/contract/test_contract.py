@@ -19,7 +19,7 @@ METHODS = ("fit", "predict", "evaluate", "save", "load", "export", "pretrained",
 
 
 def _case(app: str, tmp_path) -> ContractCase:
-    return importlib.import_module(f"tests.contract.case_{app}").make_case(tmp_path)
+    return importlib.import_module(f".case_{app}", __package__).make_case(tmp_path)
 
 
 def _jsonable(result) -> dict:
@@ -68,7 +68,7 @@ def test_contract(app, tmp_path):
 
 @pytest.mark.parametrize("app", APPS)
 def test_load_missing_path_is_a_coded_error(app, tmp_path):
-    cls = importlib.import_module(f"tests.contract.case_{app}").APP_CLASS
+    cls = importlib.import_module(f".case_{app}", __package__).APP_CLASS
     with pytest.raises(DeepSeekAppsError) as info:
         cls.load(tmp_path / "no-such-model")
     assert info.value.code in (2001, 2002, 3001)
