@@ -15,8 +15,8 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# torch/torchvision are pinned here and installed first; the package extras never move them.
-$(STAMP): $(PY) pyproject.toml
+# torch/torchvision are pinned here and installed first; the extras give ranges that include the pin, so they never move it.
+$(STAMP): $(PY) pyproject.toml setup.py
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -e ".[all]" "torch==2.14.1" "torchvision==0.29.1"
 	touch $(STAMP)

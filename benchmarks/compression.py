@@ -37,7 +37,7 @@ def classifier_case(work: Path, epochs: int, finetune_epochs: int) -> tuple[Opti
     """
     from safetensors.torch import load_file, save_file
 
-    from deepseek_apps.core.compress.classifier import (
+    from deepseek_apps.apps.classifier import (
         ClassifierGraph,
         build_classifier,
         classifier_target,

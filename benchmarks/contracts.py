@@ -23,13 +23,13 @@ from datetime import date
 from pathlib import Path
 
 from deepseek_apps.apps.contracts.app import ContractParser
-from deepseek_apps.apps.contracts.clause_data import load_labelled
-from deepseek_apps.apps.contracts.clause_eval import evaluate_tagger
-from deepseek_apps.apps.contracts.clause_model import encode_windows
-from deepseek_apps.apps.contracts.clause_runtime import ClauseModel
+from deepseek_apps.apps.contracts.clauses.data import load_labelled
+from deepseek_apps.apps.contracts.clauses.eval import evaluate_tagger
+from deepseek_apps.apps.contracts.clauses.model import encode_windows
+from deepseek_apps.apps.contracts.clauses.runtime import ClauseModel
 from deepseek_apps.apps.contracts.evaluate import load_labels, split_contracts
 from deepseek_apps.apps.contracts.synthetic import generate_contracts
-from deepseek_apps.apps.contracts.synthetic_render import render_pdf, render_scan
+from deepseek_apps.apps.contracts.synthetic.render import render_pdf, render_scan
 from deepseek_apps.core.bench import cpu_info, measure_interleaved, ratio_table
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ from pathlib import Path
 from deepseek_apps.apps.contracts.app import ContractParser
 from deepseek_apps.apps.contracts.evaluate import load_labels, score_fields, split_contracts
 from deepseek_apps.apps.contracts.synthetic import generate_contracts
-from deepseek_apps.apps.contracts.synthetic_render import render_pdf, render_scan
+from deepseek_apps.apps.contracts.synthetic.render import render_pdf, render_scan
 from deepseek_apps.core.bench import cpu_info
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,11 +16,13 @@ from datetime import date
 from pathlib import Path
 
 from deepseek_apps import QualityInspector
-from deepseek_apps.apps.inspector.app import DEFAULT_BUNDLE, DEFAULT_TORCH
 from deepseek_apps.core.bench import cpu_info, measure, ratio_table
+from deepseek_apps.core.registry import get_model
 from deepseek_apps.datasets.synthetic import generate_samples
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BUNDLE = get_model("inspector").path
+DEFAULT_TORCH = get_model("inspector", "neu_det-torch").path
 
 
 def run(data: Path | None, out: Path, repeat: int) -> dict:
@@ -28,18 +30,17 @@ def run(data: Path | None, out: Path, repeat: int) -> dict:
 
     torch.set_num_threads(2)
     tmp = Path(tempfile.mkdtemp())
-    eager = QualityInspector(model_path=DEFAULT_TORCH, threads=2)
-    fp32_bundle = eager.export(tmp / "fp32.zip", int8=False)
-    variants = {
-        "pytorch-eager-fp32": (eager, DEFAULT_TORCH / "model.safetensors"),
-        "onnxruntime-fp32": (QualityInspector(model_path=fp32_bundle, threads=2), fp32_bundle),
-        "onnxruntime-int8 (shipped)": (QualityInspector(model_path=DEFAULT_BUNDLE, threads=2), DEFAULT_BUNDLE),
+    fp32_bundle = QualityInspector.load(DEFAULT_TORCH, threads=2).export(tmp / "fp32.zip", int8=False)
+    variants = {  # name: (model path, file whose size is reported)
+        "pytorch-eager-fp32": (DEFAULT_TORCH, DEFAULT_TORCH / "model.safetensors"),
+        "onnxruntime-fp32": (fp32_bundle, fp32_bundle),
+        "onnxruntime-int8 (shipped)": (DEFAULT_BUNDLE, DEFAULT_BUNDLE),
     }
     images = [s.image for s in generate_samples(16, seed=42)]
     results, quality = [], {}
     for batch in (1, 16):
-        for name, (inspector, file) in variants.items():
-            inspector.batch_size = batch
+        for name, (path, file) in variants.items():
+            inspector = QualityInspector.load(path, threads=2, batch_size=batch)
             results.append(
                 measure(
                     name,
@@ -53,10 +54,10 @@ def run(data: Path | None, out: Path, repeat: int) -> dict:
             )
             print(results[-1].to_dict(), flush=True)
     if data is not None and data.exists():
-        for name, (inspector, _) in variants.items():
-            ev = inspector.evaluate(data, "voc", split="test")
-            quality[name] = {"test mAP@0.5": ev["map50"]}
-            print(name, json.dumps(ev, default=float), flush=True)
+        for name, (path, _) in variants.items():
+            ev = QualityInspector.load(path, threads=2).evaluate(data, "voc", split="test")
+            quality[name] = {"test mAP@0.5": ev.map50}
+            print(name, json.dumps(ev.to_dict(), default=float), flush=True)
     table = ratio_table(results, "pytorch-eager-fp32", quality)
     report = {
         "date": date.today().isoformat(),

@@ -66,5 +66,8 @@ st.subheader("Tools")
 st.page_link(
     "pages/2_Optimization_Lab.py", label="Optimization lab: compress a model level by level", icon=":material/speed:"
 )
+st.page_link(
+    "pages/7_Train.py", label="Train: fit any application on your own data, live", icon=":material/model_training:"
+)
 
 st.caption("Pick a page in the sidebar, or run the CLI: `deepseek-apps dashboard`.")

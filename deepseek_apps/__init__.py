@@ -15,13 +15,18 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 __all__ = [
     "ContractAnalysis",
+    "ContractMetrics",
     "ContractParser",
     "DINRecommender",
     "Defect",
+    "DetectionMetrics",
     "FraudDetector",
+    "FraudMetrics",
     "FraudScore",
     "Inspection",
     "QualityInspector",
+    "Ranking",
+    "RankingMetrics",
     "Recommendation",
     "RecommendationService",
     "__version__",
@@ -31,6 +36,11 @@ __all__ = [
 _LAZY = {
     "ContractParser": "deepseek_apps.apps.contracts.app",
     "ContractAnalysis": "deepseek_apps.apps.contracts.results",
+    "ContractMetrics": "deepseek_apps.apps.contracts.results",
+    "DetectionMetrics": "deepseek_apps.apps.inspector.metrics",
+    "Ranking": "deepseek_apps.apps.recommender.results",
+    "RankingMetrics": "deepseek_apps.apps.recommender.metrics",
+    "FraudMetrics": "deepseek_apps.apps.fraud.calibrate",
     "QualityInspector": "deepseek_apps.apps.inspector.app",
     "Inspection": "deepseek_apps.apps.inspector.results",
     "Defect": "deepseek_apps.apps.inspector.results",
@@ -44,14 +54,17 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .apps.contracts.app import ContractParser
-    from .apps.contracts.results import ContractAnalysis
+    from .apps.contracts.results import ContractAnalysis, ContractMetrics
     from .apps.fraud.app import FraudDetector
+    from .apps.fraud.calibrate import FraudMetrics
     from .apps.fraud.results import FraudScore
     from .apps.fraud.synthetic import generate_transactions
     from .apps.inspector.app import QualityInspector
+    from .apps.inspector.metrics import DetectionMetrics
     from .apps.inspector.results import Defect, Inspection
     from .apps.recommender.app import DINRecommender
-    from .apps.recommender.results import Recommendation
+    from .apps.recommender.metrics import RankingMetrics
+    from .apps.recommender.results import Ranking, Recommendation
     from .apps.recommender.serving import RecommendationService
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from . import __version__
+from .core.compress.cli_options import QAT_CHOICES, parse_ratios, print_report
 from .errors import DeepSeekAppsError
 
 
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     o.add_argument(
         "--prune-ratios",
-        type=_ratios,
+        type=parse_ratios,
         default=(0.5, 0.35, 0.2),
         help="level 3: channel pruning ratios to try, most aggressive first (default 0.5,0.35,0.2)",
     )
@@ -80,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--out", required=True, help="bundle path (.zip or folder)")
     o.set_defaults(func=_optimize)
     m = sub.add_parser("models", help="list the shipped models: path, data, metrics, licence, model card")
-    m.add_argument("app", nargs="?", default=None, help="only this application's (inspector, contracts, recommender, fraud)")
+    m.add_argument(
+        "app", nargs="?", default=None, help="only this application's (inspector, contracts, recommender, fraud)"
+    )
     m.add_argument("--json", action="store_true", help="print JSON instead of a table")
     m.set_defaults(func=_models)
     d = sub.add_parser("dashboard", help="start the Streamlit dashboard")
@@ -88,16 +91,6 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--address", default="127.0.0.1")
     d.set_defaults(func=_dashboard)
     return parser
-
-
-def _ratios(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated fractions like 0.5,0.35, got {text!r}") from None
-
-
-QAT_CHOICES = {"auto": None, "always": True, "never": False}
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -117,18 +110,29 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
+    import importlib.util
     import subprocess
     from pathlib import Path
 
-    home = Path(__file__).resolve().parent.parent / "dashboards" / "Home.py"
-    if not home.exists():
-        from .errors import ErrorCode, MissingResourceError
+    from .errors import ErrorCode, MissingResourceError
 
+    package = Path(__file__).resolve().parent
+    # installed from a wheel: deepseek_apps/dashboards/; editable install or checkout: <repo>/dashboards/
+    candidates = [package / "dashboards" / "Home.py", package.parent / "dashboards" / "Home.py"]
+    home = next((path for path in candidates if path.is_file()), None)
+    if home is None:
         raise MissingResourceError(
             ErrorCode.FILE_NOT_FOUND,
             "dashboard files not found",
-            value=str(home),
-            hint="run from a source checkout (dashboards/ is not part of the wheel)",
+            value=", ".join(str(path) for path in candidates),
+            hint="reinstall the package (pip install 'deepseek-apps[dashboard]') or run from a source checkout",
+        )
+    if importlib.util.find_spec("streamlit") is None:
+        raise MissingResourceError(
+            ErrorCode.OPTIONAL_DEPENDENCY,
+            "optional dependency 'streamlit' is not installed",
+            value="streamlit",
+            hint="install it with: pip install 'deepseek-apps[dashboard]'",
         )
     cmd = [
         sys.executable,
@@ -151,35 +155,13 @@ def _dashboard(args: argparse.Namespace) -> int:
 def _optimize(args: argparse.Namespace) -> int:
     if args.target == "classifier":
         return _optimize_classifier(args)
-    from . import QualityInspector
+    from .apps.inspector.cli_optimize import run_optimize  # the same as `deepseek-apps inspector optimize`
 
-    inspector = QualityInspector(model_path=args.model or QualityInspector.default_weights)
-    bundle, report = inspector.optimize(
-        args.data,
-        args.out,
-        level=args.level,
-        format=args.format,
-        max_accuracy_drop=args.max_drop,
-        prune_ratios=args.prune_ratios,
-        qat=QAT_CHOICES[args.qat],
-        fold_norms=args.fold_groupnorm,
-        **_epochs(args),
-    )
-    return _print_report(bundle, report)
-
-
-def _print_report(bundle, report) -> int:
-    """Steps, the comparison table and the bundle path; exit status 3 when the budget was missed."""
-    for step in report.steps:
-        metric = "" if step.metric is None else f" ({report.metric_name} {step.metric:.2f})"
-        print(f"- {step.step}: {step.detail}{metric}")
-    print(report.table())
-    print(f"bundle: {bundle}")
-    return 0 if report.within_budget else 3
+    return run_optimize(args)
 
 
 def _optimize_classifier(args: argparse.Namespace) -> int:
-    from .core.compress.classifier import optimize_classifier
+    from .apps.classifier import optimize_classifier
     from .datasets import load_dataset
     from .datasets.classification import from_detection, load_image_folder
     from .errors import ErrorCode, InvalidInputError
@@ -208,7 +190,7 @@ def _optimize_classifier(args: argparse.Namespace) -> int:
         qat=QAT_CHOICES[args.qat],
         **_epochs(args),
     )
-    return _print_report(bundle, report)
+    return print_report(bundle, report)
 
 
 def _epochs(args: argparse.Namespace) -> dict:

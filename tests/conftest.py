@@ -35,13 +35,13 @@ def sample_images():
 
 @pytest.fixture(scope="session")
 def default_torch_path() -> Path:
-    from deepseek_apps.apps.inspector.app import DEFAULT_TORCH
+    from deepseek_apps.core.registry import get_model
 
-    return DEFAULT_TORCH
+    return get_model("inspector", "neu_det-torch").path
 
 
 @pytest.fixture(scope="session")
 def fp32_bundle(tmp_path_factory, default_torch_path) -> Path:
     from deepseek_apps import QualityInspector
 
-    return QualityInspector(model_path=default_torch_path).export(tmp_path_factory.mktemp("b") / "fp32.zip")
+    return QualityInspector(model_path=default_torch_path).export(tmp_path_factory.mktemp("b") / "fp32.zip", int8=False)

@@ -1,6 +1,7 @@
-"""Quality Inspector: upload surface images (or generate samples), see defects, boxes and verdicts.
+"""Quality Inspector: open a model (the shipped one or your own), upload images, see defects and verdicts.
 
-The model runs once per batch at a low floor threshold; the confidence slider then filters
+The model is any folder or bundle ``QualityInspector.load`` opens: a training ``--out``
+folder, a folder written by ``save`` or a bundle from ``export``. The model runs once per batch at a low floor threshold; the confidence slider then filters
 the stored defects, so moving it never re-runs the model.
 """
 
@@ -20,7 +21,9 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:  # when this page i
 from _common import class_colours, class_counts, draw_defects, keep_above, summarise  # noqa: E402
 
 from deepseek_apps import Inspection, QualityInspector  # noqa: E402
+from deepseek_apps.core.registry import get_model  # noqa: E402
 from deepseek_apps.datasets.synthetic import generate_samples  # noqa: E402
+from deepseek_apps.errors import DeepSeekAppsError  # noqa: E402
 
 MODEL_FLOOR = 0.05  # threshold the model runs at; the slider filters above it
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp"]
@@ -29,12 +32,32 @@ COLUMNS = 3
 st.set_page_config(page_title="Quality Inspector · deepseek-apps", layout="wide")
 
 
+SHIPPED_MODEL = str(get_model("inspector").path)
+
+
 @st.cache_resource(show_spinner="Loading the inspector model…")
-def load_inspector() -> QualityInspector:
-    """The embedded default model, loaded once per server process."""
-    inspector = QualityInspector(confidence_threshold=MODEL_FLOOR, batch_size=16)
-    _ = inspector.class_names  # load the weights now, not on the first click
-    return inspector
+def load_inspector(model_path: str) -> QualityInspector:
+    """The model at ``model_path`` (folder or bundle), loaded once per server process and path."""
+    return QualityInspector.load(model_path, confidence_threshold=MODEL_FLOOR, batch_size=16)
+
+
+def choose_model() -> tuple[str, QualityInspector | None]:
+    """The model path box; the loaded model, or ``None`` after showing why it did not load."""
+    path = st.text_input(
+        "Model (folder or bundle)",
+        value=SHIPPED_MODEL,
+        key="model_path",
+        help="The shipped NEU-DET model, your `inspector train --out` folder, a `save` folder or an exported bundle.",
+    ).strip()
+    try:
+        inspector = load_inspector(path)
+    except DeepSeekAppsError as exc:  # shown to the user, not swallowed: they can type another path
+        st.error(f"Cannot open this model: {exc}")
+        return path, None
+    metadata = inspector.model_.metadata
+    kind = f"{metadata.get('precision', 'fp32')} bundle" if "bundle" in metadata else "PyTorch weights"
+    st.caption(f"{kind} · {inspector.model_.input_size}px · classes: {', '.join(inspector.class_names)}")
+    return path, inspector
 
 
 def inspect_samples(inspector: QualityInspector, n: int, seed: int) -> dict:
@@ -119,10 +142,16 @@ def show_gallery(batch: dict, inspections: list, colours: dict[str, str]) -> Non
 def main() -> None:
     st.title("Quality Inspector")
     st.caption(
-        "Steel-surface defect detection (NEU-DET classes): boxes, labels and an OK/NG verdict per image. "
-        "Upload images or generate seeded synthetic samples."
+        "Surface defect detection: boxes, labels and an OK/NG verdict per image. Open the shipped NEU-DET "
+        "model or your own, then upload images or generate seeded synthetic samples."
     )
-    inspector = load_inspector()
+    path, inspector = choose_model()
+    if inspector is None:
+        return
+    if st.session_state.get("batch_model") != path:  # another model: earlier results do not apply
+        st.session_state.pop("batch", None)
+        st.session_state.pop("upload_ids", None)
+        st.session_state["batch_model"] = path
     threshold = controls(inspector)
     batch = st.session_state.get("batch")
     if not batch:

@@ -1,7 +1,8 @@
 """Optimization lab: take a model through the compression levels and compare the variants.
 
-Pick a model and a level, run the pipeline with live step updates, then read the report
-table, the per-layer precision plan and a latency-versus-accuracy chart.
+Pick a model (the shipped weights or your own training folder), the data (generated, NEU-DET or
+your own annotated folder) and a level, run the pipeline with live step updates, then read the
+report table, the per-layer precision plan and a latency-versus-accuracy chart.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import streamlit as st
 
 from deepseek_apps import QualityInspector
 from deepseek_apps.datasets.synthetic import write_voc
+from deepseek_apps.errors import DeepSeekAppsError
 
 NEU_DET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "neu_det"
 LEVELS = {
@@ -22,6 +24,8 @@ LEVELS = {
     2: "2 · INT8 with a mixed-precision plan",
     3: "3 · pruning + fine-tune + INT8",
 }
+SYNTHETIC, NEU, OWN = "Synthetic steel surfaces (60 images)", "NEU-DET (../shared/data/neu_det)", "Your dataset folder"
+FORMATS = ["voc", "yolo", "coco", "masks"]
 
 st.set_page_config(page_title="Optimization lab · deepseek-apps", layout="wide")
 st.title("Optimization lab")
@@ -36,15 +40,19 @@ def synthetic_dataset(count: int, seed: int) -> str:
 left, right = st.columns(2)
 with left:
     model = st.text_input(
-        "Model (training folder)",
+        "Model (PyTorch folder)",
         value=str(QualityInspector.default_weights),
         key="model",
-        help="The embedded default's PyTorch weights, or your `inspector train --out` folder.",
-    )
-    sources = ["Synthetic steel surfaces (60 images)"] + (
-        ["NEU-DET (../shared/data/neu_det)"] if NEU_DET.is_dir() else []
-    )
+        help="The shipped model's PyTorch weights, your `inspector train --out` folder or a `save` folder.",
+    ).strip()
+    sources = [SYNTHETIC] + ([NEU] if NEU_DET.is_dir() else []) + [OWN]
     source = st.radio("Data for calibration and the metric", sources, key="source")
+    data_path, data_format = "", "voc"
+    if source == OWN:
+        data_path = st.text_input(
+            "Dataset folder", key="data_path", help="your annotated images, labelled with the model's classes"
+        ).strip()
+        data_format = st.selectbox("Annotation format", FORMATS, key="data_format")
 with right:
     level = st.selectbox("Level", list(LEVELS), format_func=LEVELS.get, index=1, key="level")
     budget = st.slider("Accuracy budget (mAP points)", 0.0, 5.0, 1.0, 0.5, key="budget")
@@ -62,7 +70,10 @@ with right:
     )
 
 if st.button("Run optimization", type="primary", key="run"):
-    data = synthetic_dataset(60, 7) if source.startswith("Synthetic") else str(NEU_DET)
+    if source == OWN and not data_path:
+        st.error("Type the path of your annotated dataset folder first.")
+        st.stop()
+    data = synthetic_dataset(60, 7) if source == SYNTHETIC else str(NEU_DET) if source == NEU else data_path
     out = Path(tempfile.mkdtemp(prefix="dsa-lab-")) / f"level{level}.zip"
     with st.status(f"Optimising to level {level}…", expanded=True) as status:
 
@@ -76,13 +87,14 @@ if st.button("Run optimization", type="primary", key="run"):
                 data,
                 out,
                 level=level,
+                format=data_format,
                 max_accuracy_drop=budget,
                 finetune_epochs=int(epochs),
                 on_step=on_step,
                 qat={"auto": None, "always": True, "never": False}[qat],
                 fold_norms=fold,
             )
-        except Exception as exc:  # shown to the user, not swallowed: the page stays usable
+        except DeepSeekAppsError as exc:  # shown to the user, not swallowed: the page stays usable
             status.update(label="Optimization failed", state="error")
             st.error(str(exc))
             st.stop()

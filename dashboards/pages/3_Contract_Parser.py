@@ -1,5 +1,8 @@
 """Contract Parser: upload a contract (or generate one), see its facts with evidence in the text.
 
+The clause model is the shipped one unless a model folder (``ContractParser.save`` /
+``deepseek-apps contracts train``) or an exported bundle (``contracts export``) is named.
+
 The document is read once (text layer, Word, plain text or OCR) and analysed; the page shows
 the body text with every extracted entity highlighted where it was read, the facts, the
 relations between them and, when the clause model ran, the clauses. Bad files show the
@@ -29,13 +32,16 @@ st.set_page_config(page_title="Contract Parser · deepseek-apps", layout="wide")
 
 
 @st.cache_resource(show_spinner="Loading the contract parser…")
-def load_parser(clauses: bool) -> tuple[ContractParser | None, dict | None]:
-    """One parser per server process and mode (glossary and clause model load once).
+def load_parser(clauses: bool, model_path: str = "") -> tuple[ContractParser | None, dict | None]:
+    """One parser per server process, mode and model (glossary and clause model load once).
 
-    Returns (parser, None), or (None, error) when the clause model cannot be loaded.
+    ``model_path``: a model folder or bundle ("" = the shipped model). Returns (parser, None),
+    or (None, error) when the model cannot be loaded.
     """
-    parser = ContractParser(clauses=clauses)
     try:
+        if model_path and clauses:
+            return ContractParser.load(model_path), None
+        parser = ContractParser(clauses=clauses)
         parser.legal_terms()
         if clauses:
             parser.tagger()
@@ -44,11 +50,11 @@ def load_parser(clauses: bool) -> tuple[ContractParser | None, dict | None]:
     return parser, None
 
 
-def choose_parser(clauses: bool) -> tuple[ContractParser, str | None]:
+def choose_parser(clauses: bool, model_path: str = "") -> tuple[ContractParser, str | None]:
     """The clause-model parser when asked for and loadable, else the rule-based one and a note why."""
     note = None
     if clauses:
-        parser, error = load_parser(True)
+        parser, error = load_parser(True, model_path.strip())
         if parser is not None:
             return parser, None
         note = f"Clause model unavailable (DSA-{error['code']}: {error['message']}); showing the rules only."
@@ -62,7 +68,7 @@ def choose_parser(clauses: bool) -> tuple[ContractParser, str | None]:
 def sample_file(fmt: str, seed: int) -> tuple[bytes, str]:
     """A generated contract rendered in ``fmt``: (file bytes, file name)."""
     from deepseek_apps.apps.contracts.synthetic import generate_contract
-    from deepseek_apps.apps.contracts.synthetic_render import render_docx, render_image, render_pdf, render_scan
+    from deepseek_apps.apps.contracts.synthetic.render import render_docx, render_image, render_pdf, render_scan
 
     contract = generate_contract(seed=seed)
     if fmt == "Text PDF":
@@ -76,9 +82,9 @@ def sample_file(fmt: str, seed: int) -> tuple[bytes, str]:
     return render_image(contract), f"sample_{seed}_page1.png"
 
 
-def analyse(data: bytes, name: str, clauses: bool) -> dict:
+def analyse(data: bytes, name: str, clauses: bool, model_path: str = "") -> dict:
     """Read and analyse one file; a library error is kept for display instead of raised."""
-    parser, note = choose_parser(clauses)
+    parser, note = choose_parser(clauses, model_path)
     started = time.perf_counter()
     try:
         document = parser.read(data, filename=name)
@@ -98,6 +104,14 @@ def controls() -> None:
     with left:
         upload = st.file_uploader("Upload a contract", type=UPLOAD_TYPES, key="contract_upload")
         clauses = st.toggle("Detect clauses (learned model)", value=True, key="use_clauses")
+        model_path = st.text_input(
+            "Clause model (folder or bundle; empty = the shipped model)",
+            value="",
+            key="contract_model_path",
+            placeholder="e.g. runs/my_contracts or contracts_int8.zip",
+            help="A folder written by `deepseek-apps contracts train` / ContractParser.save, "
+            "or a bundle written by `deepseek-apps contracts export`.",
+        )
     with right:
         fmt = st.selectbox("Generated sample format", SAMPLE_FORMATS, key="sample_format")
         seed = st.number_input("Sample seed", min_value=0, value=0, step=1, key="sample_seed")
@@ -106,9 +120,9 @@ def controls() -> None:
     with st.spinner("Reading and analysing…"):
         if clicked:
             data, name = sample_file(fmt, int(seed))
-            st.session_state["contract"] = analyse(data, name, clauses)
+            st.session_state["contract"] = analyse(data, name, clauses, model_path)
         elif upload_id and upload_id != st.session_state.get("contract_upload_id"):
-            st.session_state["contract"] = analyse(upload.getvalue(), upload.name, clauses)
+            st.session_state["contract"] = analyse(upload.getvalue(), upload.name, clauses, model_path)
     st.session_state["contract_upload_id"] = upload_id
 
 

@@ -1,7 +1,9 @@
 """Fraud detector: score distribution, the threshold trade-off, top alerts and their explanation.
 
-Scores the labelled held-out part of the default model's stream (or an uploaded CSV of
-transactions, scored after the model's history), then lets the threshold move.
+Opens the shipped model or your own (a folder from ``deepseek-apps fraud train`` or a bundle
+from ``export``), scores the labelled held-out part of its stream or your uploaded
+transactions (CSV / Parquet / JSON lines, scored after the model's history), then lets the
+threshold move.
 """
 
 from __future__ import annotations
@@ -11,15 +13,31 @@ import pandas as pd
 import streamlit as st
 
 from deepseek_apps import FraudDetector
+from deepseek_apps.errors import DeepSeekAppsError
 
 st.set_page_config(page_title="Fraud detector · deepseek-apps", layout="wide")
 st.title("Fraud detector")
 st.caption("Transactions scored on the graph of accounts and merchants; alerts fire at the calibrated threshold.")
 
 
-@st.cache_resource(show_spinner="Loading the default model…")
-def detector() -> FraudDetector:
-    return FraudDetector.load(FraudDetector.default_model)
+@st.cache_resource(show_spinner="Loading the model…")
+def detector(model_path: str) -> FraudDetector:
+    """The shipped model (empty path) or the folder / bundle at ``model_path``."""
+    if model_path:
+        return FraudDetector.load(model_path)
+    det = FraudDetector()
+    det.threshold_  # noqa: B018  (load the shipped model now)
+    return det
+
+
+def read_upload(file) -> pd.DataFrame:
+    """An uploaded transactions file as a DataFrame (CSV, Parquet or JSON lines, by its name)."""
+    name = file.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return pd.read_parquet(file)
+    if name.endswith((".jsonl", ".ndjson")):
+        return pd.read_json(file, lines=True)
+    return pd.read_csv(file)
 
 
 def threshold_curve(labels: np.ndarray, scores: np.ndarray, points: int = 60) -> pd.DataFrame:
@@ -40,25 +58,48 @@ def threshold_curve(labels: np.ndarray, scores: np.ndarray, points: int = 60) ->
     return pd.DataFrame(rows).set_index("threshold")
 
 
-det = detector()
+model_path = st.text_input(
+    "Model folder or bundle (empty: the shipped model)",
+    value="",
+    key="model_path",
+    help="a folder written by `deepseek-apps fraud train` / FraudDetector.save, or a bundle from `export`",
+)
+try:
+    det = detector(model_path.strip())
+except DeepSeekAppsError as exc:  # shown to the user, not swallowed
+    st.error(f"Could not open the model: {exc}")
+    st.stop()
 source = st.radio(
     "Transactions",
-    ["Held-out end of the default model's stream (labelled)", "Upload a CSV"],
+    ["Held-out end of the model's stream (labelled)", "Upload a file"],
     key="source",
     horizontal=True,
 )
 uploaded = None
 if source.startswith("Upload"):
-    file = st.file_uploader("CSV with source, destination, timestamp, amount (and label)", type=["csv"], key="upload")
+    file = st.file_uploader(
+        "Transactions with source, destination, timestamp, amount (and label)",
+        type=["csv", "parquet", "jsonl"],
+        key="upload",
+    )
     if file is None:
-        st.info("Upload a CSV of transactions to score them after the model's history.")
+        st.info("Upload transactions (CSV, Parquet or JSON lines) to score them after the model's history.")
         st.stop()
-    uploaded = pd.read_csv(file)
+    uploaded = read_upload(file)
+    if "transaction_id" not in uploaded:
+        uploaded["transaction_id"] = [f"row{i}" for i in range(len(uploaded))]
+    uploaded["transaction_id"] = uploaded["transaction_id"].astype(str)
     try:
-        scores = det.score(uploaded)
-    except Exception as exc:  # shown to the user, not swallowed
+        results = det.predict(uploaded, errors="record")
+    except DeepSeekAppsError as exc:  # shown to the user, not swallowed
         st.error(f"Could not score the file: {exc}")
         st.stop()
+    failed = [r for r in results if r.error is not None]
+    if failed:
+        st.warning(f"{len(failed)} row(s) could not be scored, first: {failed[0].id}: {failed[0].error['message']}")
+    keep = [r.error is None for r in results]
+    uploaded = uploaded[keep].reset_index(drop=True)
+    scores = [r for r in results if r.error is None]
     labels = uploaded["label"].to_numpy(dtype=float) if "label" in uploaded else np.full(len(uploaded), np.nan)
     meta = uploaded.rename(columns={"transaction_id": "id"})
 else:
@@ -93,7 +134,7 @@ threshold = st.slider(
     0.0005,
     format="%.4f",
     key="threshold",
-    help=f"Calibrated for a {det.target_fpr:.1%} false-positive rate on validation: {det.threshold_:.4f}",
+    help=f"Calibrated for a {det.target_fpr_:.1%} false-positive rate on validation: {det.threshold_:.4f}",
 )
 alerts = table["score"] >= threshold
 has_labels = not np.isnan(labels).all()

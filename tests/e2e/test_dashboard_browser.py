@@ -166,3 +166,58 @@ def test_contract_page_highlights_a_sample_and_reports_a_bad_upload(dashboard_ur
         target = Path(os.environ["DSA_SCREENSHOT_DIR"])
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, target / shot.name)
+
+
+def test_training_page_trains_a_small_model_and_shows_its_metrics(dashboard_url: str, tmp_path: Path):
+    from playwright.sync_api import expect, sync_playwright
+
+    shot = tmp_path / "train.png"
+    out = tmp_path / "fraud_model"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 2400},
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            page.goto(f"{dashboard_url}/Train")
+            expect(page.get_by_role("heading", name="Train a model")).to_be_visible()
+            for label in ("Data (folder or file)", "Output folder", "Epochs", "Seed"):
+                expect(page.get_by_label(label, exact=True)).to_be_visible()
+            train = page.get_by_role("button", name="Train", exact=True)
+            expect(train).to_be_disabled()  # the inspector needs a data folder first
+
+            page.get_by_role("combobox", name="Application").click()
+            page.get_by_role("option", name="fraud · FraudDetector").click()
+            expect(page.get_by_placeholder(re.compile("^annotated image folder"))).to_have_count(0)  # rerun done
+            data = page.get_by_label("Data (folder or file)", exact=True)
+            expect(data).to_have_value("synthetic:2000")
+            data.fill("synthetic:400")
+            data.press("Enter")
+            page.get_by_label("Output folder", exact=True).fill(str(out))
+            page.get_by_label("Output folder", exact=True).press("Enter")
+            page.get_by_label("Epochs", exact=True).fill("1")
+            page.get_by_label("Epochs", exact=True).press("Enter")
+            expect(page.get_by_text("--data synthetic:400")).to_be_visible()
+            expect(train).to_be_enabled()
+            train.click()
+
+            expect(page.get_by_role("heading", name="Result")).to_be_visible(timeout=240_000)
+            expect(page.get_by_text("Model saved to")).to_be_visible()
+            expect(page.get_by_text("FraudDetector.load(")).to_be_visible()
+            expect(page.locator('[data-testid="stJson"]').get_by_text("threshold").first).to_be_visible()
+            expect(page.get_by_role("link", name="Open the Fraud Detector page")).to_be_visible()
+            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+
+    assert out.is_dir() and any(out.iterdir())
+    if os.environ.get("DSA_SCREENSHOT_DIR"):
+        target = Path(os.environ["DSA_SCREENSHOT_DIR"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, target / shot.name)

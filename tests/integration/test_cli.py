@@ -1,4 +1,4 @@
-"""The `deepseek-apps inspector` commands end to end: score (resumable), evaluate, export."""
+"""The `deepseek-apps inspector` commands end to end: train, predict/score (resumable), evaluate, export, optimize."""
 
 import json
 import os
@@ -40,9 +40,25 @@ def _records(path: Path):
 
 def test_help_is_clear():
     out = run_cli("inspector", "--help").stdout
-    for cmd in ("train", "evaluate", "score", "export"):
+    for cmd in ("train", "evaluate", "predict", "score", "export", "optimize"):
         assert cmd in out
-    assert "--format" in run_cli("inspector", "train", "--help").stdout
+    train = run_cli("inspector", "train", "--help").stdout
+    assert "--format" in train and "--arch" in train and "--head-norm" not in train  # old name still parses
+    assert "--no-int8" in run_cli("inspector", "export", "--help").stdout
+
+
+def test_train_prints_final_metrics_last_and_writes_a_loadable_model(tmp_path, synthetic_voc):
+    from deepseek_apps import QualityInspector
+
+    out = tmp_path / "run"
+    args = ("--epochs", "1", "--input-size", "64", "--batch-size", "8", "--arch", "fcos-bn", "--no-progress")
+    proc = run_cli("inspector", "train", "--data", synthetic_voc, "--out", out, *args)
+    last = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert last["out"] == str(out) and last["best_epoch"] == 1 and "test_map50" in last
+    model = QualityInspector.load(out).model_
+    assert model.input_size == 64 and model.metadata["detector_config"].head_norm == "bn"
+    metrics = json.loads(run_cli("inspector", "evaluate", "--model", out, "--data", synthetic_voc).stdout)
+    assert metrics["num_images"] == 24 and metrics["split"] == "all"
 
 
 def test_score_records_errors_and_summarises(tmp_path, image_dir):
@@ -64,7 +80,7 @@ def test_score_records_errors_and_summarises(tmp_path, image_dir):
     assert broken[0]["verdict"] == "ERROR" and broken[0]["error"]["code"] == 1001
     assert len(list((tmp_path / "ann").iterdir())) == 120
     assert "NG" in proc.stdout and "images/s" in proc.stdout
-    again = run_cli("inspector", "score", image_dir, "--out", out, "--no-progress")  # nothing left to do
+    again = run_cli("inspector", "predict", image_dir, "--out", out, "--no-progress")  # nothing left; score = predict
     line = next(x for x in again.stdout.splitlines() if x.startswith("scored this run"))
     assert line.split()[-1] == "0" and len(_records(out)) == 121
 
@@ -120,7 +136,7 @@ def test_export_int8_bundle_agrees_with_pytorch(tmp_path, synthetic_voc, default
     from deepseek_apps import QualityInspector
 
     bundle = tmp_path / "int8.zip"
-    proc = run_cli("inspector", "export", "--out", bundle, "--int8", "--calib", Path(synthetic_voc) / "JPEGImages")
+    proc = run_cli("inspector", "export", "--out", bundle, "--calib", Path(synthetic_voc) / "JPEGImages")
     summary = json.loads(proc.stdout)
     assert summary["precision"] == "int8" and summary["parity_max_abs_diff"] < 0.01
     manifest = read_bundle(bundle).manifest
@@ -147,7 +163,7 @@ def _iou(a, b):
 def test_optimize_a_torchvision_classifier_from_arch_and_weights(tmp_path, synthetic_voc):
     from safetensors.torch import save_file
 
-    from deepseek_apps.core.compress.classifier import build_classifier
+    from deepseek_apps.apps.classifier import build_classifier
 
     weights = tmp_path / "w.safetensors"
     model = build_classifier("mobilenet_v3_small", 6)
@@ -194,6 +210,12 @@ def test_optimize_inspector_level1(tmp_path, synthetic_voc):
     assert "graph optimisation" in proc.stdout and "bundle:" in proc.stdout
     manifest = read_bundle(tmp_path / "o.zip").manifest
     assert manifest["application"] == "inspector" and "optimize_report" in manifest["metrics"]
+
+
+def test_inspector_optimize_verb_level1(tmp_path, synthetic_voc):
+    proc = run_cli("inspector", "optimize", "--level", "1", "--data", synthetic_voc, "--out", tmp_path / "o.zip")
+    assert "graph optimisation" in proc.stdout and "bundle:" in proc.stdout
+    assert read_bundle(tmp_path / "o.zip").manifest["application"] == "inspector"
 
 
 def test_optimize_help_names_the_recovery_defaults_and_the_groupnorm_swap():

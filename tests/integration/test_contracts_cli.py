@@ -14,7 +14,7 @@ pytest.importorskip("docx", reason="the contracts extra is not installed (pip in
 
 from deepseek_apps.apps.contracts.results import ContractAnalysis  # noqa: E402
 from deepseek_apps.apps.contracts.synthetic import generate_contract  # noqa: E402
-from deepseek_apps.apps.contracts.synthetic_render import render_docx, render_pdf  # noqa: E402
+from deepseek_apps.apps.contracts.synthetic.render import render_docx, render_pdf  # noqa: E402
 from deepseek_apps.cli import main  # noqa: E402
 
 
@@ -118,7 +118,7 @@ def test_schema_is_the_published_one(capsys):
 
 
 def test_demo_writes_results_and_checks_ground_truth(capsys, tmp_path):
-    from deepseek_apps.apps.contracts.ocr import tesseract_available
+    from deepseek_apps.apps.contracts.reading.ocr import tesseract_available
 
     code, stdout, _ = run(capsys, "demo", "--out", tmp_path, "--no-progress")
     assert code == 0
@@ -147,7 +147,7 @@ def test_help_lists_the_commands():
         [sys.executable, "-m", "deepseek_apps.cli", "contracts", "--help"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0
-    for command in ("analyze", "demo", "schema", "train", "evaluate"):
+    for command in ("predict", "analyze", "score", "demo", "schema", "train", "evaluate", "export"):
         assert command in proc.stdout
     proc = subprocess.run(
         [sys.executable, "-m", "deepseek_apps.cli", "contracts", "analyze", "--help"],
@@ -178,5 +178,5 @@ def test_missing_clause_model_stops_before_any_file(capsys, tmp_path, contract_d
     out = tmp_path / "r.jsonl"
     args = ("analyze", folder, "--out", out, "--clause-model", tmp_path / "no_model")
     code, _, stderr = run(capsys, *args, clauses=True)
-    assert code == 2 and "DSA-2004" in stderr and "--no-clauses" in stderr
+    assert code == 2 and "DSA-2002" in stderr and "--no-clauses" in stderr
     assert not out.exists()

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from deepseek_apps.apps.contracts.app import ContractParser
-from deepseek_apps.apps.contracts.clause_data import CATEGORIES, load_labelled, write_cuad_layout
-from deepseek_apps.apps.contracts.clause_runtime import ClauseModel
+from deepseek_apps.apps.contracts.clauses.data import CATEGORIES, load_labelled, write_cuad_layout
+from deepseek_apps.apps.contracts.clauses.runtime import ClauseModel
 from deepseek_apps.apps.contracts.synthetic import generate_contract, generate_contracts
 from deepseek_apps.cli import main
-from deepseek_apps.errors import MissingResourceError, ModelFormatError
+from deepseek_apps.errors import InvalidInputError, MissingResourceError, ModelFormatError
 
 CUAD = Path(__file__).resolve().parents[3] / "shared" / "data" / "cuad"
 
@@ -93,7 +93,7 @@ def test_shipped_tagger_finds_clauses_with_evidence():
 def test_shipped_tagger_beats_a_floor_on_held_out_cuad():
     if not CUAD.is_dir():
         pytest.skip("../shared/data/cuad is not here")
-    from deepseek_apps.apps.contracts.clause_eval import evaluate_tagger
+    from deepseek_apps.apps.contracts.clauses.eval import evaluate_tagger
     from deepseek_apps.apps.contracts.evaluate import load_labels, split_contracts
 
     table, _ = load_labels(CUAD)
@@ -101,3 +101,42 @@ def test_shipped_tagger_beats_a_floor_on_held_out_cuad():
     shortest = sorted(val, key=lambda n: (CUAD / "contracts" / n).stat().st_size)[:8]
     report = evaluate_tagger(ClauseModel(), load_labelled(CUAD, shortest), progress=False)
     assert report["window"]["shipped"]["aupr"] > 0.5
+
+
+def test_export_bundle_runs_without_torch_and_matches_the_folder(trained, tmp_path, monkeypatch, capsys):
+    import os
+    import subprocess
+    import sys
+
+    _, out = trained
+    monkeypatch.setenv("DEEPSEEK_APPS_CACHE", str(tmp_path / "cache"))
+    bundle = tmp_path / "contracts_int8.zip"
+    assert main(["contracts", "export", "--model", str(out), "--out", str(bundle)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["bundle"] == str(bundle)
+    text = generate_contract(seed=5).text.encode()
+    folder = ContractParser.load(out, min_confidence=0.0).predict([text])[0]
+    code = (
+        "import sys, json; from deepseek_apps.apps.contracts.app import ContractParser\n"
+        "r = ContractParser.load(sys.argv[1], min_confidence=0.0).predict([open(sys.argv[2], 'rb').read()])[0]\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch was imported'\n"
+        "print(json.dumps([[c.category, c.confidence] for c in r.clauses]))"
+    )
+    (tmp_path / "c.txt").write_bytes(text)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(bundle), str(tmp_path / "c.txt")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "DEEPSEEK_APPS_CACHE": str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [[c.category, c.confidence] for c in folder.clauses]
+    with pytest.raises(InvalidInputError):  # the bundle fixes the precision
+        ContractParser(model_path=bundle, clause_backend="torch").tagger()
+
+
+def test_train_prints_the_final_metrics_json_last(trained, tmp_path, capsys):
+    data, _ = trained
+    args = ["contracts", "train", "--data", str(data), "--out", str(tmp_path / "m"), "--max-steps", "1"]
+    assert main([*args, "--rank", "2", "--val-fraction", "0.25", "--no-progress"]) == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["out"] == str(tmp_path / "m") and "validation" in last
+    code = main(["contracts", "evaluate", "--data", str(data), "--model", str(tmp_path / "m"), "--split", "all"])
+    assert code == 0 and "window" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])

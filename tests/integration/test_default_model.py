@@ -5,9 +5,13 @@ import json
 import pytest
 
 from deepseek_apps import QualityInspector
-from deepseek_apps.apps.inspector.app import ASSETS, DEFAULT_BUNDLE, DEFAULT_TORCH
+from deepseek_apps.core.registry import get_model
 from deepseek_apps.core.runtime.bundle import read_bundle
 from deepseek_apps.datasets.voc import load_voc
+
+DEFAULT_BUNDLE = get_model("inspector").path
+DEFAULT_TORCH = get_model("inspector", "neu_det-torch").path
+ASSETS = DEFAULT_BUNDLE.parent
 
 
 def test_default_bundle_is_small_verified_and_documented():
@@ -27,6 +31,7 @@ def test_default_bundle_is_small_verified_and_documented():
     card = bundle.files["MODEL_CARD.md"].decode()
     assert "Reproduce" in card and "deepseek-apps inspector train" in card
     assert (ASSETS / "MODEL_CARD.md").read_text() == card
+    assert "python scripts/release_inspector.py" in card  # the maintainer script, not a package module
     config = json.loads((DEFAULT_TORCH / "config.json").read_text())
     assert config["class_names"] == manifest["class_names"]
 
@@ -38,5 +43,12 @@ def test_default_on_the_check_images_never_used_in_training(neu_det):
     split = read_bundle(DEFAULT_BUNDLE).manifest["split"]
     assert not names & set(split.get("val_names", [])) and not names & set(split.get("test_names", []))
     result = QualityInspector().evaluate(check)
-    assert result["num_images"] == 30
-    assert result["map50"] >= 0.5, result  # card: measured value; this floor only catches a broken model
+    assert result.num_images == 30
+    assert result.map50 >= 0.5, result  # card: measured value; this floor only catches a broken model
+
+
+def test_pretrained_names_open_the_bundle_and_its_weights():
+    assert QualityInspector.pretrained().model_.metadata["precision"] == "int8"
+    torch_model = QualityInspector.pretrained("neu_det-torch").model_
+    assert torch_model.is_torch and torch_model.class_names == QualityInspector().class_names
+    assert QualityInspector.default_weights == DEFAULT_TORCH

@@ -33,12 +33,27 @@ def test_fit_save_reload_evaluate_and_resume(tmp_path, synthetic_voc, sample_ima
         reloaded = QualityInspector(model_path=source)
         assert reloaded.class_names == inspector.class_names
         test = reloaded.evaluate(synthetic_voc, split="test")
-        assert test["num_images"] == 5 and test["split"] == "test"  # 20% of 24, stratified
+        assert test.num_images == 5 and test.split == "test"  # 20% of 24, stratified
+        assert test.to_dict()["split"] == "test"
 
-    resumed = _inspector(tmp_path / "run", 3).fit(synthetic_voc, val_fraction=0.2, test_fraction=0.2)
+    again = _inspector(tmp_path / "run", 2)
+    config = again.train_config
+    resumed = again.fit(synthetic_voc, val_fraction=0.2, test_fraction=0.2, epochs=3)  # epochs= overrides the config's
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3]  # picked up after epoch 2
     assert resumed.metrics_["best_epoch"] >= 1
+    assert again.train_config is config and config.epochs == 2  # the argument is never rewritten
+    assert QualityInspector.load(resumed.out_dir_).class_names == inspector.class_names
+
+
+def test_a_detector_config_that_contradicts_the_loaded_model_is_refused(tmp_path):
+    with pytest.raises(InvalidInputError) as info:
+        QualityInspector.load(QualityInspector.default_weights, detector_config=TINY)
+    assert "detector_config" in str(info.value)
+    same = DetectorConfig.from_dict(
+        json.loads((QualityInspector.default_weights / "config.json").read_text())["detector"]
+    )
+    assert QualityInspector.load(QualityInspector.default_weights, detector_config=same).model_.is_torch
 
 
 def test_unknown_format_and_bad_split_are_clear(tmp_path, synthetic_voc):

@@ -22,7 +22,7 @@ from deepseek_apps.errors import InvalidInputError  # noqa: E402
 def fitted():
     table = generate_transactions(3000, fraud_rate=0.05, seed=2)
     det = FraudDetector(gnn=GNNConfig(epochs=4, hidden=16), trees=TreeConfig(n_estimators=80), target_fpr=0.01)
-    return det.fit(table)
+    return det.fit(table, progress=False)
 
 
 def _new(n=40, seed=9):
@@ -164,8 +164,8 @@ def test_default_model_scores_with_no_arguments():
 def test_gat_layers_and_focal_loss_train_and_round_trip(tmp_path):
     table = generate_transactions(1500, fraud_rate=0.06, seed=5)
     det = FraudDetector(
-        model="gnn", gnn=GNNConfig(epochs=2, hidden=8, conv="gat", loss="focal"), trees=TreeConfig(n_estimators=20)
-    ).fit(table)
+        arch="gnn", gnn=GNNConfig(epochs=2, hidden=8, conv="gat", loss="focal"), trees=TreeConfig(n_estimators=20)
+    ).fit(table, progress=False)
     assert det.model_ == "gnn" and det.metrics_["test"]["gnn"]["auc"] > 0.5
     det.save(tmp_path / "gat")
     again = FraudDetector.load(tmp_path / "gat")
@@ -179,7 +179,7 @@ def test_entity_tables_feed_the_graph_and_the_trees(tmp_path):
     fraudsters = set(table.src[table.label == 1])
     accounts = {"entity_id": ids, "kyc_level": [0 if i in fraudsters else 2 for i in ids], "label": [0] * len(ids)}
     det = FraudDetector(gnn=GNNConfig(epochs=2, hidden=8), trees=TreeConfig(n_estimators=30)).fit(
-        table, accounts=accounts
+        table, accounts=accounts, progress=False
     )
     assert "account.kyc_level" in det.tree_feature_names_
     assert det.gnn_.proj["account"].in_features == 2

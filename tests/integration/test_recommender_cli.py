@@ -62,21 +62,21 @@ def trained(log_csv, tmp_path_factory) -> Path:
         "--out",
         out,
     )
-    summary = json.loads(proc)
+    summary = json.loads(proc.strip().splitlines()[-1])
     assert summary["test"]["auc"] > 0.6 and summary["samples"]["test"] == 100
     return out
 
 
 def test_evaluate_matches_training_metrics(trained, log_csv):
     proc = run_cli("evaluate", "--model", trained, "--data", log_csv, "--user-columns", "segment")
-    metrics = json.loads(proc)
+    metrics = json.loads(proc.strip().splitlines()[-1])
     saved = json.loads((trained / "config.json").read_text())["metrics"]["test"]
     assert metrics["split"] == "test" and metrics["auc"] == pytest.approx(saved["auc"], abs=1e-6)
 
 
 def test_score_is_resumable_without_loss_or_duplicates(trained, tmp_path):
     out = tmp_path / "top.jsonl"
-    run_cli("score", "--model", trained, "--users", "0,1,2,3,4", "--k", "3", "--out", out, "--no-progress")
+    run_cli("predict", "--model", trained, "--users", "0,1,2,3,4", "--k", "3", "--out", out, "--no-progress")
     lines = out.read_text().splitlines()
     assert len(lines) == 5
     out.write_text("\n".join(lines[:3]) + "\n" + lines[3][:20])  # a job killed mid-write
@@ -92,10 +92,23 @@ def test_score_is_resumable_without_loss_or_duplicates(trained, tmp_path):
 
 
 def test_export_int8_bundle(trained, tmp_path):
-    run_cli("export", "--model", trained, "--out", tmp_path / "b.zip", "--int8")
+    run_cli("export", "--model", trained, "--out", tmp_path / "b.zip")
     bundle = read_bundle(tmp_path / "b.zip")
     assert bundle.manifest["application"] == "recommender" and bundle.manifest["precision"] == "int8"
     assert bundle.manifest["metrics"]["parity"]["max_abs_prob_diff"] < 0.05
+    run_cli("export", "--model", trained, "--out", tmp_path / "f.zip", "--no-int8")
+    assert read_bundle(tmp_path / "f.zip").manifest["precision"] == "fp32"
+
+
+def test_train_arch_base_writes_a_loadable_base_model(log_csv, tmp_path):
+    from deepseek_apps import DINRecommender
+
+    out = tmp_path / "base"
+    args = ["train", "--data", log_csv, "--arch", "base", "--epochs", "1", "--max-len", "5", "--no-progress"]
+    summary = json.loads(run_cli(*args, "--out", out).strip().splitlines()[-1])
+    assert summary["samples"]["test"] == 100
+    rec = DINRecommender.load(out)
+    assert rec.arch_ == "base" and rec.max_len_ == 5
 
 
 def test_bad_input_exits_with_a_coded_error(tmp_path):

@@ -51,7 +51,7 @@ def test_new_behaviour_invalidates_both_levels(rec, redis_server):
         client = redis.Redis(port=redis_server.port)
         assert not client.exists("dsa:rec:res:2")
         hist = service.history(2)
-        assert hist[-1] == before[0].item_id and len(hist) <= rec.max_len
+        assert hist[-1] == before[0].item_id and len(hist) <= rec.max_len_
         after = service.recommend(2, k=5)
         assert after[0].history[-1] == before[0].item_id
         assert service.stats().model_requests == 2

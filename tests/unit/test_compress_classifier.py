@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deepseek_apps.core.compress.classifier import (
+from deepseek_apps.apps.classifier import (
     ClassifierGraph,
     build_classifier,
     classifier_target,

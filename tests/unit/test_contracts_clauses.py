@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepseek_apps.apps.contracts.clause_data import (
+from deepseek_apps.apps.contracts.clauses.data import (
     CATEGORIES,
     load_labelled,
     locate,
@@ -15,7 +15,8 @@ from deepseek_apps.apps.contracts.clause_data import (
     words,
     write_cuad_layout,
 )
-from deepseek_apps.apps.contracts.clause_eval import decode_spans, jaccard, pr_summary, span_metrics
+from deepseek_apps.apps.contracts.clauses.decode import decode_spans
+from deepseek_apps.apps.contracts.clauses.eval import jaccard, pr_summary, span_metrics
 from deepseek_apps.apps.contracts.synthetic import generate_contracts
 from deepseek_apps.core.lora import LoRALinear, add_lora, lora_state_dict, merge_lora
 from deepseek_apps.errors import InvalidInputError
@@ -110,7 +111,7 @@ def test_lora_bad_arguments():
 
 
 def test_lexical_scorer_round_trips_without_pickles(tmp_path):
-    from deepseek_apps.apps.contracts.clause_lexical import LexicalScorer
+    from deepseek_apps.apps.contracts.clauses.lexical import LexicalScorer
 
     texts = ["governed by the laws of Ohio", "shall not assign this agreement", "insurance coverage limits"] * 4
     labels = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0]] * 4)
@@ -121,3 +122,32 @@ def test_lexical_scorer_round_trips_without_pickles(tmp_path):
     loaded = LexicalScorer.load(tmp_path).score(probe)
     assert np.abs(loaded - scorer.score(probe)).max() < 1e-3
     assert loaded[0, 0] > loaded[0, 1] and loaded[:, 2].max() < 0.01  # never-positive category never fires
+
+
+def test_pr_summary_matches_scikit_learn():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    labels = (rng.random(500) < 0.1).astype(int)
+    scores = np.round(rng.random(500) + labels * 0.3, 2)  # ties included
+    precision, recall, _ = metrics.precision_recall_curve(labels, scores)
+    summary = pr_summary(labels, scores)
+    assert summary["aupr"] == round(metrics.average_precision_score(labels, scores), 4)
+    assert summary["p_at_80r"] == round(float(precision[recall >= 0.8].max()), 4)
+
+
+def test_word_tokenizer_encodes_as_transformers():
+    transformers = pytest.importorskip("transformers")
+    from deepseek_apps.apps.contracts.clauses.tokens import WordTokenizer, encoder_dir
+
+    reference = transformers.AutoTokenizer.from_pretrained(str(encoder_dir()))
+    words = generate_contracts(1, seed=2)[0].text.split()
+    lists = [words[i : i + 60] for i in range(0, len(words), 45)] + [["antidisestablishmentarianism,"] * 80, ["a"]]
+    ours = WordTokenizer.default().encode(lists)
+    theirs = reference(lists, is_split_into_words=True, truncation=True, max_length=128, padding=True)
+    assert ours["input_ids"].tolist() == theirs["input_ids"]
+    assert ours["attention_mask"].tolist() == theirs["attention_mask"]
+    for row, window in enumerate(lists):
+        ids = theirs.word_ids(row)
+        first = {w: ids.index(w) for w in range(len(window)) if w in ids}
+        last = max(p for p, w in enumerate(ids) if w is not None)
+        assert ours["word_index"][row, : len(window)].tolist() == [first.get(i, last) for i in range(len(window))]

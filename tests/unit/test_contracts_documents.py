@@ -7,9 +7,9 @@ import zipfile
 
 import pytest
 
-from deepseek_apps.apps.contracts.documents import ReadLimits, read_document, strip_running_lines
+from deepseek_apps.apps.contracts.reading.documents import ReadLimits, read_document, strip_running_lines
 from deepseek_apps.apps.contracts.synthetic import generate_contract
-from deepseek_apps.apps.contracts.synthetic_render import render_docx, render_pdf, render_scan
+from deepseek_apps.apps.contracts.synthetic.render import render_docx, render_pdf, render_scan
 from deepseek_apps.errors import ErrorCode, InvalidInputError, MissingResourceError, RuntimeFailure
 
 pytest.importorskip("pypdfium2", reason="the contracts extra is not installed")
@@ -17,7 +17,7 @@ pytest.importorskip("docx", reason="the contracts extra is not installed")
 
 
 def _needs_tesseract():
-    from deepseek_apps.apps.contracts.ocr import tesseract_available
+    from deepseek_apps.apps.contracts.reading.ocr import tesseract_available
 
     if not tesseract_available():
         pytest.skip("tesseract is not installed (apt-get install tesseract-ocr tesseract-ocr-eng)")
@@ -231,7 +231,7 @@ def test_scanned_page_render_obeys_pixel_limit(contract):
 
 
 def test_ocr_engine_missing(monkeypatch, contract):
-    from deepseek_apps.apps.contracts import ocr
+    from deepseek_apps.apps.contracts.reading import ocr
 
     monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
     ocr.installed_languages.cache_clear()
@@ -251,7 +251,7 @@ def test_ocr_language_missing(contract):
 def test_ocr_failure_is_a_runtime_error(monkeypatch):
     from PIL import Image
 
-    from deepseek_apps.apps.contracts import ocr
+    from deepseek_apps.apps.contracts.reading import ocr
 
     monkeypatch.setattr(ocr.shutil, "which", lambda name: "/bin/false")
     with pytest.raises(RuntimeFailure) as e:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from deepseek_apps.apps.contracts.app import ContractParser, FailedDocument
+from deepseek_apps.apps.contracts.app import ContractParser
 from deepseek_apps.apps.contracts.evaluate import gold_parties, score_fields, split_contracts
 from deepseek_apps.apps.contracts.normalize import add_duration, parse_date, parse_duration, parse_money
 from deepseek_apps.apps.contracts.results import ContractAnalysis, schema_json
 from deepseek_apps.apps.contracts.synthetic import generate_contract, generate_contracts
-from deepseek_apps.apps.contracts.synthetic_render import render_docx, render_pdf
-from deepseek_apps.errors import ErrorCode, MissingResourceError, ModelFormatError
+from deepseek_apps.apps.contracts.synthetic.render import render_docx, render_pdf
+from deepseek_apps.errors import ErrorCode, InvalidInputError, MissingResourceError, ModelFormatError
 
 pytest.importorskip("pypdfium2", reason="the contracts extra is not installed")
 
@@ -163,9 +163,19 @@ def test_analyze_many_records_failures(tmp_path):
     good.write_text(generate_contract(seed=1).text)
     results = ContractParser(clauses=False).analyze_many([good, tmp_path / "missing.pdf"], on_error="record")
     assert isinstance(results[0], ContractAnalysis)
-    assert isinstance(results[1], FailedDocument) and results[1].error["code"] == ErrorCode.FILE_NOT_FOUND
+    assert results[0].error is None
+    assert isinstance(results[1], ContractAnalysis) and results[1].error["code"] == ErrorCode.FILE_NOT_FOUND
+    assert results[1].document.name == str(tmp_path / "missing.pdf")
     with pytest.raises(MissingResourceError):
         ContractParser(clauses=False).analyze_many([tmp_path / "missing.pdf"])
+
+
+def test_predict_takes_named_bytes_and_records_bad_ones():
+    text = generate_contract(seed=3).text.encode()
+    results = ContractParser(clauses=False).predict([("a.txt", text), ("x.pdf", b"%PDF-1.4 junk")], errors="record")
+    assert results[0].document.name == "a.txt" and results[0].error is None
+    assert results[1].document.name == "x.pdf" and results[1].error["code"] == ErrorCode.CONTRACT_PDF_CORRUPT
+    assert results[1].to_dict()["error"]["hint"]
 
 
 def test_field_scoring_counts():
@@ -212,7 +222,7 @@ def test_benchmark_runner_smoke(tmp_path):
 
 
 def test_ocr_language_option_accepts_installed_languages():
-    from deepseek_apps.apps.contracts.ocr import check_language, installed_languages, tesseract_available
+    from deepseek_apps.apps.contracts.reading.ocr import check_language, installed_languages, tesseract_available
 
     if not tesseract_available():
         pytest.skip("tesseract is not installed (apt-get install tesseract-ocr)")
@@ -225,7 +235,8 @@ def test_ocr_language_option_accepts_installed_languages():
     "module",
     [
         "app",
-        "documents",
+        "reading.documents",
+        "reading.pages",
         "evaluate",
         "glossary",
         "normalize",
@@ -233,11 +244,13 @@ def test_ocr_language_option_accepts_installed_languages():
         "relations",
         "results",
         "rules",
-        "synthetic",
-        "clause_data",
-        "clause_eval",
-        "clause_lexical",
-        "clause_train",
+        "synthetic.generate",
+        "model_io",
+        "clauses.data",
+        "clauses.decode",
+        "clauses.eval",
+        "clauses.lexical",
+        "clauses.train",
     ],  # fmt: skip
 )
 def test_docstring_examples_run(module):
@@ -262,3 +275,21 @@ def test_relations_on_synthetic_contracts(fmt):
         triple = next(r for r in result.relations if r.kind == "term_renewal_notice").value
         assert triple["renewal_term"] == contract.facts_of("RENEWAL_TERM")[0].value
         assert triple["notice_period"] == contract.facts_of("NOTICE_PERIOD")[0].value
+
+
+def test_constructor_stores_arguments_and_clause_model_is_a_deprecated_alias(tmp_path):
+    parser = ContractParser(clause_model=tmp_path / "a", clauses=False)
+    assert parser.get_params()["clause_model"] == tmp_path / "a" and parser.get_params()["model_path"] is None
+    assert set(vars(parser)) == set(parser.get_params())  # nothing but the arguments
+    with pytest.warns(DeprecationWarning), pytest.raises(MissingResourceError) as err:
+        parser.source()
+    assert err.value.code == ErrorCode.DIRECTORY_NOT_FOUND
+    with pytest.raises(InvalidInputError) as err:
+        ContractParser(model_path=tmp_path / "a", clause_model=tmp_path / "b").source()
+    assert err.value.code == ErrorCode.CONTRACT_BAD_OPTION
+
+
+def test_shipped_model_loads_by_name_with_its_metrics():
+    parser = ContractParser.pretrained(clauses=False)
+    assert parser.model_path.name == "contracts" and parser.metrics_["val_window_aupr"] > 0.5
+    assert parser.get_params()["clauses"] is False

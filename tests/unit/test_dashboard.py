@@ -100,7 +100,33 @@ def test_uploads_report_unreadable_files_without_crashing():
     assert len(at.error) == 1 and "broken.png" in at.error[0].value
 
 
+def test_inspector_page_opens_the_users_model_and_explains_a_bad_path(tmp_path):
+    from deepseek_apps import QualityInspector
+
+    at = AppTest.from_file(str(HOME), default_timeout=TIMEOUT).run()
+    at.switch_page(INSPECTOR_PAGE).run()
+    assert at.text_input(key="model_path").value.endswith("neu_det_int8.zip")  # the shipped model by default
+    at.text_input(key="model_path").set_value(str(tmp_path / "no-such-model")).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "no-such-model" in at.error[0].value and "DSA-2001" in at.error[0].value
+    at.text_input(key="model_path").set_value(str(QualityInspector.default_weights)).run()  # PyTorch weights
+    assert not at.exception and not at.error
+    at.slider(key="n_samples").set_value(2)
+    at.button(key="use_samples").click().run()
+    assert not at.exception and int(_metrics(at)["Images"]) == 2
+    assert any("PyTorch weights" in c.value for c in at.caption)
+
+
 LAB_PAGE = "pages/2_Optimization_Lab.py"
+
+
+def test_optimization_lab_takes_the_users_dataset_folder():
+    at = AppTest.from_file(str(HOME), default_timeout=TIMEOUT).run()
+    at.switch_page(LAB_PAGE).run()
+    at.radio(key="source").set_value("Your dataset folder").run()
+    assert at.text_input(key="data_path") is not None and at.selectbox(key="data_format").value == "voc"
+    at.button(key="run").click().run()  # no folder typed yet: told so, nothing runs
+    assert not at.exception and len(at.error) == 1 and "dataset folder" in at.error[0].value
 
 
 def test_optimization_lab_runs_a_level_and_reports():

@@ -139,3 +139,13 @@ def test_clause_toggle_on_runs_the_model_or_says_why_not():
     else:  # none could be loaded: the rules ran and the page says why
         assert "Clause model unavailable (DSA-" in at.warning[0].value
         assert not analysis.clauses and len(at.dataframe) == 2
+
+
+def test_a_missing_model_path_falls_back_to_the_rules_with_a_note(tmp_path):
+    at = AppTest.from_file(str(HOME), default_timeout=TIMEOUT).run()
+    at.switch_page(PAGE).run()
+    at.text_input(key="contract_model_path").set_value(str(tmp_path / "no-model")).run()
+    at.button(key="use_sample").click().run()
+    assert not at.exception, at.exception
+    assert len(at.warning) == 1 and "DSA-2002" in at.warning[0].value and "rules only" in at.warning[0].value
+    assert at.session_state["contract"]["analysis"].stage == "rules"

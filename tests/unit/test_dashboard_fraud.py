@@ -31,3 +31,16 @@ def test_fraud_page_threshold_and_explanation():
     at.slider(key="threshold").set_value(0.99).run()
     assert not at.exception
     assert int(_metrics(at)["Alerts"]) <= low
+
+
+def test_fraud_page_opens_the_users_own_model(tmp_path):
+    from deepseek_apps import FraudDetector
+
+    FraudDetector().save(tmp_path / "mine")
+    at = AppTest.from_file(str(HOME), default_timeout=120).run()
+    at.switch_page(PAGE).run()
+    at.text_input(key="model_path").set_value(str(tmp_path / "missing")).run()
+    assert at.error and not at.exception  # a bad path is said, not raised
+    at.text_input(key="model_path").set_value(str(tmp_path / "mine")).run()
+    assert not at.exception, at.exception
+    assert int(_metrics(at)["Transactions"]) == 2000

@@ -1,6 +1,7 @@
 import numpy as np
 
-from deepseek_apps.apps.inspector.metrics import mean_average_precision
+from deepseek_apps.apps.inspector.metrics import DetectionMetrics, detection_metrics
+from deepseek_apps.core.metrics import detection_map
 from deepseek_apps.core.runtime.postprocess import batched_nms, nms, select_detections
 
 
@@ -27,15 +28,24 @@ def test_select_detections_thresholds_and_caps():
 def test_map_perfect_and_empty():
     gt = [(np.array([[0, 0, 10, 10]], dtype=np.float32), np.array([0]))]
     perfect = [(gt[0][0], np.array([0.9]), np.array([0]))]
-    assert mean_average_precision(perfect, gt, ["a"])["map50"] == 1.0
+    assert detection_map(perfect, gt, ["a"])["map50"] == 1.0
     empty = [(np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=int))]
-    assert mean_average_precision(empty, gt, ["a"])["map50"] == 0.0
+    assert detection_map(empty, gt, ["a"])["map50"] == 0.0
 
 
 def test_map_false_positive_ranked_first_halves_precision():
     gt = [(np.array([[0, 0, 10, 10]], dtype=np.float32), np.array([0]))]
     preds = [(np.array([[50, 50, 60, 60], [0, 0, 10, 10]], dtype=np.float32), np.array([0.9, 0.8]), np.array([0, 0]))]
-    result = mean_average_precision(preds, gt, ["a", "b"])
+    result = detection_map(preds, gt, ["a", "b"])
     assert abs(result["per_class"]["a"] - 0.5) < 1e-9
     assert result["per_class"]["b"] is None  # no ground truth: left out of the mean
     assert abs(result["map50"] - 0.5) < 1e-9
+
+
+def test_inspector_metrics_are_typed_and_match_core():
+    gt = [(np.array([[0, 0, 10, 10]], dtype=np.float32), np.array([0]))]
+    preds = [(np.array([[50, 50, 60, 60], [0, 0, 10, 10]], dtype=np.float32), np.array([0.9, 0.8]), np.array([0, 0]))]
+    metrics = detection_metrics(preds, gt, ["a", "b"], split="test")
+    assert isinstance(metrics, DetectionMetrics)
+    core = detection_map(preds, gt, ["a", "b"])
+    assert metrics.to_dict() == {**core, "split": "test"}

@@ -101,3 +101,25 @@ def test_bad_parameters_are_reported_on_use(kwargs):
     with pytest.raises(DeepSeekAppsError) as info:
         inspector.predict(np.zeros((8, 8), np.uint8))
     assert info.value.code == ErrorCode.INVALID_ARGUMENT and next(iter(kwargs)) in str(info.value)
+
+
+def test_the_shipped_bundle_saves_as_a_bundle_folder_and_refuses_export(sample_images, tmp_path):
+    default = QualityInspector(confidence_threshold=0.2)
+    folder = default.save(tmp_path / "saved")
+    assert (folder / "manifest.json").is_file() and (folder / "model.onnx").is_file()
+    again = QualityInspector.load(folder, confidence_threshold=0.2)
+    assert [r.to_dict()["defects"] for r in again.predict(sample_images[:2])] == [
+        r.to_dict()["defects"] for r in default.predict(sample_images[:2])
+    ]
+    with pytest.raises(DeepSeekAppsError) as info:
+        default.export(tmp_path / "b.zip")  # a bundle has no PyTorch weights to export
+    assert info.value.code == ErrorCode.UNSUPPORTED_FORMAT and "neu_det-torch" in str(info.value)
+
+
+def test_errors_mode_is_checked_and_load_fails_at_once(tmp_path):
+    with pytest.raises(DeepSeekAppsError) as info:
+        QualityInspector().predict([np.zeros((8, 8), np.uint8)], errors="ignore")
+    assert info.value.code == ErrorCode.INVALID_ARGUMENT
+    with pytest.raises(DeepSeekAppsError) as info:
+        QualityInspector.load(tmp_path / "nope")  # eager, unlike QualityInspector(model_path=...)
+    assert info.value.code == ErrorCode.FILE_NOT_FOUND

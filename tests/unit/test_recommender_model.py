@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from deepseek_apps.apps.recommender.metrics import auc, evaluate_scores, gauc, log_loss, rela_impr
+from deepseek_apps.apps.recommender.metrics import evaluate_scores, rela_impr
 from deepseek_apps.apps.recommender.model import DIN, Dice, DINConfig, LocalActivationUnit
+from deepseek_apps.core.metrics import gauc, log_loss
+from deepseek_apps.core.metrics import roc_auc as auc
 
 
 def _inputs(b=6, length=9, seed=0):

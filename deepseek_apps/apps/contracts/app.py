@@ -3,8 +3,12 @@
 Documents are read (text layer, OCR, Word, text); parties with roles, typed dates, money,
 percents, durations, governing law, definitions and glossary terms are extracted by rules
 and normalised (rules are better than a model at normalising); clauses of the 41 CUAD
-categories are found by the learned tagger (MiniLM + LoRA, ``clause_runtime``), each with its
+categories are found by the learned tagger (MiniLM + LoRA, ``clauses``), each with its
 evidence span, page and confidence (``ContractAnalysis.stage == "rules+model"``).
+
+The parser follows the application contract (``core.contract``): ``fit`` trains the clause
+tagger on a CUAD-layout folder, ``save`` writes it, ``export`` writes an edge bundle that runs
+without PyTorch, ``ContractParser.load`` opens either.
 
 Example:
     >>> from deepseek_apps.apps.contracts.app import ContractParser
@@ -18,47 +22,49 @@ Example:
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
+from deepseek_apps.core.contract import Application, map_items
 from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError
 
-from .clause_data import CATEGORIES, words
-from .clause_eval import decode_spans, sentence_ends
-from .documents import Document, ReadLimits, read_document
+from .clauses.data import CATEGORIES, words
+from .clauses.decode import decode_spans, sentence_ends
 from .glossary import LegalTerms, load_legal_terms
+from .model_io import ClauseSource, open_source
+from .reading.documents import read_document
+from .reading.pages import Document, ReadLimits
 from .relations import relations
-from .results import Clause, ContractAnalysis, DocumentInfo, Evidence
+from .results import Clause, ContractAnalysis, ContractMetrics, DocumentInfo, Evidence
 from .rules import extract
 
 OUTPUT_FORMATS = ("model", "dict", "json", "markdown")
+Source = str | Path | bytes | tuple[str, bytes]
+
+__all__ = ["ContractMetrics", "ContractParser", "OUTPUT_FORMATS"]
 
 
-class FailedDocument(BaseModel):
-    """A document ``analyze_many(..., on_error="record")`` could not analyse, with the error."""
-
-    name: str
-    error: dict[str, Any]
-
-
-class ContractParser:
+class ContractParser(Application):
     """Read contracts and extract facts and clauses with evidence.
 
     Args:
-        legal_terms_db: path of a JSON glossary extending the default shipped one.
-        output_format: "model" (a ``ContractAnalysis``), "dict", "json" or "markdown".
+        model_path: a clause model folder (``save`` / ``fit`` / ``contracts train``) or an
+            exported bundle (``export``); None: the shipped model (``core.registry``).
+        legal_terms_db: path of a JSON glossary extending the default one (or the bundle's).
+        output_format: what ``analyze`` returns: "model" (a ``ContractAnalysis``), "dict",
+            "json" or "markdown" (``predict`` always returns ``ContractAnalysis``).
         ocr_lang: Tesseract language(s) for scans and images, e.g. "eng" or "eng+chi_sim".
         ocr: "auto" (OCR only pages without a text layer), "always" or "never".
         ocr_workers: pages OCR-ed in parallel.
         limits: page / pixel / zip-bomb limits (``ReadLimits``).
         clauses: run the learned clause tagger (False: rules only, faster).
-        clause_model: folder of trained tagger weights (default: the shipped model).
-        clause_backend: "onnx-int8" (default), "onnx" or "torch".
+        clause_backend: "onnx-int8", "onnx" or "torch"; None: the model's ("onnx-int8" for a
+            folder, the exported precision for a bundle).
         min_confidence: clauses below this confidence are not reported (0 keeps every candidate).
         threads: intra-op threads of the clause model.
+        clause_model: deprecated alias of ``model_path``.
 
     Example:
         >>> parser = ContractParser(output_format="dict", clauses=False)
@@ -66,8 +72,11 @@ class ContractParser:
         ['Ohio']
     """
 
+    app_name = "contracts"
+
     def __init__(
         self,
+        model_path: str | Path | None = None,
         legal_terms_db: str | Path | None = None,
         output_format: str = "model",
         ocr_lang: str = "eng",
@@ -75,11 +84,12 @@ class ContractParser:
         ocr_workers: int = 2,
         limits: ReadLimits | None = None,
         clauses: bool = True,
-        clause_model: str | Path | None = None,
-        clause_backend: str = "onnx-int8",
+        clause_backend: str | None = None,
         min_confidence: float = 0.5,
         threads: int = 2,
+        clause_model: str | Path | None = None,
     ):
+        self.model_path = model_path
         self.legal_terms_db = legal_terms_db
         self.output_format = output_format
         self.ocr_lang = ocr_lang
@@ -87,27 +97,139 @@ class ContractParser:
         self.ocr_workers = ocr_workers
         self.limits = limits
         self.clauses = clauses
-        self.clause_model = clause_model
         self.clause_backend = clause_backend
         self.min_confidence = min_confidence
         self.threads = threads
-        self._terms: LegalTerms | None = None
-        self._tagger = None
+        self.clause_model = clause_model
+
+    # ------------------------------------------------------------------ the model
+    def _model_location(self) -> Path | None:
+        """``model_path``, or the deprecated ``clause_model``; None: the shipped model."""
+        if self.clause_model is None:
+            return None if self.model_path is None else Path(self.model_path)
+        if self.model_path is not None and Path(self.model_path) != Path(self.clause_model):
+            raise InvalidInputError(
+                ErrorCode.CONTRACT_BAD_OPTION,
+                "model_path and clause_model name different models",
+                value=[str(self.model_path), str(self.clause_model)],
+                hint="pass only model_path (clause_model is its deprecated alias)",
+            )
+        warnings.warn("clause_model= is deprecated: use model_path=", DeprecationWarning, stacklevel=3)
+        return Path(self.clause_model)
+
+    def source(self) -> ClauseSource:
+        """Where the clause model comes from: the fitted one, a folder or a bundle (opened once)."""
+        source = self.__dict__.get("_source")
+        if source is None:
+            source = self.__dict__.get("trained_") or open_source(self._model_location())
+            self.__dict__["_source"] = source
+        return source
+
+    def _load_now(self) -> None:
+        self.metrics_ = self.source().metrics
+        self.legal_terms()
+        if self.clauses:
+            self.tagger()
 
     def legal_terms(self) -> LegalTerms:
-        """The merged glossary (default + ``legal_terms_db``), loaded once."""
-        if self._terms is None:
-            self._terms = load_legal_terms(self.legal_terms_db)
-        return self._terms
+        """The merged glossary (the default or the bundle's, + ``legal_terms_db``), loaded once."""
+        terms = self.__dict__.get("_terms")
+        if terms is None:
+            own_model = "trained_" in self.__dict__ or self._model_location() is not None
+            base = self.source().legal_terms if own_model else None
+            terms = self.__dict__["_terms"] = load_legal_terms(self.legal_terms_db, base=base)
+        return terms
 
     def tagger(self):
-        """The clause model (``ClauseModel``), loaded once."""
-        if self._tagger is None:
-            from .clause_runtime import ClauseModel
+        """The clause model (a ``clauses.inference.ClauseRuntime``), loaded once."""
+        runtime = self.__dict__.get("_tagger")
+        if runtime is None:
+            source = self.source()
+            self.clause_backend_ = self.check_compatible("clause_backend", source.backend) or "onnx-int8"
+            runtime = self.__dict__["_tagger"] = source.runtime(self.clause_backend_, threads=self.threads)
+        return runtime
 
-            self._tagger = ClauseModel(self.clause_model, backend=self.clause_backend, threads=self.threads)
-        return self._tagger
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        data: str | Path,
+        *,
+        val_fraction: float = 0.2,
+        test_fraction: float = 0.0,
+        seed: int = 0,
+        epochs: int = 2,
+        progress: bool = True,
+        **options: Any,
+    ) -> ContractParser:
+        """Train the clause tagger (and its lexical scorer) on a CUAD-layout folder.
 
+        Args:
+            data: a folder with ``labels.csv`` and ``contracts/*.txt`` (CUAD's layout).
+            val_fraction / test_fraction: contracts held out (seeded, by contract) for the
+                validation report (``metrics_``) and a test report.
+            seed: the split and initialisation seed.
+            epochs: passes over the training windows.
+            progress: show a progress bar.
+            **options: ``clauses.train.TrainConfig`` fields (``neg_ratio``, ``rank``, ``lr``,
+                ``head_lr``, ``batch_size``, ``size``, ``stride``, ``max_steps``, ``init``).
+
+        Example:
+            >>> parser = ContractParser().fit("cuad/", epochs=1)  # doctest: +SKIP
+            >>> parser.metrics_["validation"]["window"]["shipped"]["aupr"]  # doctest: +SKIP
+        """
+        from .fitting import fit_clauses
+
+        self.trained_ = fit_clauses(
+            data, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, epochs=epochs,
+            progress=progress, options=options, rules=self._rules_text,
+        )  # fmt: skip
+        self.metrics_ = self.trained_.metrics
+        for private in ("_source", "_tagger"):
+            self.__dict__.pop(private, None)
+        return self
+
+    def _rules_text(self, text: str) -> ContractAnalysis:
+        """The rules' analysis of a contract's text (the CUAD span metrics add its parties and dates)."""
+        rules = self.__dict__.get("_rules")
+        if rules is None:
+            rules = self.__dict__["_rules"] = ContractParser(legal_terms_db=self.legal_terms_db, clauses=False)
+        return rules.analyze(text.encode("utf-8"), filename="contract.txt")
+
+    def evaluate(
+        self, data: str | Path, *, val_fraction: float | None = None, seed: int = 0, limit: int | None = None,
+        baseline: bool = False, progress: bool = False,
+    ) -> ContractMetrics:  # fmt: skip
+        """Field P/R/F1 of the rules and clause AUPR of the tagger on labelled contracts.
+
+        Args:
+            data: a CUAD-layout folder.
+            val_fraction: None scores every contract; else only the seeded held-out part
+                (the one ``fit`` / ``contracts train`` validated on with the same ``seed``).
+            limit: only the first ``limit`` contracts.
+            baseline: also score TF-IDF + logistic regression trained on the other contracts.
+        """
+        from .fitting import evaluate_clauses
+
+        return evaluate_clauses(
+            self.tagger(), data, rules=ContractParser(legal_terms_db=self.legal_terms_db, clauses=False),
+            val_fraction=val_fraction, seed=seed, limit=limit, baseline=baseline, progress=progress,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ writing models
+    def save(self, path: str | Path) -> Path:
+        """Write the clause model folder (tagger adapters + heads, config and metrics, lexical scorer)."""
+        return self.source().save(Path(path))
+
+    def export(self, path: str | Path, int8: bool = True) -> Path:
+        """Write an edge bundle (``.zip`` or folder) that runs without PyTorch.
+
+        It holds the merged encoder as ONNX (dynamic INT8 when ``int8``), the tokenizer JSON,
+        the lexical scorer, the legal terms and the config, with a hash-verified manifest;
+        ``ContractParser.load(bundle)`` runs it with onnxruntime and ``tokenizers`` only.
+        """
+        return self.source().export(Path(path), int8=int8, legal_terms=self.legal_terms().to_dict())
+
+    # ------------------------------------------------------------------ analysis
     def find_clauses(self, document: Document) -> list[Clause]:
         """Clauses of the 41 CUAD categories in ``document``, most confident first."""
         tokens, offsets = words(document.text)
@@ -127,40 +249,54 @@ class ContractParser:
     def read(self, source: str | Path | bytes, filename: str = "") -> Document:
         """Only read ``source`` into a ``Document`` (pages, body text, tables)."""
         return read_document(
-            source,
-            filename=filename,
-            limits=self.limits,
-            ocr=self.ocr,
-            ocr_lang=self.ocr_lang,
+            source, filename=filename, limits=self.limits, ocr=self.ocr, ocr_lang=self.ocr_lang,
             ocr_workers=self.ocr_workers,
-        )
+        )  # fmt: skip
+
+    def predict(self, sources: Iterable[Source], errors: str = "raise") -> list[ContractAnalysis]:
+        """Analyse contracts (paths, bytes or ``(file name, bytes)`` pairs) into ``ContractAnalysis``.
+
+        With ``errors="record"`` a document that cannot be read gives a ``ContractAnalysis``
+        whose ``error`` holds the error (its ``document.name`` says which); only this
+        library's errors are recorded.
+
+        Example:
+            >>> ContractParser(clauses=False).predict([b"%PDF-1.4 broken"], errors="record")[0].error["code"]
+            1303
+        """
+        items = list(enumerate(sources))
+        return map_items(items, lambda item: self._analysis(*_named(item[1])), errors, _failed)
 
     def analyze(self, source: str | Path | bytes, filename: str = "") -> ContractAnalysis | dict | str:
         """Read one contract (path or bytes) and extract its facts, in ``output_format``."""
         if self.output_format not in OUTPUT_FORMATS:
             raise InvalidInputError(
-                ErrorCode.CONTRACT_BAD_OPTION,
-                "unknown output_format",
-                value=self.output_format,
+                ErrorCode.CONTRACT_BAD_OPTION, "unknown output_format", value=self.output_format,
                 hint=f"use one of {OUTPUT_FORMATS}",
+            )  # fmt: skip
+        return self._render(self._analysis(source, filename))
+
+    def analyze_many(self, sources: Iterable[Source], on_error: str = "raise") -> list[ContractAnalysis]:
+        """``predict(sources, errors=on_error)``, under its earlier name."""
+        if on_error not in ("raise", "record"):
+            raise InvalidInputError(
+                ErrorCode.CONTRACT_BAD_OPTION, "unknown on_error", value=on_error, hint="use 'raise' or 'record'"
             )
+        return self.predict(sources, errors=on_error)
+
+    def _analysis(self, source: str | Path | bytes, filename: str = "") -> ContractAnalysis:
         started = time.perf_counter()
-        document = self.read(source, filename)
-        analysis = self.analyze_document(document)
+        analysis = self.analyze_document(self.read(source, filename))
         analysis.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-        return self._render(analysis)
+        return analysis
 
     def analyze_document(self, document: Document) -> ContractAnalysis:
         """Extract the facts of an already read ``Document``."""
         found = extract(document, self.legal_terms())
         info = DocumentInfo(
-            name=document.name,
-            kind=document.kind,
-            n_pages=len(document.pages),
-            ocr_pages=document.ocr_pages,
-            n_tables=len(document.tables),
-            characters=len(document.text),
-        )
+            name=document.name, kind=document.kind, n_pages=len(document.pages), ocr_pages=document.ocr_pages,
+            n_tables=len(document.tables), characters=len(document.text),
+        )  # fmt: skip
         return ContractAnalysis(
             document=info,
             parties=found.parties,
@@ -173,23 +309,6 @@ class ContractParser:
             stage="rules+model" if self.clauses else "rules",
         )
 
-    def analyze_many(self, sources: Iterable[str | Path | bytes], on_error: str = "raise") -> list:
-        """Analyse several contracts; ``on_error="record"`` returns a ``FailedDocument`` per failure."""
-        if on_error not in ("raise", "record"):
-            raise InvalidInputError(
-                ErrorCode.CONTRACT_BAD_OPTION, "unknown on_error", value=on_error, hint="use 'raise' or 'record'"
-            )
-        results = []
-        for index, source in enumerate(sources):
-            try:
-                results.append(self.analyze(source))
-            except DeepSeekAppsError as exc:
-                if on_error == "raise":
-                    raise
-                name = str(source) if isinstance(source, str | Path) else f"<bytes #{index}>"
-                results.append(FailedDocument(name=name, error=exc.to_dict()))
-        return results
-
     def _render(self, analysis: ContractAnalysis):
         if self.output_format == "dict":
             return analysis.to_dict()
@@ -198,3 +317,19 @@ class ContractParser:
         if self.output_format == "markdown":
             return analysis.to_markdown()
         return analysis
+
+
+def _named(source: Source) -> tuple[str | Path | bytes, str]:
+    """(source, file name) of a path, bytes or a ``(file name, bytes)`` pair."""
+    if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], str):
+        return source[1], source[0]
+    return source, ""
+
+
+def _failed(item: tuple[int, Source], exc: DeepSeekAppsError) -> ContractAnalysis:
+    index, source = item
+    if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], str):
+        name = source[0]
+    else:
+        name = str(source) if isinstance(source, str | Path) else f"<bytes #{index}>"
+    return ContractAnalysis.failed(name, exc.to_dict())

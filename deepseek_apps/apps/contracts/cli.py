@@ -1,6 +1,6 @@
-"""``deepseek-apps contracts analyze|demo|schema`` (and ``train|evaluate`` from ``cli_model``).
+"""``deepseek-apps contracts predict|demo|schema`` (and ``train|evaluate|export`` from ``cli_model``).
 
-``analyze`` with ``--out`` writes one JSON line per file and resumes: a re-run skips files
+``predict`` (also ``analyze``, ``score``) with ``--out`` writes one JSON line per file and resumes: a re-run skips files
 already in the output (a torn last line is cut off first) and analyses the rest; a file that
 cannot be read becomes a line with an ``error`` instead of stopping the job. Without
 ``--out`` each analysis is printed (JSON or markdown) and errors go to stderr.
@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("contracts", help="contract parsing: parties, dates, money, terms, law (ContractParser)")
     cmds = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     a = cmds.add_parser(
-        "analyze",
+        "predict",
+        aliases=["analyze", "score"],
         help="analyse contracts (PDF, DOCX, TXT, scans, images) into JSON lines (resumable)",
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -36,14 +37,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--ocr-workers", type=int, default=2, help="pages OCR-ed in parallel (one Tesseract process each)")
     a.add_argument("--legal-terms", default=None, help="JSON glossary extending the shipped legal terms")
     _clause_options(a)
-    a.add_argument("--no-progress", action="store_true")
+    a.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     a.set_defaults(func=_analyze)
     d = cmds.add_parser("demo", help="generate contracts (PDF, DOCX, scan), analyse and check them vs ground truth")
     d.add_argument("--out", default="demo_out", help="folder for the samples and contracts_analysis.jsonl")
     d.add_argument("--formats", default="pdf,docx,scan", help="comma-separated subset of pdf,docx,scan")
     d.add_argument("--no-clauses", action="store_true", help="rules only (default: clauses too when a model exists)")
-    d.add_argument("--clause-model", default=None, help="trained clause tagger folder (default: the shipped one)")
-    d.add_argument("--no-progress", action="store_true")
+    _model_option(d)
+    d.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     d.set_defaults(func=_demo)
     s = cmds.add_parser("schema", help="print the published JSON schema of a contract analysis")
     s.set_defaults(func=_schema)
@@ -52,10 +53,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cli_model.add_commands(cmds)
 
 
+def _model_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model", "--clause-model", dest="model", default=None,
+        help="clause model folder or exported bundle (default: the shipped model; --clause-model is the old name)",
+    )  # fmt: skip
+
+
 def _clause_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-clauses", action="store_true", help="rules only: skip the learned clause tagger (faster)")
-    p.add_argument("--clause-model", default=None, help="trained clause tagger folder (default: the shipped one)")
-    p.add_argument("--clause-backend", default="onnx-int8", choices=["onnx-int8", "onnx", "torch"])
+    _model_option(p)
+    p.add_argument(
+        "--clause-backend", default=None, choices=["onnx-int8", "onnx", "torch"],
+        help="clause model runtime (default: the model's; onnx-int8 for a folder)",
+    )  # fmt: skip
     p.add_argument("--min-confidence", type=float, default=0.5, help="clauses below this confidence are dropped")
 
 
@@ -63,12 +74,12 @@ def _parser(args: argparse.Namespace):
     from .app import ContractParser
 
     return ContractParser(
+        model_path=args.model,
         legal_terms_db=args.legal_terms,
         ocr_lang=args.ocr_lang,
         ocr=args.ocr,
         ocr_workers=args.ocr_workers,
         clauses=not args.no_clauses,
-        clause_model=args.clause_model,
         clause_backend=args.clause_backend,
         min_confidence=args.min_confidence,
     )
@@ -84,7 +95,7 @@ def _analyze(args: argparse.Namespace) -> int:
             return _analyze_to_stdout(args)
         summary = analyze_files(_parser(args), args.files, args.out, progress=not args.no_progress)
     except MissingResourceError as exc:
-        if exc.code != ErrorCode.DEFAULT_MODEL_MISSING:
+        if exc.code not in (ErrorCode.DEFAULT_MODEL_MISSING, ErrorCode.DIRECTORY_NOT_FOUND):
             raise
         raise MissingResourceError(
             exc.code, exc.message, value=exc.value, hint=f"{exc.hint}; or pass --no-clauses for the rules only"
@@ -125,7 +136,7 @@ def _demo(args: argparse.Namespace) -> int:
         parse_formats(args.formats),
         clauses=clauses,
         progress=not args.no_progress,
-        clause_model=args.clause_model,
+        model_path=args.model,
     )
     return 0 if scores else 1
 

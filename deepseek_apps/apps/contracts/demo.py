@@ -31,7 +31,7 @@ DATE_KINDS = {"AGREEMENT_DATE": "agreement", "EFFECTIVE_DATE": "effective", "EXP
 
 def write_samples(folder: Path, formats: tuple[str, ...] = FORMATS) -> dict[Path, SyntheticContract]:
     """One generated contract per format under ``folder``; returns path -> its ground truth."""
-    from .synthetic_render import render_docx, render_pdf, render_scan
+    from .synthetic.render import render_docx, render_pdf, render_scan
 
     folder.mkdir(parents=True, exist_ok=True)
     samples = {}
@@ -107,11 +107,11 @@ def describe(analysis: ContractAnalysis) -> list[tuple[str, str]]:
     ]
 
 
-def demo_parser(clauses: bool | None = None, clause_model: str | Path | None = None) -> ContractParser:
+def demo_parser(clauses: bool | None = None, model_path: str | Path | None = None) -> ContractParser:
     """The demo's parser: with the clause model when asked, or when ``None`` and the model loads."""
     if clauses is False:
         return ContractParser(clauses=False)
-    parser = ContractParser(clauses=True, clause_model=clause_model)
+    parser = ContractParser(model_path=model_path, clauses=True)
     try:
         parser.tagger()
     except MissingResourceError as exc:
@@ -127,7 +127,7 @@ def run_demo(
     formats: tuple[str, ...] = FORMATS,
     clauses: bool | None = None,
     progress: bool = True,
-    clause_model: str | Path | None = None,
+    model_path: str | Path | None = None,
 ) -> dict:
     """Generate, analyse and check the samples; prints the report and returns the per-file scores.
 
@@ -135,13 +135,13 @@ def run_demo(
         out: folder for the generated files and ``contracts_analysis.jsonl``.
         formats: a subset of ("pdf", "docx", "scan").
         clauses: True / False to run the clause model or not; None: when it can be loaded.
-        clause_model: trained tagger folder (default: the shipped one).
+        model_path: clause model folder or bundle (default: the shipped one).
         progress: show the batch progress bar.
     """
-    from .ocr import tesseract_available
+    from .reading.ocr import tesseract_available
 
     out = Path(out)
-    parser = demo_parser(clauses, clause_model)
+    parser = demo_parser(clauses, model_path)
     if "scan" in formats and not tesseract_available():
         print("Tesseract is not installed: the scanned PDF is skipped (apt-get install tesseract-ocr)")
         formats = tuple(f for f in formats if f != "scan")
@@ -193,10 +193,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("demo_out"))
     parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated subset of pdf,docx,scan")
     parser.add_argument("--no-clauses", action="store_true", help="rules only (default: clauses when a model exists)")
-    parser.add_argument("--clause-model", default=None, help="trained clause tagger folder (default: the shipped one)")
+    parser.add_argument(
+        "--model", "--clause-model", dest="model", default=None,
+        help="clause model folder or bundle (default: the shipped one; --clause-model is the old name)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     clauses = False if args.no_clauses else None
-    scores = run_demo(args.out, parse_formats(args.formats), clauses=clauses, clause_model=args.clause_model)
+    scores = run_demo(args.out, parse_formats(args.formats), clauses=clauses, model_path=args.model)
     return 0 if scores else 1
 
 

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from deepseek_apps.errors import ErrorCode, MissingResourceError, ModelFormatError
@@ -40,6 +40,9 @@ class LegalTerms:
         pairs = [(t["term"], t["category"]) for t in self.terms]
         pairs += [(s, t["category"]) for t in self.terms for s in t.get("synonyms", [])]
         return sorted({(p.lower(), c) for p, c in pairs if p}, key=lambda pc: -len(pc[0]))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def _read(path: Path) -> dict:
@@ -77,9 +80,12 @@ def _validate(data, path: Path) -> None:
         )
 
 
-def load_legal_terms(path: str | Path | None = None) -> LegalTerms:
-    """The default glossary, extended by the user's file at ``path`` when given."""
-    merged = _read(DEFAULT_PATH)
+def load_legal_terms(path: str | Path | None = None, base: dict | None = None) -> LegalTerms:
+    """The default glossary (or ``base``, e.g. the one an exported bundle carries), extended by
+    the user's file at ``path`` when given."""
+    if base is not None:
+        _validate(base, Path("<bundle>/legal_terms.json"))
+    merged = json.loads(json.dumps(base)) if base is not None else _read(DEFAULT_PATH)
     if path is not None:
         extra = _read(Path(path))
         for key in _CUE_KEYS:

@@ -13,6 +13,8 @@ Example:
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
+from dataclasses import field as dc_field
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -92,9 +94,11 @@ class Clause(BaseModel):
 
 
 class DocumentInfo(BaseModel):
+    """The document read: its name, reader kind (None when it could not be read) and size."""
+
     name: str
-    kind: Literal["pdf", "docx", "txt", "image"]
-    n_pages: int
+    kind: Literal["pdf", "docx", "txt", "image"] | None = None
+    n_pages: int = 0
     ocr_pages: int = 0
     n_tables: int = 0
     characters: int = 0
@@ -112,7 +116,9 @@ class ContractAnalysis(BaseModel):
     """Everything the parser found in one contract.
 
     ``stage`` is "rules+model" when the learned clause tagger ran (``clauses`` filled) and
-    "rules" when it was switched off (``ContractParser(clauses=False)``).
+    "rules" when it was switched off (``ContractParser(clauses=False)``). ``error`` is None,
+    or, for a document ``predict(..., errors="record")`` could not analyse, the error's
+    ``to_dict()`` (code, family, message, value, hint); everything else is then empty.
     """
 
     document: DocumentInfo
@@ -125,6 +131,12 @@ class ContractAnalysis(BaseModel):
     clauses: list[Clause] = Field(default_factory=list)
     stage: Literal["rules", "rules+model"] = "rules"
     elapsed_ms: float = 0.0
+    error: dict[str, Any] | None = None
+
+    @classmethod
+    def failed(cls, name: str, error: dict[str, Any]) -> ContractAnalysis:
+        """The result of a document that could not be analysed: its name and the error."""
+        return cls(document=DocumentInfo(name=name), error=error)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -158,3 +170,29 @@ class ContractAnalysis(BaseModel):
 def schema_json() -> str:
     """The published JSON schema of ``ContractAnalysis``."""
     return json.dumps(ContractAnalysis.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+@dataclass
+class ContractMetrics:
+    """What ``ContractParser.evaluate`` measures on labelled contracts (CUAD layout).
+
+    Attributes:
+        split: "all", or "val" for the seeded held-out part.
+        contracts: how many contracts were scored.
+        fields: per field (dates, durations, governing law, parties) precision / recall / F1.
+        window: clause window metrics per scorer (tagger, lexical, shipped: AUPR, P@80R, ...).
+        span: CUAD span AUPR / P@80R / P@90R of the tagger's spans (in %).
+        span_with_rules: the same with the rules' parties and dates added.
+        report: everything else of the clause report (windows, stride, baseline).
+    """
+
+    split: str
+    contracts: int
+    fields: dict[str, dict]
+    window: dict[str, dict]
+    span: dict[str, float]
+    span_with_rules: dict[str, float] | None = None
+    report: dict[str, Any] = dc_field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

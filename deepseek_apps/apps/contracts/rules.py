@@ -5,7 +5,7 @@ shape. Context cues (which words type a date as effective or a duration as a not
 come from the legal terms database, so a user glossary extends them.
 
 Example:
-    >>> from deepseek_apps.apps.contracts.documents import read_document
+    >>> from deepseek_apps.apps.contracts.reading.documents import read_document
     >>> from deepseek_apps.apps.contracts.glossary import load_legal_terms
     >>> from deepseek_apps.apps.contracts.rules import extract
     >>> doc = read_document(b"This Agreement expires on June 30, 2021.", filename="a.txt")
@@ -19,7 +19,6 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from .documents import Document
 from .glossary import LegalTerms
 from .normalize import (
     DATE_PATTERN,
@@ -33,6 +32,7 @@ from .normalize import (
     parse_money,
 )
 from .parties import find_definitions, find_parties, preamble
+from .reading.pages import Document
 from .results import Definition, Duration, Evidence, Fact, KeyDates, Money, Party
 
 PERCENT_PATTERN = re.compile(r"\b\d{1,3}(?:\.\d+)?\s?(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)

@@ -3,74 +3,81 @@
 Example:
     >>> from deepseek_apps import FraudDetector
     >>> from deepseek_apps.apps.fraud.synthetic import generate_transactions
-    >>> detector = FraudDetector()  # the default, trained on the synthetic generator
+    >>> detector = FraudDetector()  # the shipped default, trained on the synthetic generator
     >>> new = generate_transactions(50, seed=7)
-    >>> scores = detector.score(new)
+    >>> scores = detector.predict(new)
     >>> scores[0].score, scores[0].alert, [r.feature for r in scores[0].reasons]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ...errors import ErrorCode, InvalidInputError, ModelFormatError
-from .calibrate import evaluate_scores, threshold_for_fpr
+from ...core.contract import Application, map_items
+from ...errors import DeepSeekAppsError, ErrorCode, InvalidInputError, ModelFormatError
+from .blend import ARCHS
+from .calibrate import FraudMetrics, evaluate_scores, threshold_for_fpr
 from .data import EntityTable, TransactionTable, load_entities, load_transactions
-from .model import GNNConfig, predict_gnn, train_gnn
+from .fitting import calibrate, train_models
+from .model import GNNConfig
 from .pipeline import Inputs, build_inputs, split_rows
-from .results import FraudScore, Reason
-from .trees import TreeConfig, contributions, predict_trees, train_trees
+from .results import FraudScore
+from .rows import as_frame, bad_rows
+from .scoring import all_scores, score_rows
+from .trees import TreeConfig
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "fraud"
-DEFAULT_MODEL = ASSETS / "synthetic"
-MODELS = ("gnn", "trees", "hybrid", "blend")
-BLEND_WEIGHTS = (0.25, 0.5, 0.75)
-
-
-def blend(gnn: np.ndarray, trees: np.ndarray, weight: float) -> np.ndarray:
-    """The "blend" model: ``sigmoid(w * logit(gnn) + (1 - w) * logit(trees))``."""
-    eps = 1e-7
-    g = np.clip(np.asarray(gnn, dtype=np.float64), eps, 1 - eps)
-    t = np.clip(np.asarray(trees, dtype=np.float64), eps, 1 - eps)
-    z = weight * np.log(g / (1 - g)) + (1 - weight) * np.log(t / (1 - t))
-    return 1 / (1 + np.exp(-z))
+CACHES = ("_online", "_history_inputs", "_history_index")
+GNN_SHAPE = ("hidden", "layers", "conv", "num_neighbors")  # what a loaded GNN fixes
 
 
-class FraudDetector:
+class FraudDetector(Application):
     """Fraud scores for transactions and entities from a heterogeneous transaction graph.
 
     Args:
-        model_path: a folder written by ``save``; ``None`` loads the shipped default on first use.
-        model: ``"auto"`` (best validation AUPRC), ``"gnn"``, ``"trees"``, ``"hybrid"`` (GNN
+        model_path: a folder or bundle written by ``save`` / ``export``; ``None`` is the shipped
+            default (``get_model("fraud")``), loaded on first use.
+        arch: ``"auto"`` (best validation AUPRC), ``"gnn"``, ``"trees"``, ``"hybrid"`` (GNN
             embeddings as tree features) or ``"blend"`` (GNN and trees averaged in log-odds,
-            weight chosen on validation).
-        target_fpr: alerts fire at the threshold that keeps this false-positive rate on validation.
-        label_features: ``"auto"`` (only for untimed graphs), True or False: out-of-fold fraud
-            rates of each row's source and destination as features (the label trick).
-        val_fraction / test_fraction: the split of labelled rows (by time when timed).
-        gnn: ``GNNConfig``; trees: ``TreeConfig``.
+            weight chosen on validation). ``None``: ``"auto"`` when fitting, the model's own
+            choice when loading. A saved model holds all four, so an explicit ``arch`` is
+            honoured on a loaded model too (with that model's own calibrated threshold).
+        target_fpr: alerts fire at the threshold that keeps this false-positive rate on
+            validation. ``None``: 0.01 when fitting, the model's calibration when loading; an
+            explicit value on a loaded model re-derives the thresholds from its validation scores.
+        label_features: ``None`` / ``"auto"`` (only for untimed graphs), True or False:
+            out-of-fold fraud rates of each row's source and destination as features (the
+            label trick). A loaded model fixes it: a conflicting value raises.
+        val_fraction / test_fraction / seed: ``fit``'s defaults for the split of labelled rows
+            (by time when timed) and the training seed.
+        gnn: ``GNNConfig``; trees: ``TreeConfig`` (``None``: the defaults when fitting). A
+            loaded model keeps its own (``gnn_config_``, ``tree_config_``); a ``gnn`` whose
+            shape (hidden, layers, conv, num_neighbors) differs from the loaded one raises.
         columns: map of our column names to yours (see ``load_transactions``).
         top_reasons: reasons kept per score.
-        seed: split and training seed.
+
+    Fitted attributes: ``arch_`` (also ``model_``), ``threshold_``, ``thresholds_`` (per
+    architecture), ``target_fpr_``, ``metrics_`` (the training report), ``history_``,
+    ``split_``, ``gnn_``, ``trees_``, ``hybrid_``, ``blend_weight_``, ``seed_``.
 
     Example:
-        >>> detector = FraudDetector(target_fpr=0.003).fit("transactions.csv")  # doctest: +SKIP
+        >>> detector = FraudDetector(target_fpr=0.003).fit("transactions.csv", epochs=10)  # doctest: +SKIP
         >>> detector.metrics_["test"]["hybrid"]["auprc"]  # doctest: +SKIP
+        >>> FraudDetector(arch="trees", target_fpr=0.05).threshold_  # the default, re-calibrated  # doctest: +SKIP
     """
 
-    default_model = DEFAULT_MODEL
+    app_name = "fraud"
 
     def __init__(
         self,
         model_path: str | Path | None = None,
-        model: str = "auto",
-        target_fpr: float = 0.01,
-        label_features: str | bool = "auto",
+        arch: str | None = None,
+        target_fpr: float | None = None,
+        label_features: str | bool | None = None,
         val_fraction: float = 0.2,
         test_fraction: float = 0.2,
         gnn: GNNConfig | None = None,
@@ -80,7 +87,7 @@ class FraudDetector:
         seed: int = 0,
     ):
         self.model_path = model_path
-        self.model = model
+        self.arch = arch
         self.target_fpr = target_fpr
         self.label_features = label_features
         self.val_fraction = val_fraction
@@ -91,14 +98,71 @@ class FraudDetector:
         self.top_reasons = top_reasons
         self.seed = seed
 
-    # ---------------------------------------------------------------- fitting
+    # ---------------------------------------------------------------- checks and accessors
+    def _check_arch(self) -> str | None:
+        if self.arch not in (None, "auto", *ARCHS):
+            raise InvalidInputError(
+                ErrorCode.INVALID_ARGUMENT, "unknown arch", value=self.arch, hint=f"use None, 'auto' or one of {ARCHS}"
+            )
+        return self.arch
+
+    @property
+    def model_(self) -> str:
+        """The architecture that scores (same as ``arch_``; kept for older callers)."""
+        return self.arch_
+
+    @model_.setter
+    def model_(self, value: str) -> None:
+        self.arch_ = value
+
     def _table(self, data: Any, require_time: bool = True) -> TransactionTable:
         if isinstance(data, TransactionTable):
             return data
         return load_transactions(data, columns=self.columns, require_time=require_time, require_amount=require_time)
 
+    def inputs_for(self, table: TransactionTable, known: np.ndarray) -> Inputs:
+        """Model inputs of ``table``; ``known`` marks rows whose labels may feed label features."""
+        return build_inputs(table, self.channels_, self.label_features_, known, self.seed_, self.entities_)
+
+    def history_inputs(self) -> Inputs:
+        """Model inputs of the history the model was fitted on (built once, then kept)."""
+        self._ensure_fitted()
+        cached = self.__dict__.get("_history_inputs")
+        if cached is None:
+            cached = self.__dict__["_history_inputs"] = self.inputs_for(self.history_, self.known_)
+        return cached
+
+    def history_index(self) -> dict[str, int]:
+        """Row of each history transaction id."""
+        self._ensure_fitted()
+        cached = self.__dict__.get("_history_index")
+        if cached is None:
+            cached = self.__dict__["_history_index"] = {str(k): i for i, k in enumerate(self.history_.ids.tolist())}
+        return cached
+
+    def validation_scores(self) -> dict[str, np.ndarray]:
+        """Each architecture's scores of the validation rows the thresholds were calibrated on.
+
+        Saved with models written since the contract change; for older models they are
+        recomputed, exactly, from the saved history, split and weights.
+        """
+        self._ensure_fitted()
+        if self.__dict__.get("val_scores_") is None:
+            self.val_scores_ = all_scores(self, self.history_inputs(), self.split_["val"])
+        return self.val_scores_
+
+    # ---------------------------------------------------------------- fitting
     def fit(
-        self, transactions: Any, accounts: Any = None, merchants: Any = None, progress: bool = False
+        self,
+        transactions: Any,
+        accounts: Any = None,
+        merchants: Any = None,
+        *,
+        val_fraction: float | None = None,
+        test_fraction: float | None = None,
+        seed: int | None = None,
+        epochs: int | None = None,
+        progress: bool = True,
     ) -> FraudDetector:
         """Train the GNN, the trees, the hybrid and the blend on labelled transactions; calibrate the alert.
 
@@ -106,22 +170,27 @@ class FraudDetector:
             transactions: a ``TransactionTable``, path, DataFrame, dict or list (see ``load_transactions``).
             accounts / merchants: optional entity tables (``entity_id`` column, numeric attribute
                 columns; see ``load_entities``): static attributes, never anything from the future.
+            val_fraction / test_fraction / seed: the split and training seed (default: the constructor's).
+            epochs: GNN epochs (default: ``gnn.epochs``); ``self.gnn`` is not changed.
             progress: show progress bars.
 
         Returns:
-            self, with ``metrics_`` (validation and test metrics of every model), ``model_``
+            self, with ``metrics_`` (validation and test metrics of every model), ``arch_``
             (the one used), ``threshold_``.
         """
-        if self.model not in ("auto", *MODELS):
-            raise InvalidInputError(
-                ErrorCode.INVALID_ARGUMENT, "unknown model", value=self.model, hint=f"use auto or one of {MODELS}"
-            )
+        arch = self._check_arch() or "auto"
+        for name in (*CACHES, "model_card_"):  # nothing of an earlier (loaded) model survives a fit
+            self.__dict__.pop(name, None)
         table = self._table(transactions)
+        self.seed_ = self.seed if seed is None else int(seed)
         self.history_ = table
         self.temporal_ = table.time is not None
         self.channels_ = sorted(set(table.channel.tolist())) if table.channel is not None else []
-        self.label_features_ = (not self.temporal_) if self.label_features == "auto" else bool(self.label_features)
-        self.split_ = split_rows(table, self.val_fraction, self.test_fraction, self.seed)
+        auto = self.label_features in (None, "auto")
+        self.label_features_ = (not self.temporal_) if auto else bool(self.label_features)
+        val = self.val_fraction if val_fraction is None else val_fraction
+        test = self.test_fraction if test_fraction is None else test_fraction
+        self.split_ = split_rows(table, val, test, self.seed_)
         self.known_ = np.zeros(len(table), dtype=bool)
         self.known_[self.split_["train"]] = True
         self.entities_ = {
@@ -129,77 +198,17 @@ class FraudDetector:
             for kind, t in (("account", accounts), ("merchant", merchants))
             if t is not None
         }
-        inputs = self._inputs(table, self.known_)
+        inputs = self.inputs_for(table, self.known_)
         self.feature_names_ = inputs.names
         self.tree_feature_names_ = inputs.tree_names
-        self.gnn_config_ = self.gnn or GNNConfig(seed=self.seed)
-        self.tree_config_ = self.trees or TreeConfig(seed=self.seed)
-        self._train_models(inputs, progress)
-        self._calibrate(inputs)
+        gnn = self.gnn or GNNConfig(seed=self.seed_)
+        self.gnn_config_ = gnn if epochs is None else dataclasses.replace(gnn, epochs=int(epochs))
+        self.tree_config_ = self.trees or TreeConfig(seed=self.seed_)
+        train_models(self, inputs, progress)
+        calibrate(self, inputs, arch)
         return self
 
-    def _train_models(self, inputs: Inputs, progress: bool) -> None:
-        """The GNN, then LightGBM, then the hybrid (LightGBM + GNN embeddings of train / val rows)."""
-        y = self.history_.label
-        tr, va = self.split_["train"], self.split_["val"]
-        t0 = time.perf_counter()
-        self.gnn_, self.gnn_history_ = train_gnn(inputs.graph.data, tr, va, self.gnn_config_, progress)
-        self.fit_seconds_ = {"gnn": time.perf_counter() - t0}
-        t0 = time.perf_counter()
-        self.trees_ = train_trees(
-            inputs.x_tree[tr], y[tr], inputs.x_tree[va], y[va], self.tree_config_, self.tree_feature_names_
-        )
-        self.fit_seconds_["trees"] = time.perf_counter() - t0
-        emb = self._embeddings(inputs, np.concatenate([tr, va]))
-        x_tr = np.hstack([inputs.x_tree[tr], emb[: len(tr)]])
-        x_va = np.hstack([inputs.x_tree[va], emb[len(tr) :]])
-        t0 = time.perf_counter()
-        self.hybrid_ = train_trees(x_tr, y[tr], x_va, y[va], self.tree_config_, self._hybrid_names(emb.shape[1]))
-        self.fit_seconds_["hybrid"] = time.perf_counter() - t0
-
-    def _inputs(self, table: TransactionTable, known: np.ndarray) -> Inputs:
-        return build_inputs(table, self.channels_, self.label_features_, known, self.seed, self.entities_)
-
-    def _hybrid_names(self, d: int) -> list[str]:
-        return self.tree_feature_names_ + [f"gnn_emb{i}" for i in range(d)]
-
-    def _embeddings(self, inputs: Inputs, index: np.ndarray) -> np.ndarray:
-        return predict_gnn(self.gnn_, inputs.graph.data, torch.as_tensor(index), self.gnn_config_, embed=True)
-
-    def _all_scores(self, inputs: Inputs, index: np.ndarray, weight: float | None = None) -> dict[str, np.ndarray]:
-        emb = self._embeddings(inputs, index)
-        out = {
-            "gnn": predict_gnn(self.gnn_, inputs.graph.data, torch.as_tensor(index), self.gnn_config_),
-            "trees": predict_trees(self.trees_, inputs.x_tree[index]),
-            "hybrid": predict_trees(self.hybrid_, np.hstack([inputs.x_tree[index], emb])),
-        }
-        out["blend"] = blend(out["gnn"], out["trees"], self.blend_weight_ if weight is None else weight)
-        return out
-
-    def _calibrate(self, inputs: Inputs) -> None:
-        y = self.history_.label
-        va, te = self.split_["val"], self.split_["test"]
-        val = self._all_scores(inputs, va, weight=0.5)
-        self.blend_weight_ = max(
-            BLEND_WEIGHTS, key=lambda w: evaluate_scores(y[va], blend(val["gnn"], val["trees"], w)).auprc
-        )
-        val["blend"] = blend(val["gnn"], val["trees"], self.blend_weight_)
-        test = self._all_scores(inputs, te) if len(te) else {}
-        self.model_ = (
-            max(MODELS, key=lambda m: evaluate_scores(y[va], val[m]).auprc) if self.model == "auto" else self.model
-        )
-        self.thresholds_ = {m: threshold_for_fpr(y[va], val[m], self.target_fpr) for m in MODELS}
-        self.threshold_ = self.thresholds_[self.model_]
-        self.metrics_ = {
-            "val": {m: evaluate_scores(y[va], val[m], self.thresholds_[m]).to_dict() for m in MODELS},
-            "test": {m: evaluate_scores(y[te], test[m], self.thresholds_[m]).to_dict() for m in test},
-            "model": self.model_,
-            "split": {k: len(v) for k, v in self.split_.items()},
-            "target_fpr": self.target_fpr,
-            "blend_weight": self.blend_weight_,
-        }
-
-    # ---------------------------------------------------------------- scoring
+    # ---------------------------------------------------------------- loading
     def __getattr__(self, name: str):
         # fitted attributes of the default / model_path model load on first access
         if name.endswith("_") and not name.startswith("_") and "gnn_" not in self.__dict__:
@@ -208,22 +217,71 @@ class FraudDetector:
         raise AttributeError(f"'FraudDetector' object has no attribute {name!r}")
 
     def _ensure_fitted(self) -> None:
-        if "gnn_" in self.__dict__:
-            return
+        if "gnn_" not in self.__dict__:
+            self._load_now()
+
+    def _load_now(self) -> None:
+        """Load ``model_path`` (or the shipped default), then apply ``arch`` / ``target_fpr`` if given."""
+        from ...core.registry import get_model
         from .persist import load_into
 
-        load_into(self, self.model_path or DEFAULT_MODEL)
+        self._check_arch()
+        shipped = get_model(self.app_name) if self.model_path is None else None
+        load_into(self, shipped.path if shipped else self.model_path)
+        if shipped and shipped.card is not None and shipped.card.is_file() and self.model_card_ is None:
+            self.model_card_ = shipped.card.read_bytes()
+        try:
+            self._apply_arguments()
+        except DeepSeekAppsError:
+            self.__dict__.pop("gnn_", None)  # stay unloaded: the next use raises again
+            raise
 
-    def _with_history(self, table: TransactionTable) -> tuple[TransactionTable, np.ndarray, np.ndarray]:
-        """History followed by the new rows (their labels hidden), ``known`` and the new rows' index."""
-        new = table.take(np.arange(len(table)))
+    def _apply_arguments(self) -> None:
+        """Check the arguments a loaded model fixes; honour ``arch`` and ``target_fpr`` (the model holds all four)."""
+        if self.label_features not in (None, "auto"):
+            self.check_compatible("label_features", self.label_features_)
+        self._check_gnn_shape()
+        if self.target_fpr is not None and float(self.target_fpr) != self.target_fpr_:
+            y = self.history_.label[self.split_["val"]]
+            val = self.validation_scores()
+            self.thresholds_ = {m: threshold_for_fpr(y, val[m], float(self.target_fpr)) for m in ARCHS}
+            self.target_fpr_ = float(self.target_fpr)
+        if self.arch == "auto":
+            self.arch_ = max(ARCHS, key=lambda m: self.metrics_["val"][m]["auprc"])
+        elif self.arch is not None:
+            self.arch_ = self.arch
+        self.threshold_ = self.thresholds_[self.arch_]
+
+    def _check_gnn_shape(self) -> None:
+        """A given ``gnn`` must match the loaded network's shape (its training settings only matter to ``fit``)."""
+        if self.gnn is None:
+            return
+
+        def shape(cfg: GNNConfig) -> dict[str, Any]:
+            return {k: tuple(v) if isinstance(v, list) else v for k, v in ((k, getattr(cfg, k)) for k in GNN_SHAPE)}
+
+        mine, loaded = shape(self.gnn), shape(self.gnn_config_)
+        if mine != loaded:
+            raise InvalidInputError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"gnn={mine} conflicts with the loaded model, which was built with {loaded}",
+                value=mine,
+                hint="leave gnn as None to use the model's network, or fit a new model",
+            )
+
+    # ---------------------------------------------------------------- scoring
+    def with_history(self, transactions: Any) -> tuple[TransactionTable, np.ndarray, np.ndarray]:
+        """History followed by new ``transactions`` (labels hidden): the table, ``known`` and the new rows' index."""
+        self._ensure_fitted()
+        new = self._table(transactions, require_time=self.temporal_)
+        new = new.take(np.arange(len(new)))
         new.label = np.full(len(new), np.nan, dtype=np.float32)
-        clash = np.intersect1d(new.ids.astype(str), self.history_.ids.astype(str))
-        if len(clash):
+        clash = [i for i in new.ids.astype(str).tolist() if i in self.history_index()]
+        if clash:
             raise InvalidInputError(
                 ErrorCode.FRAUD_DUPLICATE_ID,
                 f"{len(clash)} transaction id(s) are already in the model's history",
-                value=[str(c) for c in clash[:5]],
+                value=clash[:5],
                 hint="score new transactions only, or use score_history() for known ids",
             )
         hist = self.history_
@@ -236,12 +294,18 @@ class FraudDetector:
         known = np.concatenate([self.known_, np.zeros(len(new), dtype=bool)])
         return both, known, np.arange(len(hist), len(both))
 
+    def score_rows(self, inputs: Inputs, index: np.ndarray, ids, reasons: bool = True) -> list[FraudScore]:
+        """``FraudScore`` of rows ``index`` of built ``inputs`` (see ``history_inputs`` / ``inputs_for``)."""
+        self._ensure_fitted()
+        return score_rows(self, inputs, index, ids, reasons)
+
     def score(self, transactions: Any, reasons: bool = True) -> list[FraudScore]:
-        """Score new transactions, each as if it arrived after the model's history, in file order.
+        """Score new transactions, each as if it arrived after the model's history; results in input order.
 
         Unknown accounts or merchants are new entities (no history); that is how fraud
         often looks, so it is scored, not refused. A list of entity id strings instead scores
-        those accounts (or merchants) as ``score_entities`` does.
+        those accounts (or merchants) as ``score_entities`` does. Any bad row raises; use
+        ``predict(..., errors="record")`` to record bad rows and score the rest.
         """
         self._ensure_fitted()
         if isinstance(transactions, (list, tuple)) and transactions and all(isinstance(t, str) for t in transactions):
@@ -250,15 +314,53 @@ class FraudDetector:
             return self.score_entities(list(transactions), kind=kind)
         t0 = time.perf_counter()
         table = self._table(transactions, require_time=self.temporal_)
-        both, known, index = self._with_history(table)
-        inputs = self._inputs(both, known)
-        return self._scores(inputs, index, both.ids[index], reasons, t0)
+        both, known, index = self.with_history(table)
+        if table.row is not None:
+            index = index[np.argsort(table.row, kind="stable")]  # back to input order
+        return score_rows(self, self.inputs_for(both, known), index, both.ids[index], reasons, t0)
+
+    def predict(self, transactions: Any, errors: str = "raise", reasons: bool = True) -> list[FraudScore]:
+        """``score`` under the application contract: with ``errors="record"`` a bad row gets a result whose ``error`` is set.
+
+        Args:
+            transactions: a list of row dicts, a DataFrame, a path or a ``TransactionTable``
+                (or a list of account / merchant ids).
+            errors: ``"raise"`` (the first bad row raises) or ``"record"`` (bad rows are
+                recorded, the good ones are scored together exactly as without them).
+            reasons: keep the top reasons of each score.
+
+        Example:
+            >>> FraudDetector().predict([{"source": "a1", "destination": "m1", "timestamp": 1.8e9,
+            ...                           "amount": float("nan")}], errors="record")[0].error["code"]  # doctest: +SKIP
+            1204
+        """
+        self.check_errors_mode(errors)
+        self._ensure_fitted()
+        if isinstance(transactions, (list, tuple)) and not transactions:
+            return []
+        if errors == "raise" or isinstance(transactions, TransactionTable):
+            return self.score(transactions, reasons)
+        if isinstance(transactions, (list, tuple)) and transactions and all(isinstance(t, str) for t in transactions):
+            return map_items(transactions, lambda i: self.score([i])[0], errors, lambda i, exc: self._failed(i, exc))
+        frame = as_frame(transactions, self.columns)
+        try:
+            return self.score(frame, reasons)
+        except DeepSeekAppsError:
+            pass  # find the bad rows, then score the good ones together
+        bad = bad_rows(frame, self.temporal_, self.history_index())
+        good = [i for i in range(len(frame)) if i not in bad]
+        scored = iter(self.score(frame.iloc[good].reset_index(drop=True), reasons) if good else [])
+        ids = frame["transaction_id"].tolist()
+        return [self._failed(ids[i], bad[i]) if i in bad else next(scored) for i in range(len(frame))]
+
+    def _failed(self, item: Any, exc: DeepSeekAppsError) -> FraudScore:
+        return FraudScore(str(item), 0.0, False, self.threshold_, model=self.arch_, error=exc.to_dict())
 
     def score_history(self, ids: list[str] | None = None, reasons: bool = True) -> list[FraudScore]:
         """Scores of transactions already in the model's history (all when ``ids`` is None)."""
         self._ensure_fitted()
         t0 = time.perf_counter()
-        lookup = {str(k): i for i, k in enumerate(self.history_.ids.tolist())}
+        lookup = self.history_index()
         ids = list(lookup) if ids is None else [str(i) for i in ids]
         missing = [i for i in ids if i not in lookup]
         if missing:
@@ -269,53 +371,7 @@ class FraudDetector:
                 hint="score() takes new transactions; score_history() only ids the model was fitted on",
             )
         index = np.array([lookup[i] for i in ids], dtype=np.int64)
-        inputs = self._inputs(self.history_, self.known_)
-        return self._scores(inputs, index, np.asarray(ids, dtype=object), reasons, t0)
-
-    def _scores(self, inputs: Inputs, index, ids, reasons: bool, t0: float) -> list[FraudScore]:
-        m = self.model_
-        if m in ("gnn", "blend"):
-            s = predict_gnn(self.gnn_, inputs.graph.data, torch.as_tensor(index), self.gnn_config_)
-            x_reason, names, contrib = inputs.x_tree[index], self.tree_feature_names_, None
-            if m == "blend":
-                s = blend(s, predict_trees(self.trees_, x_reason), self.blend_weight_)
-        else:
-            x_reason = inputs.x_tree[index]
-            if m == "hybrid":
-                x_reason = np.hstack([x_reason, self._embeddings(inputs, index)])
-            booster = self.trees_ if m == "trees" else self.hybrid_
-            s = predict_trees(booster, x_reason)
-            names = (
-                self.tree_feature_names_
-                if m == "trees"
-                else self._hybrid_names(x_reason.shape[1] - len(self.tree_feature_names_))
-            )
-            contrib = contributions(booster, x_reason)[:, :-1] if reasons else None
-        if reasons and contrib is None:
-            contrib = contributions(self.trees_, x_reason)[:, :-1]  # GNN / blend: the trees' view of the row
-        per = (time.perf_counter() - t0) * 1000 / max(len(index), 1)
-        out = []
-        for row in range(len(index)):
-            top = []
-            if reasons:
-                order = np.argsort(-contrib[row])[: self.top_reasons]
-                top = [
-                    Reason(names[j], float(x_reason[row, j]), float(contrib[row, j]))
-                    for j in order
-                    if contrib[row, j] > 0
-                ]
-            out.append(
-                FraudScore(
-                    str(ids[row]),
-                    float(s[row]),
-                    bool(s[row] >= self.threshold_),
-                    self.threshold_,
-                    top,
-                    model=m,
-                    latency_ms=per,
-                )
-            )
-        return out
+        return score_rows(self, self.history_inputs(), index, np.asarray(ids, dtype=object), reasons, t0)
 
     def score_entities(self, ids: list[str], kind: str = "account") -> list[FraudScore]:
         """An entity's score is the highest score among its transactions in the history."""
@@ -338,22 +394,27 @@ class FraudDetector:
             if entity not in best or sc.score > best[entity].score:
                 best[entity] = sc
         return [
-            FraudScore(
-                str(i), best[str(i)].score, best[str(i)].alert, self.threshold_, [], kind=kind, model=self.model_
-            )
+            FraudScore(str(i), best[str(i)].score, best[str(i)].alert, self.threshold_, [], kind=kind, model=self.arch_)
             for i in ids
         ]
 
-    def evaluate(self, transactions: Any) -> dict[str, dict]:
-        """Metrics of every model on new labelled transactions (scored after the history)."""
+    def evaluate(self, transactions: Any) -> FraudMetrics:
+        """Metrics of every architecture on new labelled transactions (scored after the history).
+
+        Returns:
+            ``FraudMetrics``: ``.model`` (the one that alerts), ``.per_model[arch]`` (``Metrics``),
+            ``.auc`` / ``.auprc`` / ``.recall_at_1pct_fpr`` of the alerting model, ``to_dict()``.
+        """
         self._ensure_fitted()
         table = self._table(transactions, require_time=self.temporal_)
         if table.label is None or np.isnan(table.label).all():
-            raise InvalidInputError(ErrorCode.FRAUD_TOO_FEW_LABELS, "evaluate needs labels", value=None)
-        both, known, index = self._with_history(table)
-        inputs = self._inputs(both, known)
-        scores = self._all_scores(inputs, index)
-        return {m: evaluate_scores(table.label, s, self.thresholds_[m]).to_dict() for m, s in scores.items()}
+            raise InvalidInputError(
+                ErrorCode.FRAUD_TOO_FEW_LABELS, "evaluate needs labels", value=None, hint="add a 'label' column"
+            )
+        both, known, index = self.with_history(table)
+        scores = all_scores(self, self.inputs_for(both, known), index)
+        per_model = {m: evaluate_scores(table.label, s, self.thresholds_[m]) for m, s in scores.items()}
+        return FraudMetrics(self.arch_, per_model)
 
     # ---------------------------------------------------------------- persistence, online, explain
     def save(self, path: str | Path) -> Path:
@@ -363,15 +424,22 @@ class FraudDetector:
         self._ensure_fitted()
         return save(self, path)
 
-    @classmethod
-    def load(cls, path: str | Path) -> FraudDetector:
-        det = cls(model_path=path)
-        det._ensure_fitted()
-        return det
+    def export(self, path: str | Path, int8: bool = True) -> Path:
+        """A hash-verified bundle (``.zip`` or folder) that ``FraudDetector.load`` opens.
+
+        The GNN scores sampled, heterogeneous neighbourhoods built by the PyTorch Geometric
+        pipeline, so the bundle keeps the PyTorch weights (safetensors) next to LightGBM's
+        text models, the config and the history; its manifest says ``runs_without_torch:
+        false`` with the reason, and that ``int8`` was not applied (see ``persist.export``).
+        """
+        from .persist import export
+
+        self._ensure_fitted()
+        return export(self, path, int8)
 
     def score_one(self, transaction: dict[str, Any]) -> FraudScore:
         """Online scoring of one new transaction (k-hop neighbourhood, causal features, score)."""
-        from .online import online_scorer
+        from .online import OnlineScorer
 
         self._ensure_fitted()
         if not self.temporal_:
@@ -381,9 +449,10 @@ class FraudDetector:
                 value="untimed",
                 hint="use score() for static graphs",
             )
-        if "online_" not in self.__dict__:
-            self.online_ = online_scorer(self)
-        return self.online_.score(transaction)
+        scorer = self.__dict__.get("_online")
+        if scorer is None:
+            scorer = self.__dict__["_online"] = OnlineScorer(self)
+        return scorer.score(transaction)
 
     def explain(self, transaction_id: str, transactions: Any = None):
         """Features, neighbours and edges behind one transaction's score (an ``Explanation``).

@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
 
     det = FraudDetector()
     print(
-        f"model: {det.model_} (trained on the synthetic generator), alert threshold {det.threshold_:.4f} "
-        f"for a {det.target_fpr:.1%} false-positive rate on validation"
+        f"model: {det.arch_} (trained on the synthetic generator), alert threshold {det.threshold_:.4f} "
+        f"for a {det.target_fpr_:.1%} false-positive rate on validation"
     )
     stream = generate_transactions(args.n, seed=2026)
     stream.ids = np.array([f"demo{i}" for i in range(len(stream))], dtype=object)

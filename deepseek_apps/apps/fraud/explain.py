@@ -14,9 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import math
-import time
-
 import numpy as np
 import torch
 
@@ -24,14 +21,6 @@ from ...errors import ErrorCode, InvalidInputError
 from .results import Explanation, NeighbourInfluence, Reason
 from .sampler import TemporalSampler
 from .trees import contributions
-
-
-def _inputs(det):
-    cache = det.__dict__.get("_explain_inputs")
-    if cache is None:
-        cache = det._inputs(det.history_, det.known_)
-        det.__dict__["_explain_inputs"] = cache
-    return cache
 
 
 def _subgraph(data, index: int, num_neighbors):
@@ -56,7 +45,7 @@ def _without(edges: dict, txn_local: int) -> dict:
 
 
 def _feature_reasons(det, inputs, index: int, x_dict, edges) -> list[Reason]:
-    if det.model_ == "gnn":
+    if det.arch_ == "gnn":
         x = x_dict["txn"].clone().requires_grad_(True)
         logit = det.gnn_({**x_dict, "txn": x}, edges)[0]
         logit.backward()
@@ -66,7 +55,7 @@ def _feature_reasons(det, inputs, index: int, x_dict, edges) -> list[Reason]:
         row = inputs.x_tree[index : index + 1]
         booster = det.trees_
         names = det.tree_feature_names_
-        if det.model_ == "hybrid":
+        if det.arch_ == "hybrid":
             with torch.no_grad():
                 emb = det.gnn_.embed(x_dict, edges)[:1].numpy()
             row = np.hstack([row, emb])
@@ -84,16 +73,15 @@ def explain(det, txn_id: str, transactions=None) -> Explanation:
     An account or merchant id explains that entity's highest-scoring transaction.
     """
     if transactions is None:
-        h, inputs = det.history_, _inputs(det)
-        lookup = det.__dict__.setdefault("_id_lookup", {str(k): i for i, k in enumerate(h.ids.tolist())})
+        h, inputs, lookup = det.history_, det.history_inputs(), det.history_index()
     else:
-        h, known, _ = det._with_history(det._table(transactions, require_time=det.temporal_))
-        inputs = det._inputs(h, known)
+        h, known, _ = det.with_history(transactions)
+        inputs = det.inputs_for(h, known)
         lookup = {str(k): i for i, k in enumerate(h.ids.tolist())}
     if txn_id not in lookup and (txn_id in set(h.src.tolist()) or txn_id in set(h.dst.tolist())):
         # an account or merchant id: explain its highest-scoring transaction
         rows = np.flatnonzero((h.src == txn_id) | (h.dst == txn_id))
-        scores = det._scores(inputs, rows, h.ids[rows], False, time.perf_counter())
+        scores = det.score_rows(inputs, rows, h.ids[rows], reasons=False)
         txn_id = str(h.ids[rows[int(np.argmax([s.score for s in scores]))]])
     if txn_id not in lookup:
         raise InvalidInputError(
@@ -124,7 +112,7 @@ def explain(det, txn_id: str, transactions=None) -> Explanation:
         neighbours.append(
             NeighbourInfluence(str(h.ids[g]), via.get(j, "account"), str(h.src[g]), str(h.dst[g]), amt, lab, inf)
         )
-    score = det._scores(inputs, np.array([index]), np.array([txn_id], dtype=object), False, time.perf_counter())[0]
+    score = det.score_rows(inputs, np.array([index]), np.array([txn_id], dtype=object), reasons=False)[0]
     edge_list = [(str(h.src[index]), "makes", txn_id), (txn_id, "paid_to", str(h.dst[index]))]
     edge_list += [
         (n.id, "made_by" if n.via == "account" else "paid_to", n.source if n.via == "account" else n.destination)
@@ -140,54 +128,3 @@ def explain(det, txn_id: str, transactions=None) -> Explanation:
         neighbours,
         edge_list,
     )
-
-
-def _colour(v: float, scale: float) -> tuple[int, int, int]:
-    a = min(1.0, abs(v) / scale) if scale > 0 else 0.0
-    return (
-        (int(255 - 40 * a), int(230 - 190 * a), int(230 - 190 * a))
-        if v >= 0
-        else (int(230 - 190 * a), int(230 - 140 * a), 255)
-    )
-
-
-def draw_explanation(exp: Explanation, size: int = 520):
-    """The subgraph: account left, merchant right, the explained transaction between, neighbours around."""
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(img)
-    cx, cy, r = size / 2, size / 2, size * 0.035
-    acc, mer = (size * 0.3, cy), (size * 0.7, cy)
-    scale = max([abs(n.influence) for n in exp.neighbours] + [1e-6])
-    groups = {
-        "account": [n for n in exp.neighbours if n.via == "account"],
-        "merchant": [n for n in exp.neighbours if n.via == "merchant"],
-    }
-    for (hx, hy), group, side in ((acc, groups["account"], -1), (mer, groups["merchant"], 1)):
-        for i, n in enumerate(group):
-            ang = (
-                math.pi / 2
-                - side * (math.pi / 2)
-                + (i - (len(group) - 1) / 2) * (math.pi * 0.9 / max(len(group) - 1, 1))
-            )
-            px, py = hx + math.cos(ang) * size * 0.22, hy + math.sin(ang) * size * 0.22
-            draw.line([(px, py), (hx, hy)], fill=(170, 170, 170), width=1)
-            draw.ellipse(
-                [px - r * 0.7, py - r * 0.7, px + r * 0.7, py + r * 0.7],
-                fill=_colour(n.influence, scale),
-                outline=(200, 0, 0) if n.label == 1 else (90, 90, 90),
-                width=3 if n.label == 1 else 1,
-            )
-            draw.text((px - r, py + r * 0.8), n.id[:10], fill=(60, 60, 60))
-    draw.line([acc, (cx, cy), mer], fill=(60, 60, 60), width=3)
-    for (x, y), label, fill in ((acc, exp.source, (120, 170, 220)), (mer, exp.destination, (140, 200, 140))):
-        draw.rectangle([x - r, y - r, x + r, y + r], fill=fill, outline=(40, 40, 40))
-        draw.text((x - r, y + r + 2), label[:12], fill=(0, 0, 0))
-    seed_fill = (220, 50, 50) if exp.alert else (250, 200, 80)
-    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=seed_fill, outline=(0, 0, 0), width=2)
-    draw.text(
-        (8, 8), f"transaction {exp.id}  score {exp.score:.3f}  {'ALERT' if exp.alert else 'no alert'}", fill=(0, 0, 0)
-    )
-    draw.text((8, size - 18), "red: raises the score  blue: lowers it  red ring: labelled fraud", fill=(80, 80, 80))
-    return img

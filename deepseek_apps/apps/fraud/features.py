@@ -126,7 +126,8 @@ class EntityIndex:
         return out
 
 
-def _time_encoding(t: np.ndarray) -> list[np.ndarray]:
+def time_encoding(t: np.ndarray) -> list[np.ndarray]:
+    """Hour-of-day and day-of-week as sine / cosine pairs of unix seconds ``t``."""
     hour = 2 * np.pi * (t % DAY) / DAY
     dow = 2 * np.pi * (t % WEEK) / WEEK
     return [np.sin(hour), np.cos(hour), np.sin(dow), np.cos(dow)]
@@ -165,7 +166,7 @@ def features_for(table: TransactionTable, channels: list[str] | None = None) -> 
     cols: list[np.ndarray] = []
     names: list[str] = []
     if temporal:
-        cols += _time_encoding(table.time)
+        cols += time_encoding(table.time)
         names += ["hour_sin", "hour_cos", "dow_sin", "dow_cos"]
     if table.amount is not None:
         cols.append(np.log1p(np.abs(table.amount)))

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ...errors import ErrorCode, RuntimeFailure, require
-from .calibrate import average_precision
+from .calibrate import auprc
 from .graph import EDGE_TYPES
 
 
@@ -166,9 +166,7 @@ def train_gnn(data, train_idx: np.ndarray, val_idx: np.ndarray, cfg: GNNConfig, 
                 ErrorCode.FRAUD_TRAINING_DIVERGED, "GNN training diverged", value=float(loss), hint="lower the lr"
             )
         train_seconds = time.perf_counter() - t0
-        score = average_precision(
-            y[torch.as_tensor(val_idx)].numpy(), predict_gnn(model, data, torch.as_tensor(val_idx), cfg)
-        )
+        score = auprc(y[torch.as_tensor(val_idx)].numpy(), predict_gnn(model, data, torch.as_tensor(val_idx), cfg))
         history.append(
             {
                 "epoch": epoch,

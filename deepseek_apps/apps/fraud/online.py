@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from ...errors import ErrorCode, InvalidInputError
-from .app import blend
+from .blend import blend
 from .data import parse_timestamps
-from .features import RECEIVED, EntityIndex, _time_encoding, encode, side_columns
+from .features import RECEIVED, EntityIndex, encode, side_columns, time_encoding
 from .pipeline import entity_matrix
 from .results import FraudScore, Reason
 from .trees import contributions, predict_trees
@@ -48,7 +48,7 @@ class OnlineScorer:
         self.src_index = EntityIndex(self.src, h.time, h.amount, len(self.src_vocab))
         self.dst_index = EntityIndex(self.dst, h.time, h.amount, len(self.dst_vocab))
         self.pair_index = EntityIndex(pair, h.time, None, len(self.pair_vocab))
-        inputs = det._inputs(h, det.known_)
+        inputs = det.history_inputs()
         self.x = inputs.x
         self.x_torch = torch.from_numpy(inputs.x)
         n_base = len([n for n in inputs.names if not n.endswith(("_label_rate", "_labelled"))])
@@ -71,7 +71,7 @@ class OnlineScorer:
         s, d = self.src_vocab.get(src, -1), self.dst_vocab.get(dst, -1)
         p = self.pair_vocab.get(f"{src}\x1f{dst}", -1)
         amt = np.array([amount])
-        cols = [c[0] for c in _time_encoding(np.array([t]))] + [float(np.log1p(abs(amount)))]
+        cols = [c[0] for c in time_encoding(np.array([t]))] + [float(np.log1p(abs(amount)))]
         for prefix, index, key in (("src", self.src_index, s), ("dst", self.dst_index, d)):
             stats = {k: np.array([v]) for k, v in index.one(key, t, amount).items()}
             cols += [float(c[0]) for c in side_columns(stats, amt, prefix, True)[0]]
@@ -148,7 +148,7 @@ class OnlineScorer:
         src, dst = str(txn["source"]), str(txn["destination"])
         t = max(t, self.t_max)  # documented: an earlier time than the history is scored as the latest
         x = self.features(src, dst, t, amount, txn.get("channel"), txn)
-        m = det.model_
+        m = det.arch_
         x_tree = self.tree_row(x, src, dst)
         if m != "trees":
             x_dict, edges, _ = self.subgraph(x, src, dst)
@@ -169,7 +169,3 @@ class OnlineScorer:
         tid = str(txn.get("transaction_id", "online"))
         ms = (time.perf_counter() - t0) * 1000
         return FraudScore(tid, score, score >= det.threshold_, det.threshold_, reasons, model=m, latency_ms=ms)
-
-
-def online_scorer(det) -> OnlineScorer:
-    return OnlineScorer(det)

@@ -97,6 +97,6 @@ class Explanation:
 
     def draw(self, size: int = 520):
         """A small picture of the subgraph (PIL image): red = pushes the score up, blue = down."""
-        from .explain import draw_explanation
+        from .picture import draw_explanation
 
         return draw_explanation(self, size)

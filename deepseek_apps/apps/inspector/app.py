@@ -4,50 +4,44 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ...core.contract import Application
+from ...core.registry import get_model
 from ...core.runtime.postprocess import select_detections
 from ...core.runtime.preprocess import scale_boxes_back, to_model_input
-from ...errors import DeepSeekAppsError, ErrorCode, InvalidInputError, ModelFormatError
+from ...errors import DeepSeekAppsError, ErrorCode, InvalidInputError, MissingResourceError
+from .backend import DetectorBackend
 from .images import describe, to_pil
+from .metrics import DetectionMetrics
 from .results import Defect, Inspection
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "inspector"
-DEFAULT_BUNDLE = ASSETS / "neu_det_int8.zip"  # what QualityInspector() runs (ONNX Runtime, INT8)
-DEFAULT_TORCH = ASSETS / "neu_det"  # the same model's PyTorch weights (fp16 safetensors), for export/fine-tune
+TORCH_WEIGHTS = "neu_det-torch"  # registry name of the default's PyTorch weights (export, optimize, fine-tuning)
 
 
-@dataclass
-class LoadedModel:
-    """What ``predict`` needs from any backend."""
-
-    forward: Any  # (pixels float32 NCHW) -> (boxes, scores, labels)
-    class_names: tuple[str, ...]
-    input_size: int
-    channels: int
-    metadata: dict
-
-
-class QualityInspector:
+class QualityInspector(Application):
     """Visual defect inspection for industrial surfaces.
 
     Args:
         model_path: a training output folder, a model folder saved by ``save``, or an edge
-            bundle (folder or ``.zip``). ``None`` loads the embedded NEU-DET default.
+            bundle (folder or ``.zip``). ``None`` runs the shipped NEU-DET default (an INT8
+            bundle; ``QualityInspector.pretrained("neu_det-torch")`` opens its PyTorch weights).
         confidence_threshold: defects scoring below this are dropped.
         iou_threshold: class-wise NMS overlap threshold.
         batch_size: images per forward pass in ``predict``.
         device: ``"cpu"`` (or ``"cuda"`` for PyTorch models when available).
         threads: intra-op threads of the backend (default 2).
-        backend: what runs a bundle (the embedded default is one): ``"onnxruntime"`` or
+        backend: what runs a bundle (the shipped default is one): ``"onnxruntime"`` or
             ``"openvino"`` (the ``openvino`` extra; on CPUs with AMX it runs INT8 models
             faster, see the README's compression tables).
-        detector_config: architecture used by ``fit`` (``DetectorConfig``).
-        train_config: optimisation settings used by ``fit`` (``TrainConfig``).
+        detector_config: architecture for ``fit`` (``DetectorConfig``; ``num_classes`` follows
+            the data). With ``model_path`` it must match the loaded model's (``None``: the model's).
+        train_config: optimisation settings for ``fit`` (``TrainConfig``); ``fit(seed=, epochs=)``
+            override its values for one call without changing it.
 
     Example:
         >>> from deepseek_apps import QualityInspector
@@ -58,7 +52,8 @@ class QualityInspector:
         [True, True]
     """
 
-    default_weights: Path = DEFAULT_TORCH  # PyTorch weights of the default (for export, optimize, fine-tuning)
+    app_name = "inspector"
+    default_weights: ClassVar[Path] = get_model("inspector", TORCH_WEIGHTS).path
 
     def __init__(
         self,
@@ -84,45 +79,98 @@ class QualityInspector:
 
     # ------------------------------------------------------------------ loading
     @property
-    def model_(self) -> LoadedModel:
-        if getattr(self, "_model", None) is None:
-            self._model = self._load()
-        return self._model
+    def model_(self) -> DetectorBackend:
+        """The model in use: the fitted one, else ``model_path`` (or the shipped default), opened on first use."""
+        model = self.__dict__.get("_model")
+        if model is None:
+            model = self._model = self._open()
+        return model
 
     @property
     def class_names(self) -> tuple[str, ...]:
         return self.model_.class_names
 
-    def _load(self) -> LoadedModel:
+    def _load_now(self) -> None:
+        self.model_  # noqa: B018  (opens the model now, so a bad path fails in load())
+
+    def _open(self) -> DetectorBackend:
         from .deploy import load_model
 
-        path = Path(self.model_path) if self.model_path is not None else DEFAULT_BUNDLE
-        return load_model(path, device=self.device, threads=self.threads, backend=self.backend)
+        if self.model_path is None:
+            path = get_model(self.app_name).path
+            if not path.exists():
+                raise MissingResourceError(
+                    ErrorCode.DEFAULT_MODEL_MISSING,
+                    "the shipped default model is missing",
+                    value=str(path),
+                    hint="reinstall deepseek-apps or pass model_path=",
+                )
+        else:
+            path = Path(self.model_path)
+        model = load_model(path, device=self.device, threads=self.threads, backend=self.backend)
+        self._check_architecture(model)
+        return model
+
+    def _check_architecture(self, model: DetectorBackend) -> None:
+        """A ``detector_config`` given together with a model must describe that model."""
+        if self.detector_config is None:
+            return
+        from .model import DetectorConfig
+
+        loaded = model.metadata.get("detector_config") or DetectorConfig.from_dict(model.metadata.get("detector", {}))
+        wanted = replace(self.detector_config, num_classes=loaded.num_classes)
+        if wanted != loaded:
+            raise InvalidInputError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"detector_config conflicts with the loaded model, which was built with {loaded}",
+                value=self.detector_config,
+                hint="leave detector_config as None to use the model's architecture, or fit a new model",
+            )
 
     # ------------------------------------------------------------------ training
     def fit(
         self,
         data: str | Path | Any,
+        *,
         format: str = "voc",
         class_names: Sequence[str] | None = None,
         val_fraction: float = 0.1,
         test_fraction: float = 0.15,
+        seed: int | None = None,
+        epochs: int | None = None,
+        progress: bool = True,
         synthetic: int = 0,
-    ) -> "QualityInspector":
-        """Train on a dataset folder (or a loaded ``DetectionDataset``); returns ``self``.
+    ) -> QualityInspector:
+        """Train a new detector on a dataset folder (or a loaded ``DetectionDataset``); returns ``self``.
 
-        Sets ``metrics_`` (validation history and held-out test mAP) and ``out_dir_``.
+        Args:
+            data: an annotated dataset folder in ``format`` (voc, yolo, coco, masks) or a ``DetectionDataset``.
+            class_names: class order (label ids); default: as the format's loader finds them.
+            val_fraction / test_fraction: held-out parts of a seeded split stratified by class;
+                validation picks the best epoch, test is reported in ``metrics_``.
+            seed / epochs: override ``train_config``'s for this call (``None``: keep them).
+            progress: ``False`` silences the progress bars.
+            synthetic: add this many generated NEU-DET images to the training split.
+
+        Sets ``model_`` (PyTorch), ``metrics_`` (validation and test mAP@0.5) and ``out_dir_``
+        (checkpoints, history; a re-run with the same ``out_dir`` resumes).
         """
         from ...core.train import TrainConfig
         from ...datasets import NEU_CLASSES, DetectionDataset, load_dataset
         from ...datasets.synthetic import generate_samples
-        from .deploy import torch_model
+        from .backend import torch_backend
         from .model import DetectorConfig
         from .train import train_detector
 
         dataset = data if isinstance(data, DetectionDataset) else load_dataset(data, format, class_names)
         cfg = replace(self.detector_config or DetectorConfig(), num_classes=len(dataset.class_names))
-        tcfg = self.train_config or TrainConfig()
+        base = self.train_config or TrainConfig()
+        tcfg = replace(
+            base,
+            seed=base.seed if seed is None else seed,
+            epochs=base.epochs if epochs is None else epochs,
+            progress=base.progress and progress,
+        )
         extra = None
         if synthetic:
             if tuple(dataset.class_names) != NEU_CLASSES:
@@ -134,17 +182,14 @@ class QualityInspector:
                 )
             extra = DetectionDataset(generate_samples(synthetic, seed=tcfg.seed + 12345), NEU_CLASSES)
         model, result, meta = train_detector(dataset, cfg, tcfg, val_fraction, test_fraction, extra)
+        test = meta.get("test_metrics")
         self.metrics_ = {
             "best_val_map50": result.best_metric,
             "best_epoch": result.best_epoch,
-            **(
-                {"test_map50": meta["test_metrics"]["map50"], "per_class": meta["test_metrics"]["per_class"]}
-                if "test_metrics" in meta
-                else {}
-            ),
+            **({"test_map50": test["map50"], "per_class": test["per_class"]} if test else {}),
         }
         self.out_dir_ = Path(tcfg.out_dir)
-        self._model = torch_model(model, cfg, tuple(dataset.class_names), meta, self.device, self.threads)
+        self._model = torch_backend(model, cfg, tuple(dataset.class_names), meta, self.device, self.threads)
         return self
 
     # ------------------------------------------------------------------ inference
@@ -156,30 +201,32 @@ class QualityInspector:
             errors: ``"raise"`` (default) raises our error on the first bad image;
                 ``"record"`` returns an ``Inspection`` with ``error`` set and goes on.
         """
-        if errors not in ("raise", "record"):
-            raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, "errors must be 'raise' or 'record'", value=errors)
+        self.check_errors_mode(errors)
         self._check_params()
         items = list(images) if isinstance(images, (list, tuple)) else [images]
         model = self.model_
         results: list[Inspection] = []
-        step = max(1, self.batch_size)
+        step = self.batch_size
         for start in range(0, len(items), step):  # decode per batch: memory stays flat on long lists
             chunk = items[start : start + step]
-            decoded: list[Any] = []
-            for item in chunk:
-                try:
-                    decoded.append(to_pil(item))
-                except DeepSeekAppsError as exc:
-                    if errors == "raise":
-                        raise
-                    decoded.append(exc)
-            images = [im for im in decoded if not isinstance(im, DeepSeekAppsError)]
-            inspections = iter(self._predict_batch(images, model) if images else [])
+            decoded = [self._decode(item, errors) for item in chunk]
+            good = [im for im in decoded if not isinstance(im, DeepSeekAppsError)]
+            inspections = iter(self._predict_batch(good, model) if good else [])
             for item, im in zip(chunk, decoded):
                 result = Inspection(error=im.to_dict()) if isinstance(im, DeepSeekAppsError) else next(inspections)
                 result.source = describe(item)
                 results.append(result)
-        return results  # type: ignore[return-value]
+        return results
+
+    @staticmethod
+    def _decode(item: Any, errors: str) -> Any:
+        """The item as a PIL image, or (``errors="record"``) the error that refused it."""
+        try:
+            return to_pil(item)
+        except DeepSeekAppsError as exc:
+            if errors == "raise":
+                raise
+            return exc
 
     def _check_params(self) -> None:
         checks = (
@@ -196,7 +243,7 @@ class QualityInspector:
                     hint=f"pass a valid {name} to QualityInspector(...)",
                 )
 
-    def _predict_batch(self, images: list, model: LoadedModel) -> list[Inspection]:
+    def _predict_batch(self, images: list, model: DetectorBackend) -> list[Inspection]:
         t0 = time.perf_counter()
         pixels = np.stack([to_model_input(im, model.input_size, model.channels) for im in images]).astype(np.float32)
         boxes, scores, labels = model.forward(pixels)
@@ -213,31 +260,40 @@ class QualityInspector:
             r.latency_ms = per_image
         return out
 
-    # ------------------------------------------------------------------ evaluation & export
-    def evaluate(self, data: str | Path | Any, format: str = "voc", split: str = "all") -> dict:
-        """mAP@0.5 and per-class AP of this model on a dataset (``split``: all, val or test)."""
+    # ------------------------------------------------------------------ evaluation, saving, export
+    def evaluate(self, data: str | Path | Any, format: str = "voc", split: str = "all") -> DetectionMetrics:
+        """mAP@0.5 and per-class AP of this model on a dataset (``split``: all, or the model's recorded val / test)."""
         from .deploy import evaluate_model
 
         return evaluate_model(self.model_, data, format, split)
 
-    def save(self, out: str | Path) -> Path:
-        """Save a PyTorch model folder (``model.safetensors`` + ``config.json``)."""
+    def save(self, path: str | Path) -> Path:
+        """Write the model as a folder that ``QualityInspector.load`` opens.
+
+        PyTorch models: ``model.safetensors`` + ``config.json``; a bundle is written as a bundle folder.
+        """
         from .deploy import save_model
 
-        return save_model(self.model_, Path(out))
+        return save_model(self.model_, Path(path))
 
-    def export(self, out: str | Path, int8: bool = False, calib: Any = None, **kwargs: Any) -> Path:
-        """Write an edge bundle (``.zip`` or folder); see ``export.export_bundle``."""
+    def export(self, path: str | Path, int8: bool = True, calib: Any = None, **kwargs: Any) -> Path:
+        """Write a hash-verified edge bundle (``.zip`` or folder) that runs without PyTorch.
+
+        Args:
+            path: the bundle to write.
+            int8: static INT8 quantization (QDQ, per-channel); ``False`` keeps FP32.
+            calib: INT8 calibration images (a folder, a list of images or a ``DetectionDataset``);
+                ``None`` uses 64 generated steel-surface images, right for NEU-DET-like data only:
+                pass typical images of your own line otherwise.
+            **kwargs: see ``export.export_bundle`` (``eval_data`` measures the bundle's metrics).
+
+        Needs a PyTorch model (a training folder, a saved model, ``fit``, or
+        ``QualityInspector.pretrained("neu_det-torch")``).
+        """
         from .export import export_bundle
 
-        if "torch_module" not in self.model_.metadata:
-            raise ModelFormatError(
-                ErrorCode.UNSUPPORTED_FORMAT,
-                "export needs a PyTorch model",
-                value=str(self.model_path),
-                hint="load a training folder or call fit() first",
-            )
-        return export_bundle(self.model_, Path(out), int8=int8, calib=calib, **kwargs)
+        self.model_.require_torch("export", self.model_path)
+        return export_bundle(self.model_, Path(path), int8=int8, calib=calib, **kwargs)
 
     def optimize(
         self,
@@ -254,7 +310,7 @@ class QualityInspector:
     ) -> tuple[Path, Any]:
         """Make this model smaller and faster (levels 0-3) and write a bundle; returns ``(path, report)``.
 
-        Needs a PyTorch model (a training folder, ``fit``, or ``model_path=DEFAULT_TORCH``).
+        Needs a PyTorch model (a training folder, ``fit``, or ``pretrained("neu_det-torch")``).
         ``on_step(step)`` is called as each pipeline step completes. ``prune_ratios`` (level 3)
         are tried most aggressive first; ``qat`` runs quantization-aware fine-tuning (``None``:
         only when post-training INT8 misses the budget). ``finetune_epochs`` of level-3 recovery:

@@ -1,10 +1,15 @@
-"""``deepseek-apps inspector ...`` sub-commands."""
+"""``deepseek-apps inspector ...``: train, evaluate, predict (alias score), export, optimize."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+FORMATS = ["voc", "yolo", "coco", "masks"]
+ARCHITECTURES = {  # --arch -> DetectorConfig.head_norm
+    "fcos-gn": "gn",  # torchvision's GroupNorm head: more accurate (the shipped default)
+    "fcos-bn": "bn",  # BatchNorm head: folds into the convs, fastest INT8
+}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -12,44 +17,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cmds = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = cmds.add_parser("train", help="train a detector on your own annotated images")
-    t.add_argument("--data", required=True, help="dataset folder")
-    t.add_argument("--format", default="voc", choices=["voc", "yolo", "coco", "masks"], help="annotation format")
+    t.add_argument("--data", required=True, help="annotated dataset folder")
+    t.add_argument("--format", default="voc", choices=FORMATS, help="annotation format of --data")
     t.add_argument("--classes", default=None, help="comma-separated class names (order = label ids)")
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", required=True, help="model folder to write (checkpoints, history; QualityInspector.load)")
+    t.add_argument("--epochs", type=int, default=30, help="training epochs")
+    t.add_argument("--seed", type=int, default=0, help="seed of the data split, initialisation and augmentation")
+    t.add_argument("--val-fraction", type=float, default=0.1, help="share held out to pick the best epoch")
+    t.add_argument("--test-fraction", type=float, default=0.15, help="share held out for the reported test mAP")
+    t.add_argument("--batch-size", type=int, default=32, help="images per optimisation step")
+    t.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     t.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / processes)")
+    t.add_argument(
+        "--arch",
+        default="fcos-gn",
+        choices=sorted(ARCHITECTURES),
+        help="fcos-gn: GroupNorm head (more accurate, the default's); fcos-bn: BatchNorm head (fastest INT8)",
+    )
+    t.add_argument("--head-norm", choices=["bn", "gn"], default=None, help=argparse.SUPPRESS)  # old name of --arch
     t.add_argument("--input-size", type=int, default=192, help="model input side in pixels (multiple of 32)")
     t.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 = grayscale model, 3 = colour")
     t.add_argument("--head-convs", type=int, default=4, help="3x3 convs in each FCOS head branch")
-    t.add_argument(
-        "--head-norm",
-        default="gn",
-        choices=["bn", "gn"],
-        help="gn: torchvision's GroupNorm head (more accurate); bn folds into the convs (fastest INT8)",
-    )
-    t.add_argument("--val-fraction", type=float, default=0.1)
-    t.add_argument("--test-fraction", type=float, default=0.15)
     t.add_argument("--synthetic", type=int, default=0, help="add N generated images to the training split")
-    t.add_argument("--out", required=True, help="output folder (checkpoints, history, model)")
     t.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
-    t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
     t.set_defaults(func=_train)
 
-    from . import cli_use
+    from . import cli_optimize, cli_use
 
     cli_use.add_parsers(cmds)
+    cli_optimize.add_parser(cmds)
 
 
 def _train(args: argparse.Namespace) -> int:
     from ...core.train import TrainConfig
+    from ...errors import ErrorCode, InvalidInputError
     from .app import QualityInspector
     from .model import DetectorConfig
 
     if args.input_size % 32:
-        from ...errors import ErrorCode, InvalidInputError
-
         raise InvalidInputError(
             ErrorCode.INVALID_ARGUMENT,
             "input size must be a multiple of 32",
@@ -62,17 +68,14 @@ def _train(args: argparse.Namespace) -> int:
             input_size=args.input_size,
             in_channels=args.channels,
             head_convs=args.head_convs,
-            head_norm=args.head_norm,
+            head_norm=args.head_norm or ARCHITECTURES[args.arch],
         ),
         train_config=TrainConfig(
-            epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,
-            seed=args.seed,
             threads=args.threads,
             out_dir=args.out,
             resume=not args.no_resume,
-            progress=not args.no_progress,
         ),
     )
     inspector.fit(
@@ -81,8 +84,10 @@ def _train(args: argparse.Namespace) -> int:
         class_names=classes,
         val_fraction=args.val_fraction,
         test_fraction=args.test_fraction,
+        seed=args.seed,
+        epochs=args.epochs,
+        progress=not args.no_progress,
         synthetic=args.synthetic,
     )
-    summary = {"out": args.out, **{k: v for k, v in inspector.metrics_.items() if k != "per_class"}}
-    print(json.dumps(summary, indent=2, default=float), file=sys.stdout)
+    print(json.dumps({"out": args.out, **inspector.metrics_}, default=float))  # the last line: final metrics
     return 0

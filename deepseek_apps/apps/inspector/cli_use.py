@@ -1,13 +1,16 @@
-"""``inspector evaluate | score | export`` sub-commands."""
+"""``inspector evaluate | predict (score) | export`` sub-commands."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+FORMATS = ["voc", "yolo", "coco", "masks"]
 
-def _model_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="model folder or bundle (default: the embedded NEU-DET model)")
+
+def add_model_argument(p: argparse.ArgumentParser, torch_only: bool = False) -> None:
+    default = "the shipped model's PyTorch weights" if torch_only else "the shipped NEU-DET model"
+    p.add_argument("--model", default=None, help=f"model folder or bundle (default: {default})")
 
 
 def _backend_arg(p: argparse.ArgumentParser) -> None:
@@ -20,41 +23,60 @@ def _backend_arg(p: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(cmds: argparse._SubParsersAction) -> None:
-    e = cmds.add_parser("evaluate", help="mAP@0.5 and per-class AP on an annotated dataset")
-    e.add_argument("--data", required=True)
-    e.add_argument("--format", default="voc", choices=["voc", "yolo", "coco", "masks"])
+    e = cmds.add_parser("evaluate", help="mAP@0.5 and per-class AP on an annotated dataset (JSON)")
+    e.add_argument("--data", required=True, help="annotated dataset folder")
+    e.add_argument("--format", default="voc", choices=FORMATS, help="annotation format of --data")
     e.add_argument(
         "--split",
         default="all",
         choices=["all", "val", "test"],
         help="val/test: the split recorded with the model at training time",
     )
-    e.add_argument("--json", action="store_true", help="print one JSON object")
-    _model_arg(e)
+    e.add_argument("--table", action="store_true", help="print a readable table instead of JSON")
+    e.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # JSON is the default now
+    add_model_argument(e)
     _backend_arg(e)
     e.set_defaults(func=_evaluate)
 
-    s = cmds.add_parser("score", help="score image files, folders or globs into a JSON-lines file (resumable)")
-    s.add_argument("paths", nargs="+", metavar="PATH")
+    s = cmds.add_parser(
+        "predict",
+        aliases=["score"],
+        help="inspect image files, folders or globs into a JSON-lines file (resumable; bad files recorded)",
+    )
+    s.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (recursive) or glob patterns")
     s.add_argument("--out", required=True, help="results .jsonl (re-running skips files already in it)")
     s.add_argument("--save-annotated", default=None, metavar="DIR", help="write images with boxes drawn")
-    s.add_argument("--confidence", type=float, default=0.3)
-    s.add_argument("--batch-size", type=int, default=16)
-    s.add_argument("--no-progress", action="store_true")
-    _model_arg(s)
+    s.add_argument("--confidence", type=float, default=0.3, help="drop defects scoring below this")
+    s.add_argument("--batch-size", type=int, default=16, help="images per forward pass")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_model_argument(s)
     _backend_arg(s)
-    s.set_defaults(func=_score)
+    s.set_defaults(func=_predict)
 
-    x = cmds.add_parser("export", help="write an edge bundle (manifest + ONNX), optionally INT8")
+    x = cmds.add_parser("export", help="write an edge bundle (manifest + ONNX), INT8 unless --no-int8")
     x.add_argument("--out", required=True, help="bundle path: a .zip or a folder")
-    x.add_argument("--int8", action="store_true", help="static INT8 quantization (QDQ, per-channel)")
-    x.add_argument("--calib", default=None, help="folder of calibration images (default: generated samples)")
-    x.add_argument("--calibration-method", default="minmax", choices=["minmax", "entropy", "percentile"])
+    x.add_argument(
+        "--int8",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="static INT8 quantization (QDQ, per-channel); --no-int8 keeps FP32",
+    )
+    x.add_argument(
+        "--calib",
+        default=None,
+        help="folder of typical images for INT8 calibration (default: 64 generated steel-surface images)",
+    )
+    x.add_argument(
+        "--calibration-method",
+        default="minmax",
+        choices=["minmax", "entropy", "percentile"],
+        help="how INT8 ranges are chosen from the calibration images",
+    )
     x.add_argument("--eval-data", default=None, help="measure the bundle's metrics on this dataset")
-    x.add_argument("--eval-format", default="voc", choices=["voc", "yolo", "coco", "masks"])
-    x.add_argument("--eval-split", default="all", choices=["all", "val", "test"])
+    x.add_argument("--eval-format", default="voc", choices=FORMATS, help="annotation format of --eval-data")
+    x.add_argument("--eval-split", default="all", choices=["all", "val", "test"], help="split of --eval-data")
     x.add_argument("--name", default=None, help="model name written in the manifest")
-    _model_arg(x)
+    add_model_argument(x, torch_only=True)
     x.set_defaults(func=_export)
 
 
@@ -65,18 +87,17 @@ def _inspector(args, **kw):
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    inspector = _inspector(args)
-    result = inspector.evaluate(args.data, format=args.format, split=args.split)
-    if args.json:
-        print(json.dumps(result, indent=2, default=float))
-    else:
-        print(f"mAP@0.5 = {result['map50']:.4f} on {result['num_images']} images ({args.split})")
-        for name, ap in result["per_class"].items():
-            print(f"  {name:<20} {'-' if ap is None else f'{ap:.4f}'}")
+    metrics = _inspector(args).evaluate(args.data, format=args.format, split=args.split)
+    if not args.table:
+        print(json.dumps(metrics.to_dict(), default=float))
+        return 0
+    print(f"mAP@0.5 = {metrics.map50:.4f} on {metrics.num_images} images ({metrics.split})")
+    for name, ap in metrics.per_class.items():
+        print(f"  {name:<20} {'-' if ap is None else f'{ap:.4f}'}")
     return 0
 
 
-def _score(args: argparse.Namespace) -> int:
+def _predict(args: argparse.Namespace) -> int:
     from .scoring import format_summary, score_files
 
     inspector = _inspector(args, confidence_threshold=args.confidence, batch_size=args.batch_size)
@@ -86,10 +107,11 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .app import DEFAULT_TORCH, QualityInspector
+    from ...core.runtime.bundle import read_bundle
+    from .app import QualityInspector
 
     # The default runs as an INT8 bundle; export starts from the same model's PyTorch weights.
-    inspector = QualityInspector(model_path=args.model or DEFAULT_TORCH)
+    inspector = QualityInspector(model_path=args.model or QualityInspector.default_weights)
     path = inspector.export(
         args.out,
         int8=args.int8,
@@ -100,19 +122,12 @@ def _export(args: argparse.Namespace) -> int:
         eval_split=args.eval_split,
         model_name=args.name,
     )
-    from ...core.runtime.bundle import read_bundle
-
     manifest = read_bundle(path).manifest
-    print(
-        json.dumps(
-            {
-                "bundle": str(path),
-                "precision": manifest["precision"],
-                "parity_max_abs_diff": manifest["export"]["max_abs_diff"],
-                "metrics": {k: v for k, v in manifest["metrics"].items() if k != "per_class"},
-            },
-            indent=2,
-            default=float,
-        )
-    )
+    summary = {
+        "bundle": str(path),
+        "precision": manifest["precision"],
+        "parity_max_abs_diff": manifest["export"]["max_abs_diff"],
+        "metrics": {k: v for k, v in manifest["metrics"].items() if k != "per_class"},
+    }
+    print(json.dumps(summary, indent=2, default=float))
     return 0

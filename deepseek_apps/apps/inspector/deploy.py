@@ -1,4 +1,4 @@
-"""Loading, saving, evaluating and exporting inspector models (PyTorch folders and edge bundles)."""
+"""Loading, saving and evaluating inspector models (PyTorch folders and edge bundles)."""
 
 from __future__ import annotations
 
@@ -7,68 +7,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ...errors import ErrorCode, InvalidInputError, MissingResourceError, ModelFormatError
+from .backend import DetectorBackend, bundle_backend, torch_backend
+from .metrics import DetectionMetrics
 
-INPUT_NAME, OUTPUT_NAMES = "pixels", ("boxes", "scores", "labels")
-
-
-def torch_model(model, cfg, class_names, meta: dict, device: str = "cpu", threads: int = 2):
-    """Wrap a trained ``FCOS`` as a ``LoadedModel`` (PyTorch backend)."""
-    import torch
-
-    from .app import LoadedModel
-    from .model import InspectorGraph
-
-    torch.set_num_threads(threads)
-    graph = InspectorGraph(model, cfg).eval().to(device)
-
-    def forward(pixels: np.ndarray):
-        with torch.no_grad():
-            b, s, lab = graph(torch.from_numpy(pixels).to(device))
-        return b.cpu().numpy(), s.cpu().numpy(), lab.cpu().numpy()
-
-    metadata = {**meta, "torch_module": model, "detector_config": cfg, "graph": graph, "backend": "torch"}
-    return LoadedModel(forward, tuple(class_names), cfg.input_size, cfg.in_channels, metadata)
+WEIGHT_FILES = ("model.safetensors", "best.safetensors", "last.safetensors")
 
 
-def bundle_model(path: Path, threads: int = 2, backend: str = "onnxruntime"):
-    """Open an edge bundle as a ``LoadedModel`` (ONNX Runtime or OpenVINO)."""
-    from ...core.runtime.edge import EdgeRuntime
-    from .app import LoadedModel
-
-    runtime = EdgeRuntime(path, threads=threads, backend=backend)
-    manifest = runtime.bundle.manifest
-    if manifest["application"] != "inspector":
-        raise ModelFormatError(
-            ErrorCode.UNSUPPORTED_FORMAT,
-            f"bundle is for '{manifest['application']}'",
-            value=str(path),
-            hint="load it with the matching application",
-        )
-
-    def forward(pixels: np.ndarray):
-        return tuple(runtime.forward(pixels))
-
-    metadata = {**manifest, "backend": backend, "bundle": str(path)}
-    return LoadedModel(forward, tuple(runtime.class_names), runtime.size, runtime.channels, metadata)
+def is_bundle(path: Path) -> bool:
+    return path.suffix == ".zip" or (path / "manifest.json").exists()
 
 
-def load_model(path: Path, device: str = "cpu", threads: int = 2, backend: str = "onnxruntime"):
+def load_model(path: Path, device: str = "cpu", threads: int = 2, backend: str = "onnxruntime") -> DetectorBackend:
     """Load a bundle (folder or .zip with manifest.json) or a PyTorch model/training folder.
 
     ``backend`` (``onnxruntime`` or ``openvino``) runs bundles; PyTorch folders run in PyTorch.
     """
-    from .app import DEFAULT_BUNDLE
-
-    if path == DEFAULT_BUNDLE and not path.exists():
-        raise MissingResourceError(
-            ErrorCode.DEFAULT_MODEL_MISSING,
-            "the embedded default model is missing",
-            value=str(path),
-            hint="reinstall deepseek-apps or pass model_path=",
-        )
     if not path.exists():
         raise MissingResourceError(
             ErrorCode.FILE_NOT_FOUND,
@@ -76,8 +30,8 @@ def load_model(path: Path, device: str = "cpu", threads: int = 2, backend: str =
             value=str(path),
             hint="pass a training --out folder, a saved model folder or a bundle",
         )
-    if path.suffix == ".zip" or (path / "manifest.json").exists():
-        return bundle_model(path, threads, backend)
+    if is_bundle(path):
+        return bundle_backend(path, threads, backend)
     if backend != "onnxruntime":
         raise InvalidInputError(
             ErrorCode.INVALID_ARGUMENT,
@@ -85,9 +39,7 @@ def load_model(path: Path, device: str = "cpu", threads: int = 2, backend: str =
             value=str(path),
             hint="export a bundle first (QualityInspector.export / deepseek-apps inspector export), or drop backend",
         )
-    weights = next(
-        (path / n for n in ("model.safetensors", "best.safetensors", "last.safetensors") if (path / n).exists()), None
-    )
+    weights = next((path / n for n in WEIGHT_FILES if (path / n).exists()), None)
     if weights is None or not (path / "config.json").exists():
         raise ModelFormatError(
             ErrorCode.CHECKPOINT_INVALID,
@@ -111,19 +63,19 @@ def load_model(path: Path, device: str = "cpu", threads: int = 2, backend: str =
             value=str(weights),
             hint="use the config.json written with these weights",
         ) from exc
-    return torch_model(model.eval(), cfg, meta["class_names"], meta, device, threads)
+    return torch_backend(model.eval(), cfg, meta["class_names"], meta, device, threads)
 
 
-def save_model(loaded, out: Path) -> Path:
+def save_model(loaded: DetectorBackend, out: Path) -> Path:
+    """Write ``loaded`` as a folder: PyTorch weights (``model.safetensors`` + ``config.json``) or a bundle folder."""
+    if not loaded.is_torch:
+        from ...core.runtime.bundle import read_bundle, write_bundle
+
+        bundle = read_bundle(loaded.metadata["bundle"])
+        manifest = {k: v for k, v in bundle.manifest.items() if k not in ("format", "format_version", "files")}
+        return write_bundle(out, manifest, dict(bundle.files))
     from safetensors.torch import save_file
 
-    if "torch_module" not in loaded.metadata:
-        raise ModelFormatError(
-            ErrorCode.UNSUPPORTED_FORMAT,
-            "only PyTorch models can be saved as weights",
-            value=loaded.metadata.get("bundle"),
-            hint="a bundle is already a saved model",
-        )
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in loaded.metadata["torch_module"].state_dict().items()}
     save_file(state, str(out / "model.safetensors"))
@@ -160,11 +112,11 @@ def split_dataset(data: Any, format: str, class_names: Sequence[str], split: str
     return DetectionDataset(kept, dataset.class_names)
 
 
-def evaluate_model(loaded, data: Any, format: str = "voc", split: str = "all") -> dict:
+def evaluate_model(loaded: DetectorBackend, data: Any, format: str = "voc", split: str = "all") -> DetectionMetrics:
+    """mAP@0.5 of ``loaded`` on ``data`` (a folder in ``format`` or a ``DetectionDataset``)."""
     from .model import DetectorConfig
     from .train import evaluate_items, prepare
 
     dataset = split_dataset(data, format, loaded.class_names, split, loaded.metadata)
     cfg = DetectorConfig(input_size=loaded.input_size, in_channels=loaded.channels)
-    items = prepare(dataset, cfg)
-    return {**evaluate_items(loaded.forward, items, loaded.class_names), "split": split}
+    return evaluate_items(loaded.forward, prepare(dataset, cfg), loaded.class_names, split)

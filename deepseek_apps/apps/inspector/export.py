@@ -12,13 +12,22 @@ import numpy as np
 
 from ... import __version__
 from ...errors import ErrorCode, InvalidInputError
-from .deploy import INPUT_NAME, OUTPUT_NAMES, evaluate_model
+from .backend import INPUT_NAME, OUTPUT_NAMES, DetectorBackend, onnx_backend
+from .deploy import evaluate_model
 
 HEAD_OUTPUT_CONVS = ("cls_logits", "bbox_reg", "bbox_ctrness")
 
 
-def _calibration_pixels(calib: Any, cfg, limit: int = 256) -> np.ndarray:
-    """Calibration images (folder, list of paths/images, or a dataset) -> float32 pixel batch."""
+CALIBRATION_SAMPLES, CALIBRATION_SEED = 64, 777  # the built-in calibration set when none is given
+
+
+def calibration_pixels(calib: Any, cfg, limit: int = 256) -> np.ndarray:
+    """Calibration images -> float32 pixel batch (also the export's parity-check inputs).
+
+    ``calib``: a folder of images, a list of paths or images, a ``DetectionDataset``, or
+    ``None``: 64 generated steel-surface images (``generate_samples(64, seed=777)``), which
+    suit the NEU-DET classes; for other kinds of images pass a folder of typical ones.
+    """
     from ...core.runtime.preprocess import to_model_input
     from ...datasets import DetectionDataset
     from ...datasets.io import list_images
@@ -27,7 +36,7 @@ def _calibration_pixels(calib: Any, cfg, limit: int = 256) -> np.ndarray:
     if calib is None:
         from ...datasets.synthetic import generate_samples
 
-        images = [s.image for s in generate_samples(64, seed=777)]
+        images = [s.image for s in generate_samples(CALIBRATION_SAMPLES, seed=CALIBRATION_SEED)]
     elif isinstance(calib, DetectionDataset):
         images = [s.load() for s in calib.samples[:limit]]
     elif isinstance(calib, (str, Path)) and Path(calib).is_dir():
@@ -44,7 +53,7 @@ def _calibration_pixels(calib: Any, cfg, limit: int = 256) -> np.ndarray:
     return np.stack([to_model_input(im, cfg.input_size, cfg.in_channels) for im in images]).astype(np.float32)
 
 
-def _parity_compare(ref: list[np.ndarray], got: list[np.ndarray]) -> list[float]:
+def parity_compare(ref: list[np.ndarray], got: list[np.ndarray]) -> list[float]:
     """Top-k parity: scores compared sorted; boxes and labels where the score order is unambiguous.
 
     Candidates whose scores lie within 1e-4 of a neighbour may legally swap places (the k-th
@@ -86,9 +95,9 @@ def _model_card(manifest: dict, metadata: dict) -> str:
 
 
 def export_bundle(
-    loaded,
+    loaded: DetectorBackend,
     out: Path,
-    int8: bool = False,
+    int8: bool = True,
     calib: Any = None,
     calibration_method: str = "minmax",
     eval_data: Any = None,
@@ -98,9 +107,10 @@ def export_bundle(
     score_threshold: float = 0.3,
     extra_metrics: dict | None = None,
 ) -> Path:
-    """Export to ONNX (parity-checked), optionally quantize to INT8 QDQ, and write a bundle.
+    """Export to ONNX (parity-checked), quantize to INT8 QDQ unless ``int8=False``, and write a bundle.
 
-    The manifest's metrics are measured on ``eval_data`` with the exported model itself
+    INT8 calibrates on ``calib`` (see ``calibration_pixels``; the built-in generated images
+    when ``None``). The manifest's metrics are measured on ``eval_data`` with the exported model itself
     when given; otherwise the PyTorch model's recorded test metrics are copied and marked so.
     """
     import torch
@@ -110,7 +120,7 @@ def export_bundle(
 
     cfg = loaded.metadata["detector_config"]
     graph = loaded.metadata["graph"].cpu().eval()
-    pixels = _calibration_pixels(calib, cfg)
+    pixels = calibration_pixels(calib, cfg)
     checks = [(torch.from_numpy(pixels[i : i + 8]),) for i in range(0, min(len(pixels), 32), 8)]
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
@@ -122,7 +132,7 @@ def export_bundle(
             list(OUTPUT_NAMES),
             tolerance=1e-2,
             check_inputs=checks,
-            compare=_parity_compare,
+            compare=parity_compare,
         )
         model_file = fp32
         if int8:
@@ -154,7 +164,7 @@ def export_bundle(
 
 
 def write_inspector_bundle(
-    loaded,
+    loaded: DetectorBackend,
     onnx_bytes: bytes,
     out: Path,
     precision: str,
@@ -200,8 +210,8 @@ def write_inspector_bundle(
         "metrics": {},
     }
     if eval_data is not None:
-        session_model = _onnx_loaded(onnx_bytes, loaded)
-        manifest["metrics"] = evaluate_model(session_model, eval_data, eval_format, eval_split)
+        measured = evaluate_model(onnx_backend(onnx_bytes, loaded), eval_data, eval_format, eval_split)
+        manifest["metrics"] = measured.to_dict()
         manifest["metrics"]["measured_with"] = f"this bundle ({manifest['precision']}, onnxruntime)"
     elif "test_metrics" in loaded.metadata:
         manifest["metrics"] = {**loaded.metadata["test_metrics"], "measured_with": "pytorch fp32 before export"}
@@ -209,17 +219,3 @@ def write_inspector_bundle(
     files = {"model.onnx": onnx_bytes}
     files["MODEL_CARD.md"] = _model_card(manifest, loaded.metadata).encode()
     return write_bundle(out, manifest, files)
-
-
-def _onnx_loaded(onnx_bytes: bytes, like):
-    from ...core.runtime.session import OrtSession
-    from .app import LoadedModel
-
-    session = OrtSession(onnx_bytes, threads=2)
-    return LoadedModel(
-        lambda x: tuple(session.run({INPUT_NAME: x})),
-        like.class_names,
-        like.input_size,
-        like.channels,
-        {"split": like.metadata.get("split", {})},
-    )

@@ -9,13 +9,12 @@ from typing import Any
 import numpy as np
 
 from ...core.compress.pipeline import CompressionReport, OptimizeTarget, optimize
-from ...errors import ErrorCode, ModelFormatError
-from .deploy import INPUT_NAME, OUTPUT_NAMES
-from .export import HEAD_OUTPUT_CONVS, _parity_compare, write_inspector_bundle
+from .backend import INPUT_NAME, OUTPUT_NAMES, DetectorBackend
+from .export import HEAD_OUTPUT_CONVS, parity_compare, write_inspector_bundle
 
 
 def inspector_target(
-    loaded,
+    loaded: DetectorBackend,
     data: Any,
     format: str = "voc",
     eval_split: str = "val",
@@ -40,13 +39,7 @@ def inspector_target(
     from .model import InspectorGraph
     from .train import evaluate_items, prepare
 
-    if "torch_module" not in loaded.metadata:
-        raise ModelFormatError(
-            ErrorCode.UNSUPPORTED_FORMAT,
-            "optimize needs a PyTorch model",
-            value="bundle",
-            hint="pass --model with a training folder (the default's weights are used otherwise)",
-        )
+    loaded.require_torch("optimize")
     cfg = loaded.metadata["detector_config"]
     dataset = data if isinstance(data, DetectionDataset) else load_dataset(data, format, loaded.class_names)
     recorded = loaded.metadata.get("split", {})
@@ -74,7 +67,7 @@ def inspector_target(
     def evaluate(path: Path) -> float:
         session = OrtSession(path, threads=2)
         forward = lambda x: tuple(session.run({INPUT_NAME: x}))  # noqa: E731
-        return 100.0 * evaluate_items(forward, eval_items, loaded.class_names)["map50"]
+        return 100.0 * evaluate_items(forward, eval_items, loaded.class_names).map50
 
     def finetune(student, teacher) -> None:
         _finetune_detector(student, train_items, finetune_epochs, seed, finetune_lr, teacher, kd_weight)
@@ -99,7 +92,7 @@ def inspector_target(
             + (f" + output distillation from the unpruned detector (weight {kd_weight:g})" if kd_weight else "")
             + (", head GroupNorm -> per-level BatchNorm" if fold_norms else "")
         ),
-        compare=_parity_compare,
+        compare=parity_compare,
         groupnorm_to_batchnorm=fold_norms,
         norm_batches=norm_batches,
     )
@@ -168,7 +161,7 @@ def _output_kd(student: dict, teacher: dict, temperature: float = 2.0):
 
 
 def optimize_inspector(
-    loaded,
+    loaded: DetectorBackend,
     data: Any,
     out: str | Path,
     level: int = 2,

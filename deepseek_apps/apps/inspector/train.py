@@ -15,7 +15,7 @@ from ...core.runtime.postprocess import select_detections
 from ...core.runtime.preprocess import to_model_input
 from ...core.train import TrainConfig, Trainer, TrainResult
 from ...datasets.types import DetectionDataset
-from .metrics import mean_average_precision
+from .metrics import DetectionMetrics, detection_metrics
 from .model import DetectorConfig, InspectorGraph, build_detector
 
 
@@ -145,9 +145,12 @@ def torch_forward(graph: InspectorGraph) -> Callable:
     return forward
 
 
-def evaluate_items(forward: Callable, items: Sequence[PreparedItem], class_names: Sequence[str]) -> dict:
+def evaluate_items(
+    forward: Callable, items: Sequence[PreparedItem], class_names: Sequence[str], split: str = "all"
+) -> DetectionMetrics:
+    """mAP@0.5 of any backend's ``forward`` on prepared items."""
     preds = predict_prepared(forward, items)
-    return mean_average_precision(preds, [(it.boxes, it.labels) for it in items], class_names)
+    return detection_metrics(preds, [(it.boxes, it.labels) for it in items], class_names, split)
 
 
 def train_detector(
@@ -191,7 +194,8 @@ def train_detector(
     (out / "config.json").write_text(json.dumps(meta, indent=2))
 
     def evaluate(m):
-        return evaluate_items(torch_forward(InspectorGraph(m, detector_config).eval()), val_items, dataset.class_names)
+        graph = InspectorGraph(m, detector_config).eval()
+        return evaluate_items(torch_forward(graph), val_items, dataset.class_names, "val").to_dict()
 
     result = Trainer(train_config).fit(model, train_items, make_collate(True), detection_loss, evaluate)
     best = out / "best.safetensors"
@@ -200,7 +204,8 @@ def train_detector(
     model.eval()
     if test_idx:
         graph = InspectorGraph(model, detector_config).eval()
-        meta["test_metrics"] = evaluate_items(torch_forward(graph), [items[i] for i in test_idx], dataset.class_names)
+        test_items = [items[i] for i in test_idx]
+        meta["test_metrics"] = evaluate_items(torch_forward(graph), test_items, dataset.class_names, "test").to_dict()
     meta["result"] = result.to_dict()
     (out / "config.json").write_text(json.dumps(meta, indent=2))
     return model, result, meta

@@ -12,7 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
-from .app import DEFAULT_MODEL, DINRecommender
+from ...core.registry import get_model
+from .app import DINRecommender
 from .synthetic import generate_log
 
 CARD = """# DINRecommender default model (synthetic demo catalog)
@@ -33,8 +34,11 @@ CARD = """# DINRecommender default model (synthetic demo catalog)
 """
 
 
-def train_default(out: Path = DEFAULT_MODEL) -> DINRecommender:
+def train_default(out: Path | None = None) -> DINRecommender:
+    """Re-create the shipped default model (``out``: default, where the registry points)."""
     from .train import TrainSettings
+
+    out = Path(out) if out is not None else get_model("recommender").path
 
     log = generate_log(seed=0)
     rec = DINRecommender(train_settings=TrainSettings(epochs=8, patience=3, seed=0, threads=1, progress=False))
@@ -43,7 +47,7 @@ def train_default(out: Path = DEFAULT_MODEL) -> DINRecommender:
     m = rec.metrics_
     (out.parent / "MODEL_CARD.md").write_text(
         CARD.format(
-            max_len=rec.max_len,
+            max_len=rec.max_len_,
             users=rec.catalog_.n_users,
             items=rec.catalog_.n_items,
             cats=len(rec.catalog_.category_names),

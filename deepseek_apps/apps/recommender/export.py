@@ -1,40 +1,37 @@
-"""ONNX export of a fitted recommender (dynamic batch and history length), INT8, and an ONNX scorer.
+"""ONNX export of a fitted recommender (dynamic batch and history length), INT8, and edge bundles.
 
 The graph takes the same five int64 inputs as ``DIN.forward`` and returns the click
 probability and the attention weights. The candidate batch, the history batch (1 = shared
 by every candidate) and the history length are all dynamic. ``export_bundle`` writes an
-edge bundle (``model.onnx`` + the catalog + config, with hashes); ``OnnxScorer`` runs it
-with ONNX Runtime and numpy only.
+edge bundle (``model.onnx`` + the catalog + config, with hashes) that
+``onnx_scorer.OnnxScorer`` runs with ONNX Runtime and numpy only.
 
 Example:
     >>> from deepseek_apps import DINRecommender
-    >>> from deepseek_apps.apps.recommender.export import export_bundle
-    >>> export_bundle(DINRecommender(), "rec.zip", int8=True)  # doctest: +SKIP
+    >>> DINRecommender().export("rec.zip", int8=True)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ...core.runtime.bundle import read_bundle, write_bundle
-from ...errors import ErrorCode, ModelFormatError, RuntimeFailure
+from ...core.runtime.bundle import write_bundle
+from ...errors import ErrorCode, RuntimeFailure
+from .onnx_scorer import AXES, INPUTS, OUTPUTS, OnnxScorer
 
-INPUTS = ["user_feats", "item", "category", "hist_items", "hist_cats"]
-OUTPUTS = ["prob", "attention"]
-AXES = {
-    "user_feats": {0: "user_batch"},
-    "item": {0: "batch"},
-    "category": {0: "batch"},
-    "hist_items": {0: "hist_batch", 1: "hist_len"},
-    "hist_cats": {0: "hist_batch", 1: "hist_len"},
-    "prob": {0: "batch"},
-    "attention": {0: "batch", 1: "hist_len"},
-}
+__all__ = [
+    "AXES",
+    "INPUTS",
+    "OUTPUTS",
+    "OnnxScorer",
+    "example_inputs",
+    "export_bundle",
+    "export_onnx_model",
+    "int8_parity",
+]
 
 
 def example_inputs(rec, n: int = 64, hist_len: int = 20, shared_history: bool = False, seed: int = 0):
@@ -141,51 +138,9 @@ def export_bundle(rec, out: str | Path, int8: bool = False, max_prob_diff: float
         "application": "recommender",
         "version": "1",
         "class_names": [],
-        "preprocessing": {"max_len": rec.max_len, "padding": "left, index 0"},
+        "preprocessing": {"max_len": rec.max_len_, "padding": "left, index 0"},
         "input_spec": {n: {"dtype": "int64", "axes": AXES[n]} for n in INPUTS},
         "metrics": {**{k: v for k, v in rec.metrics_.items() if k in ("valid", "test")}, "parity": parity},
         "precision": "int8" if int8 else "fp32",
     }
     return write_bundle(out, manifest, files)
-
-
-@dataclass
-class OnnxScorer:
-    """Scores with ONNX Runtime from a bundle: ``run(feats, items, cats, hist, hist_cats) -> (prob, att)``.
-
-    A single history (batch 1) goes to the shared-history graph, anything else to the general one.
-    """
-
-    session: object
-    config: dict
-    arrays: dict[str, np.ndarray]  # item_category, user_feature_codes, hist_indptr, hist_items
-    shared_session: object = None
-
-    @classmethod
-    def from_bundle(cls, path: str | Path, threads: int = 1) -> OnnxScorer:
-        from safetensors.numpy import load as load_np
-
-        from ...core.runtime.session import OrtSession
-
-        bundle = read_bundle(path)
-        if bundle.manifest.get("application") != "recommender":
-            raise ModelFormatError(
-                ErrorCode.RECOMMENDER_MODEL_INVALID,
-                "the bundle is not a recommender bundle",
-                value=bundle.manifest.get("application"),
-                hint="export one with `deepseek-apps recommender export`",
-            )
-        arrays = load_np(bundle.files["catalog.safetensors"])
-        shared = bundle.files.get("model_shared.onnx")
-        return cls(
-            OrtSession(bundle.model_bytes, threads=threads),
-            json.loads(bundle.files["config.json"]),
-            arrays,
-            OrtSession(shared, threads=threads) if shared else None,
-        )
-
-    def run(self, feats, items, cats, hist, hist_cats) -> tuple[np.ndarray, np.ndarray]:
-        one = hist.shape[0] == 1 and feats.shape[0] == 1
-        session = self.shared_session if one and self.shared_session is not None else self.session
-        out = session.run(dict(zip(INPUTS, (feats, items, cats, hist, hist_cats))))
-        return out[0], out[1]

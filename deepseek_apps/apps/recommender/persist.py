@@ -9,27 +9,42 @@ tensor files). Loading checks the hashes and never unpickles anything.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...core.runtime.bundle import sha256
 from ...errors import ErrorCode, MissingResourceError, ModelFormatError
 from .data import Catalog
-from .model import DIN, DINConfig
+
+if TYPE_CHECKING:
+    from .model import DIN
 
 FORMAT = "deepseek-apps-din"
 
 
 @dataclass
 class SavedModel:
-    model: DIN
+    """A fitted model and what serving it needs; ``model`` is None when opened from an ONNX bundle.
+
+    Attributes:
+        architecture: the ``DINConfig`` as a dict (also kept for bundles, which carry no weights).
+        params: ``max_len``, ``negatives`` and the training settings.
+    """
+
+    model: DIN | None
     catalog: Catalog
     hist_indptr: np.ndarray
     hist_items: np.ndarray
     params: dict
     metrics: dict
+    architecture: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.architecture and self.model is not None:
+            self.architecture = self.model.config.to_dict()
 
 
 def save_model(out: str | Path, saved: SavedModel) -> Path:
@@ -64,6 +79,8 @@ def save_model(out: str | Path, saved: SavedModel) -> Path:
 def load_model(path: str | Path) -> SavedModel:
     from safetensors.numpy import load_file as load_np
     from safetensors.torch import load_file
+
+    from .model import DIN, DINConfig
 
     path = Path(path)
     if not (path / "config.json").is_file():
@@ -106,15 +123,12 @@ def load_model(path: str | Path) -> SavedModel:
             value=str(path),
         ) from exc
     model.eval()
-    return SavedModel(model, catalog, arrays["hist_indptr"], arrays["hist_items"], config["params"], config["metrics"])
-
-
-def load_bundle(path: str | Path, threads: int = 1):
-    """A ``SavedModel`` without PyTorch weights (``model`` is None) and the ``OnnxScorer`` of an edge bundle."""
-    from .export import OnnxScorer
-
-    scorer = OnnxScorer.from_bundle(path, threads=threads)
-    config, arrays = scorer.config, scorer.arrays
-    catalog = Catalog.from_dict(config["catalog"], arrays["item_category"], arrays["user_feature_codes"])
-    saved = SavedModel(None, catalog, arrays["hist_indptr"], arrays["hist_items"], config["params"], config["metrics"])
-    return saved, scorer
+    return SavedModel(
+        model,
+        catalog,
+        arrays["hist_indptr"],
+        arrays["hist_items"],
+        config["params"],
+        config["metrics"],
+        config["model"],
+    )

@@ -40,3 +40,49 @@ class Recommendation:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class Ranking:
+    """The answer to one ``predict`` request: the user's top items, best first, or the error.
+
+    Attributes:
+        user_id: the request's user id (as given).
+        items: ``Recommendation``s, best first (empty when the request failed).
+        error: ``None``, or the recorded error's ``to_dict()`` with ``errors="record"``.
+    """
+
+    user_id: Any
+    items: list[Recommendation] = field(default_factory=list)
+    error: dict | None = None
+
+    @property
+    def item_ids(self) -> list:
+        return [r.item_id for r in self.items]
+
+    def to_dict(self) -> dict:
+        return {"user_id": self.user_id, "items": [r.to_dict() for r in self.items], "error": self.error}
+
+
+@dataclass
+class ItemScore:
+    """The click probability of one given item for a user (``DINRecommender.score``), unranked.
+
+    Attributes:
+        item_id: the raw item id, as given.
+        score: predicted click probability.
+        category: the item's category name ("unknown" for items the model has not seen).
+        known_item: False for an item the model never saw.
+        history: the history the model looked at (raw item ids, oldest first).
+        attention: the weight of each ``history`` item for this one.
+    """
+
+    item_id: Any
+    score: float
+    category: str = "unknown"
+    known_item: bool = True
+    history: list = field(default_factory=list)
+    attention: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

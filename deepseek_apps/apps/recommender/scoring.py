@@ -1,6 +1,7 @@
 """Resumable batch scoring: top-k for many users into JSON lines, exactly once per user.
 
-Built on the core's resumable JSON-lines writer: a killed job leaves at most one torn last
+Each chunk of users goes through ``DINRecommender.predict(..., errors="record")``. Built on
+the core's resumable JSON-lines writer: a killed job leaves at most one torn last
 line, which the next run cuts off before scoring the users not yet in the file. A user that
 fails is recorded with its error and the job goes on.
 """
@@ -12,7 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ...core.runtime.jsonl import append_records, read_records
-from ...errors import DeepSeekAppsError
+
+RECORD_KEYS = ("item_id", "score", "rank", "category", "attention", "known_item", "cold_start")
 
 
 @dataclass
@@ -28,6 +30,19 @@ class ScoreSummary:
         return asdict(self)
 
 
+def _record(rec, ranking) -> dict:
+    """One JSON line: the user's history, top items (without titles) and the recorded error."""
+    if ranking.error is not None:
+        return {"user_id": ranking.user_id, "history": [], "recommendations": [], "error": ranking.error}
+    items = ranking.items
+    return {
+        "user_id": ranking.user_id,
+        "history": items[0].history if items else rec.history_of(ranking.user_id)[-rec.max_len_ :],
+        "recommendations": [{key: r.to_dict()[key] for key in RECORD_KEYS} for r in items],
+        "error": None,
+    }
+
+
 def score_users(rec, users: list, out: str | Path, k: int = 10, progress: bool = True, chunk: int = 32) -> ScoreSummary:
     """Write ``{"user_id", "history", "recommendations" | "error"}`` per user to ``out``."""
     from tqdm.auto import tqdm
@@ -40,34 +55,8 @@ def score_users(rec, users: list, out: str | Path, k: int = 10, progress: bool =
     bar = tqdm(total=len(todo), unit="user", desc="score", disable=not progress, dynamic_ncols=True)
     with open(out, "a", encoding="utf-8") as fh:
         for start in range(0, len(todo), chunk):
-            records = []
-            for user in todo[start : start + chunk]:
-                try:
-                    recs = rec.recommend(user, k=k)
-                    records.append(
-                        {
-                            "user_id": user,
-                            "history": recs[0].history if recs else rec.history_of(user)[-rec.max_len :],
-                            "recommendations": [
-                                {
-                                    key: r.to_dict()[key]
-                                    for key in (
-                                        "item_id",
-                                        "score",
-                                        "rank",
-                                        "category",
-                                        "attention",
-                                        "known_item",
-                                        "cold_start",
-                                    )
-                                }
-                                for r in recs
-                            ],
-                            "error": None,
-                        }
-                    )
-                except DeepSeekAppsError as exc:
-                    records.append({"user_id": user, "history": [], "recommendations": [], "error": exc.to_dict()})
+            requests = [{"user_id": user, "k": k} for user in todo[start : start + chunk]]
+            records = [_record(rec, ranking) for ranking in rec.predict(requests, errors="record")]
             for r in records:
                 done[r["user_id"]] = r
             append_records(fh, records)

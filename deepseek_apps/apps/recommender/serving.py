@@ -168,7 +168,7 @@ class RecommendationService:
             return [_decode(x) for x in raw]
         hist = self._local_history.get(user_id)
         if hist is None:
-            hist = self.recommender.history_of(user_id)[-self.recommender.max_len :]
+            hist = self.recommender.history_of(user_id)[-self.recommender.max_len_ :]
             if hist and raw is not None:  # Redis up but cold: seed it
                 self._seed_history(user_id, hist)
         return list(hist)
@@ -179,7 +179,7 @@ class RecommendationService:
 
     def record(self, user_id: Any, item_id: Any) -> None:
         """New behaviour: append ``item_id`` to the user's history and drop the user's cached results."""
-        max_len = self.recommender.max_len
+        max_len = self.recommender.max_len_
         hist = self.history(user_id)[-(max_len - 1) :] + [item_id] if max_len > 1 else [item_id]
         self._local_history[user_id] = hist
         key = self._key("hist", user_id)

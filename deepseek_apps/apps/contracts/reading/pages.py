@@ -1,4 +1,4 @@
-"""Reading contracts into a typed ``Document``: pages, body text with offsets, tables.
+"""The typed ``Document`` every reader produces: pages, body text with offsets, tables.
 
 Every reader (PDF text layer, OCR, DOCX, TXT, images) produces the same ``Document``: the body
 text of all pages joined with a blank line, each ``Page`` knowing where its body starts and ends
@@ -7,8 +7,7 @@ bottom of most pages (running headers, footers, page numbers) are detected acros
 kept out of the body (they stay available in ``Page.header`` / ``Page.footer``).
 
 Example:
-    >>> from deepseek_apps.apps.contracts.documents import read_document
-    >>> doc = read_document(b"THIS AGREEMENT is made on May 8, 2014.", filename="a.txt")
+    >>> doc = assemble([("THIS AGREEMENT is made on May 8, 2014.", "text")], kind="txt")
     >>> doc.pages[0].number, doc.page_at(5)
     (1, 1)
 """
@@ -19,23 +18,11 @@ import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from deepseek_apps.errors import ErrorCode, InvalidInputError, MissingResourceError
+from deepseek_apps.errors import ErrorCode, InvalidInputError
 
 PAGE_SEPARATOR = "\n\n"
-EXTENSIONS = {
-    ".pdf": "pdf",
-    ".docx": "docx",
-    ".txt": "txt",
-    ".text": "txt",
-    ".png": "image",
-    ".jpg": "image",
-    ".jpeg": "image",
-    ".tif": "image",
-    ".tiff": "image",
-}
 
 
 @dataclass(frozen=True)
@@ -204,99 +191,3 @@ def _split_page(page_lines: list[str], top: set[str], bottom: set[str], edge: in
             continue
         break
     return header, "\n".join(page_lines[start:end]).strip("\n"), footer
-
-
-def detect_kind(data: bytes, filename: str = "") -> str:
-    """The reader for ``data``: by magic bytes first, then by the file extension."""
-    head = data[:8]
-    if head.startswith(b"%PDF-"):
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        return "docx"
-    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")):
-        return "image"
-    suffix = Path(filename).suffix.lower()
-    if suffix in EXTENSIONS:
-        return EXTENSIONS[suffix]
-    if filename == "" and _looks_like_text(data):
-        return "txt"
-    raise InvalidInputError(
-        ErrorCode.CONTRACT_UNSUPPORTED_TYPE,
-        "this file type is not read by the contract parser",
-        value=filename or repr(head),
-        hint="pass a PDF, DOCX, TXT, PNG, JPEG or TIFF file",
-    )
-
-
-def _looks_like_text(data: bytes) -> bool:
-    sample = data[:4096]
-    if b"\x00" in sample:
-        return False
-    try:
-        sample.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return exc.start > len(sample) - 4  # a multi-byte character cut at the sample's end
-    return True
-
-
-def load_source(source: str | Path | bytes, filename: str = "") -> tuple[bytes, str]:
-    """Bytes and a display name for a path or raw bytes."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        return bytes(source), filename
-    path = Path(source)
-    if not path.is_file():
-        raise MissingResourceError(
-            ErrorCode.FILE_NOT_FOUND, "contract file not found", value=str(path), hint="check the path"
-        )
-    return path.read_bytes(), filename or path.name
-
-
-def read_document(
-    source: str | Path | bytes,
-    *,
-    filename: str = "",
-    limits: ReadLimits | None = None,
-    ocr: str = "auto",
-    ocr_lang: str = "eng",
-    ocr_workers: int = 2,
-) -> Document:
-    """Read a PDF, DOCX, TXT or image (path or bytes) into a ``Document``.
-
-    Args:
-        source: a path, or the file's bytes (then ``filename`` helps to tell its type).
-        filename: name used for type detection by extension and in error messages.
-        limits: page / pixel / zip limits (``ReadLimits()`` by default).
-        ocr: "auto" (OCR PDF pages without a text layer, and images), "always" or "never".
-        ocr_lang: Tesseract language(s), e.g. "eng" or "eng+chi_sim".
-        ocr_workers: pages OCR-ed in parallel (each a single-threaded Tesseract process).
-
-    Raises:
-        InvalidInputError: unsupported type, encrypted/corrupt PDF, zero pages, bad .docx,
-            zip bomb, invalid image, page or pixel limit exceeded (codes 1301-1311).
-        MissingResourceError: the file or the OCR engine / language is missing (2301-2302).
-    """
-    if ocr not in ("auto", "always", "never"):
-        raise InvalidInputError(
-            ErrorCode.CONTRACT_BAD_OPTION, "unknown ocr mode", value=ocr, hint="use 'auto', 'always' or 'never'"
-        )
-    data, name = load_source(source, filename)
-    if not data:
-        raise InvalidInputError(ErrorCode.CONTRACT_EMPTY_INPUT, "the file is empty", value=name, hint="pass a document")
-    limits = limits or ReadLimits()
-    kind = detect_kind(data, name)
-    ocr_opts = {"mode": ocr, "lang": ocr_lang, "workers": ocr_workers}
-    if kind == "pdf":
-        from .pdf import read_pdf
-
-        return read_pdf(data, name=name, limits=limits, ocr=ocr_opts)
-    if kind == "docx":
-        from .office import read_docx
-
-        return read_docx(data, name=name, limits=limits)
-    if kind == "image":
-        from .office import read_image
-
-        return read_image(data, name=name, limits=limits, ocr=ocr_opts)
-    from .office import read_txt
-
-    return read_txt(data, name=name, limits=limits)

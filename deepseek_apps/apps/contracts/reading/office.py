@@ -8,7 +8,7 @@ from typing import Any
 
 from deepseek_apps.errors import ErrorCode, InvalidInputError, require
 
-from .documents import Document, ReadLimits, Table, assemble
+from .pages import Document, ReadLimits, Table, assemble
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 

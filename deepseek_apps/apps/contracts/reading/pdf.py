@@ -11,7 +11,7 @@ from typing import Any
 
 from deepseek_apps.errors import ErrorCode, InvalidInputError, require
 
-from .documents import Document, ReadLimits, Table, assemble
+from .pages import Document, ReadLimits, Table, assemble
 
 MIN_TEXT_CHARS = 20  # fewer non-space characters on a page than this: treat it as a scan
 MIN_TABLE_PATHS = 6  # ruled lines / rectangles on a page before pdfplumber looks for tables

@@ -66,31 +66,41 @@ class LexicalScorer:
         return 1.0 / (1.0 + np.exp(-np.asarray(logits)))
 
     def save(self, folder: str | Path) -> None:
-        from safetensors.numpy import save_file
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        vocabulary = {term: int(i) for term, i in self.vectorizer_.vocabulary_.items()}
-        params = {"max_features": self.max_features, "min_df": self.min_df, "c": self.c}
-        (folder / VOCAB_FILE).write_text(json.dumps({"params": params, "vocabulary": vocabulary}))
-        tensors = {
-            "idf": self.vectorizer_.idf_.astype(np.float32),
-            "coef": self.coef_.astype(np.float16),
-            "intercept": self.intercept_.astype(np.float32),
-        }
-        save_file(tensors, str(folder / WEIGHTS_FILE))
+        vocab, weights = self.to_bytes()
+        (folder / VOCAB_FILE).write_bytes(vocab)
+        (folder / WEIGHTS_FILE).write_bytes(weights)
 
     @classmethod
     def load(cls, folder: str | Path) -> LexicalScorer:
-        from safetensors.numpy import load_file
-
         folder = Path(folder)
         if not (folder / VOCAB_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
             raise MissingResourceError(
                 ErrorCode.DEFAULT_MODEL_MISSING, "no lexical clause scorer here", value=str(folder)
             )
-        meta = json.loads((folder / VOCAB_FILE).read_text())
-        tensors = load_file(str(folder / WEIGHTS_FILE))
+        return cls.from_bytes((folder / VOCAB_FILE).read_bytes(), (folder / WEIGHTS_FILE).read_bytes())
+
+    def to_bytes(self) -> tuple[bytes, bytes]:
+        """(vocabulary JSON, safetensors weights): the two files ``save`` writes."""
+        from safetensors.numpy import save
+
+        vocabulary = {term: int(i) for term, i in self.vectorizer_.vocabulary_.items()}
+        params = {"max_features": self.max_features, "min_df": self.min_df, "c": self.c}
+        tensors = {
+            "idf": self.vectorizer_.idf_.astype(np.float32),
+            "coef": self.coef_.astype(np.float16),
+            "intercept": self.intercept_.astype(np.float32),
+        }
+        return json.dumps({"params": params, "vocabulary": vocabulary}).encode(), save(tensors)
+
+    @classmethod
+    def from_bytes(cls, vocab: bytes, weights: bytes) -> LexicalScorer:
+        """The scorer of ``to_bytes``' two files (JSON and safetensors: no pickle)."""
+        from safetensors.numpy import load
+
+        meta = json.loads(vocab)
+        tensors = load(weights)
         scorer = cls(**meta["params"])
         scorer.vectorizer_ = scorer._vectorizer(vocabulary=meta["vocabulary"])
         scorer.vectorizer_.idf_ = tensors["idf"]

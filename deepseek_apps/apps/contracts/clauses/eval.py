@@ -18,10 +18,15 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from .clause_data import CATEGORIES, window_texts
+from deepseek_apps.core.metrics import average_precision
+
+from .data import CATEGORIES, window_texts
+from .decode import decode_spans, sentence_ends
 
 _DROP = re.compile(r"[.,;:]")
 THRESHOLDS = [*np.round(np.arange(0.99, 0.0, -0.01), 2), 0.001, 0.0]
@@ -36,15 +41,25 @@ def jaccard(prediction: str, truth: str) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
 
 
+def precision_at_recall(labels: np.ndarray, scores: np.ndarray, recall: float = 0.8) -> float:
+    """The best precision over score thresholds that keep recall >= ``recall`` (0 without a positive)."""
+    y, s = np.asarray(labels, np.float64).ravel(), np.asarray(scores, np.float64).ravel()
+    if y.sum() == 0:
+        return 0.0
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted = s[order]
+    distinct = np.r_[np.flatnonzero(np.diff(s_sorted)), len(s) - 1]
+    tp = np.cumsum(y[order])[distinct]
+    precision, reached = tp / (distinct + 1), tp / y.sum()
+    return float(precision[reached >= recall].max())
+
+
 def pr_summary(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """Pooled AUPR (average precision), precision at 80% recall and the positive rate."""
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
     y, s = np.asarray(labels).ravel(), np.asarray(scores).ravel()
-    precision, recall, _ = precision_recall_curve(y, s)
     return {
-        "aupr": round(float(average_precision_score(y, s)), 4),
-        "p_at_80r": round(float(precision[recall >= 0.8].max()), 4),
+        "aupr": round(average_precision(y, s), 4),
+        "p_at_80r": round(precision_at_recall(y, s, 0.8), 4),
         "positives": int(y.sum()),
         "pairs": int(y.size),
     }
@@ -52,60 +67,23 @@ def pr_summary(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
 
 def window_metrics(labels: np.ndarray, scores: np.ndarray) -> dict:
     """Pooled metrics plus the mean of per-category AUPR (categories with a positive)."""
-    from sklearn.metrics import average_precision_score
-
     pooled = pr_summary(labels, scores)
     per = {
-        CATEGORIES[c]: round(float(average_precision_score(labels[:, c], scores[:, c])), 4)
+        CATEGORIES[c]: round(average_precision(labels[:, c], scores[:, c]), 4)
         for c in range(labels.shape[1])
         if labels[:, c].any()
     }
     return {**pooled, "macro_aupr": round(float(np.mean(list(per.values()))), 4), "per_category": per}
 
 
-def sentence_ends(words: list[str]) -> np.ndarray:
-    """True for a word that ends a sentence: ``.``, ``;`` or ``:`` before a capital, digit or quote."""
-    ends = np.zeros(len(words), dtype=bool)
-    for i in range(len(words) - 1):
-        nxt = words[i + 1][:1]
-        ends[i] = words[i].endswith((".", ";", ":")) and (nxt.isupper() or nxt.isdigit() or nxt in '("“')
-    return ends
-
-
-def decode_spans(
-    word_probs: np.ndarray, threshold: float = 0.3, max_gap: int = 2, ends: np.ndarray | None = None
-) -> list[list[tuple[int, int, float]]]:
-    """Per category, runs of words with probability >= ``threshold`` as (first, end, confidence).
-
-    Runs separated by at most ``max_gap`` words below the threshold are joined; with
-    ``ends`` (``sentence_ends``) a run is cut after each sentence, since clauses are
-    sentences, and pieces whose mean falls below the threshold are dropped. The confidence
-    of a span is the mean probability of its words.
-    """
-    out = []
-    for c in range(word_probs.shape[1]):
-        p = word_probs[:, c]
-        on = np.flatnonzero(p >= threshold)
-        spans: list[tuple[int, int, float]] = []
-        if on.size:
-            breaks = np.flatnonzero(np.diff(on) > max_gap + 1)
-            for first, last in zip(np.r_[0, breaks + 1], np.r_[breaks, on.size - 1]):
-                a, b = int(on[first]), int(on[last]) + 1
-                cuts = (
-                    [a, *(int(i) + 1 for i in np.flatnonzero(ends[a : b - 1]) + a), b] if ends is not None else [a, b]
-                )
-                for x, y in zip(cuts, cuts[1:]):
-                    confidence = float(p[x:y].mean())
-                    if confidence >= threshold:
-                        spans.append((x, y, confidence))
-        out.append(spans)
-    return out
+def trapezoid(x: np.ndarray, y: np.ndarray) -> float:
+    """Area under the points (x, y) by the trapezoidal rule (x monotone), as ``sklearn.metrics.auc``."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    return float(abs(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2)))
 
 
 def span_metrics(questions: list[tuple[str, list[str], list[tuple[str, float]]]]) -> dict[str, float]:
     """CUAD span AUPR / P@80R / P@90R over (category, gold texts, [(predicted text, confidence)])."""
-    from sklearn.metrics import auc
-
     gold_best, pred_conf, pred_ok, n_gold = [], [], [], 0
     for category, gold, predicted in questions:
         substring = category == "Parties"
@@ -130,7 +108,7 @@ def span_metrics(questions: list[tuple[str, list[str], list[tuple[str, float]]]]
         return float(smooth[recalls >= r][0]) if (recalls >= r).any() else 0.0
 
     return {
-        "aupr": round(100 * float(auc(recalls, smooth)), 2),
+        "aupr": round(100 * trapezoid(recalls, smooth), 2),
         "p_at_80r": round(100 * at(0.8), 2),
         "p_at_90r": round(100 * at(0.9), 2),
         "answers": n_gold,
@@ -141,7 +119,7 @@ def span_metrics(questions: list[tuple[str, list[str], list[tuple[str, float]]]]
 def tfidf_baseline(train_texts: list[str], train_labels: np.ndarray, test_texts: list[str]) -> np.ndarray:
     """Scores (n_test, n_categories) of the baseline: TF-IDF word 1-2 grams (200k features) +
     one logistic regression per category, fitted on ``train_texts``."""
-    from .clause_lexical import LexicalScorer
+    from .lexical import LexicalScorer
 
     return LexicalScorer(max_features=200_000).fit(train_texts, train_labels).score(test_texts)
 
@@ -153,26 +131,42 @@ def rule_answers(analysis) -> dict[str, list[tuple[str, float]]]:
     for party in analysis.parties:
         answers["Parties"] += [(party.name, 1.0)] + [(role, 1.0) for role in party.roles]
     for kind, category in (("agreement", "Agreement Date"), ("effective", "Effective Date")):
-        answers[category] += [(f.evidence.text, 1.0) for f in analysis.facts_of("DATE", kind)][:1]
+        dates = [f for f in analysis.facts if f.label == "DATE" and f.kind == kind]
+        answers[category] += [(f.evidence.text, 1.0) for f in dates][:1]
     return answers
 
 
+def default_rules() -> Callable[[str], Any]:
+    """Contract text -> the default rules' facts (``rules.extract`` with the shipped glossary)."""
+    from ..glossary import load_legal_terms
+    from ..reading.documents import read_document
+    from ..rules import extract
+
+    terms = load_legal_terms()
+    return lambda text: extract(read_document(text.encode("utf-8"), filename="contract.txt"), terms)
+
+
 def evaluate_tagger(
-    model, contracts: list, train_contracts: list | None = None, progress: bool = True, rules: bool = True
+    model,
+    contracts: list,
+    train_contracts: list | None = None,
+    progress: bool = True,
+    rules: Callable[[str], Any] | bool = True,
 ) -> dict:
     """Window- and span-level clause metrics of ``model`` (a ``ClauseModel``) on labelled contracts.
 
     With ``train_contracts`` the TF-IDF + logistic-regression baseline is trained on their
     windows and scored on the same windows, so the comparison comes from one run. With
-    ``rules`` the span metrics are also given for the parser as a whole: the tagger's spans
-    plus the rules' parties and dates (``rule_answers``).
+    ``rules`` (True: the default rules; or contract text -> the rules' analysis) the span
+    metrics are also given for the parser as a whole: the tagger's spans plus the rules'
+    parties and dates (``rule_answers``).
     """
     from tqdm.auto import tqdm
 
-    from .app import ContractParser
-    from .clause_runtime import combine
+    from .inference import combine
 
-    parser = ContractParser(clauses=False)
+    rules = default_rules() if rules is True else rules or None
+
     labels, word_max, shipped, lexical, texts, questions, combined = [], [], [], [], [], [], []
     for contract in tqdm(contracts, desc="clause eval", unit="contract", disable=not progress):
         _, _, word_probs = model.predict_words(contract.words)
@@ -183,7 +177,7 @@ def evaluate_tagger(
         if lexical_scores is not None:
             lexical.append(lexical_scores)
             shipped.append(combine(tagger, lexical_scores))
-        extra = rule_answers(parser.analyze(contract.text.encode(), filename="c.txt")) if rules else {}
+        extra = rule_answers(rules(contract.text)) if rules else {}
         found = decode_spans(word_probs, ends=sentence_ends(contract.words))
         for c, category in enumerate(CATEGORIES):
             predicted = [
@@ -203,7 +197,7 @@ def evaluate_tagger(
     if lexical:
         report["window"]["lexical"] = window_metrics(labels, np.concatenate(lexical))
         report["window"]["shipped"] = window_metrics(labels, np.concatenate(shipped))
-    if rules:
+    if rules is not None:
         report["span_with_rules"] = span_metrics(combined)
     if train_contracts:
         train_texts, train_labels = window_texts(train_contracts, model.size, model.window_stride)

@@ -6,7 +6,7 @@ stdout`` with ``OMP_THREAD_LIMIT=1`` so that ``workers`` pages run side by side 
 engine's own threads fighting over the cores.
 
 Example:
-    >>> from deepseek_apps.apps.contracts.ocr import tesseract_available
+    >>> from deepseek_apps.apps.contracts.reading.ocr import tesseract_available
     >>> isinstance(tesseract_available(), bool)
     True
 """

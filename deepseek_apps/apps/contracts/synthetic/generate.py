@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from .synthetic_phrases import (
+from .phrases import (
     AGREEMENT_KINDS,
     BOILERPLATE,
     CLAUSES,

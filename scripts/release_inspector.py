@@ -1,6 +1,6 @@
-"""Build the embedded default from a training run: INT8 bundle, fp16 weights and the model card.
+"""Maintainers: build the inspector's shipped default from a training run (INT8 bundle, fp16 weights, model card).
 
-    python -m deepseek_apps.apps.inspector.release --run runs/neu_det --data ../shared/data/neu_det
+    python scripts/release_inspector.py --run runs/neu_det --data ../shared/data/neu_det
 
 Calibration uses training-split images only; metrics are measured on the run's held-out
 test split and on NEU-DET's 30 ``Validation_*`` check images (never used in training).
@@ -12,25 +12,29 @@ import argparse
 import json
 from pathlib import Path
 
-from ...core.runtime.bundle import read_bundle, write_bundle
-from ...datasets import DetectionDataset, load_dataset
-from ...datasets.voc import load_voc
-from .app import ASSETS, QualityInspector
-from .deploy import evaluate_model, save_model
+from deepseek_apps import QualityInspector
+from deepseek_apps.apps.inspector.deploy import evaluate_model, save_model
+from deepseek_apps.core.registry import get_model
+from deepseek_apps.core.runtime.bundle import read_bundle, write_bundle
+from deepseek_apps.datasets import DetectionDataset, load_dataset
+from deepseek_apps.datasets.voc import load_voc
+
+ASSETS = get_model("inspector").path.parent  # deepseek_apps/assets/inspector
 
 PUBLISHED = (
     "DDN (ResNet-34) 74.8, DDN (ResNet-50) 82.3, YOLOv8 76-78, improved YOLOv8 79-80 (all ImageNet-pretrained, GPU)"
 )
 
 
-def _card(meta: dict, fp32: dict, int8: dict, check_fp32: dict, check_int8: dict, run: Path, history: list) -> str:
+def _card(meta: dict, fp32, int8: dict, check_fp32, check_int8, run: Path, history: list) -> str:
+    """The model card; ``fp32``, ``check_fp32``, ``check_int8`` are ``DetectionMetrics``, ``int8`` the manifest's."""
     split = meta["split"]
     tc = meta["train_config"]
     minutes = sum(h["seconds"] for h in history) / 60
     median = float(sorted(h["seconds"] for h in history)[len(history) // 2])
     rows = ["| class | test AP fp32 | test AP int8 |", "|---|---|---|"]
     for name in meta["class_names"]:
-        rows.append(f"| {name} | {fp32['per_class'][name]:.3f} | {int8['per_class'][name]:.3f} |")
+        rows.append(f"| {name} | {fp32.per_class[name]:.3f} | {int8['per_class'][name]:.3f} |")
     det = meta["detector"]
     return "\n".join(
         [
@@ -50,7 +54,7 @@ def _card(meta: dict, fp32: dict, int8: dict, check_fp32: dict, check_int8: dict
             "with 4 convs reached 0.772 in 100 epochs and learns faster from scratch. GroupNorm stays a float op "
             "between INT8 convs and costs latency (`benchmarks/inspector_head.py`, model only, batch 1, 2 threads, "
             "INT8 p50 2.2 ms BN vs 2.9 ms GN with 4 convs), still well inside the 5 ms end-to-end budget, so the "
-            "default ships the GroupNorm head. `--head-norm bn` remains for the fastest INT8.",
+            "default ships the GroupNorm head. `--arch fcos-bn` remains for the fastest INT8.",
             "- The last stage is 192 channels wide so even the FP32 ONNX file stays under 10 MB; the shipped INT8 "
             "bundle is about 2 MB.",
             "- The exported graph carries normalisation, box decoding and top-k, so PyTorch, ONNX Runtime and the "
@@ -65,8 +69,8 @@ def _card(meta: dict, fp32: dict, int8: dict, check_fp32: dict, check_int8: dict
             "## Results (mAP@0.5, VOC all-point AP)",
             "| model | test split | 30 check images |",
             "|---|---|---|",
-            f"| PyTorch FP32 | {fp32['map50']:.3f} | {check_fp32['map50']:.3f} |",
-            f"| shipped INT8 bundle | {int8['map50']:.3f} | {check_int8['map50']:.3f} |",
+            f"| PyTorch FP32 | {fp32.map50:.3f} | {check_fp32.map50:.3f} |",
+            f"| shipped INT8 bundle | {int8['map50']:.3f} | {check_int8.map50:.3f} |",
             "",
             *rows,
             "",
@@ -76,8 +80,8 @@ def _card(meta: dict, fp32: dict, int8: dict, check_fp32: dict, check_int8: dict
             "```bash",
             f"deepseek-apps inspector train --data ../shared/data/neu_det --format voc --epochs {tc['epochs']} "
             f"--batch-size {tc['batch_size']} --lr {tc['lr']} --seed {tc['seed']} --input-size {det['input_size']} "
-            f"--head-convs {det['head_convs']} --head-norm {det.get('head_norm', 'bn')} --out {run}",
-            f"python -m deepseek_apps.apps.inspector.release --run {run} --data ../shared/data/neu_det",
+            f"--head-convs {det['head_convs']} --arch fcos-{det.get('head_norm', 'bn')} --out {run}",
+            f"python scripts/release_inspector.py --run {run} --data ../shared/data/neu_det",
             "```",
             f"Training: {len(history)} epochs, median {median:.0f} s per epoch on 2 threads (about "
             f"{median * len(history) / 60:.0f} minutes on a quiet machine; {minutes:.0f} minutes here, where the "
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calib-images", type=int, default=256)
     args = parser.parse_args(argv)
 
-    torch_inspector = QualityInspector(model_path=args.run)
+    torch_inspector = QualityInspector.load(args.run)
     loaded = torch_inspector.model_
     meta = json.loads((args.run / "config.json").read_text())
     history = json.loads((args.run / "history.json").read_text())
@@ -118,28 +122,28 @@ def main(argv: list[str] | None = None) -> int:
     check_int8 = QualityInspector(model_path=bundle).evaluate(check)
     card = _card(meta, fp32, int8, check_fp32, check_int8, args.run, history)
     manifest = {k: v for k, v in written.manifest.items() if k not in ("format", "format_version", "files")}
-    manifest["metrics"]["check_set"] = {"map50": check_int8["map50"], "num_images": check_int8["num_images"]}
+    manifest["metrics"]["check_set"] = {"map50": check_int8.map50, "num_images": check_int8.num_images}
     write_bundle(bundle, manifest, {"model.onnx": written.files["model.onnx"], "MODEL_CARD.md": card.encode()})
     (args.assets / "MODEL_CARD.md").write_text(card)
 
-    half = QualityInspector(model_path=args.run)
+    half = QualityInspector.load(args.run)
     module = half.model_.metadata["torch_module"]
     module.half()  # fp16 storage keeps the package small; weights are widened to fp32 on load
     save_model(half.model_, args.assets / "neu_det")
     module.float()
     cfg_path = args.assets / "neu_det" / "config.json"
     cfg = json.loads(cfg_path.read_text())
-    cfg["test_metrics"], cfg["check_set_metrics"] = fp32, check_fp32
+    cfg["test_metrics"], cfg["check_set_metrics"] = fp32.to_dict(), check_fp32.to_dict()
     cfg_path.write_text(json.dumps(cfg, indent=2, default=float))
     print(card)
     print(
         json.dumps(
             {
                 "bundle_bytes": bundle.stat().st_size,
-                "fp32_test": fp32["map50"],
+                "fp32_test": fp32.map50,
                 "int8_test": int8["map50"],
-                "fp32_check": check_fp32["map50"],
-                "int8_check": check_int8["map50"],
+                "fp32_check": check_fp32.map50,
+                "int8_check": check_int8.map50,
             },
             indent=2,
         )

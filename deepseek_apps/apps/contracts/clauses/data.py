@@ -132,7 +132,7 @@ def window_texts(contracts: list[LabelledContract], size: int = 60, stride: int 
 
 def load_labelled(data: str | Path, names: list[str] | None = None) -> list[LabelledContract]:
     """Contracts of a CUAD-layout folder with their clause spans (``names``: a subset of ``Text File``)."""
-    from .evaluate import load_labels, parse_list
+    from ..evaluate import load_labels, parse_list
 
     table, folder = load_labels(data)
     if names is not None:

@@ -6,7 +6,7 @@ skew, and saves the pixels as an image-only PDF (no text layer: only OCR can rea
 
 Example:
     >>> from deepseek_apps.apps.contracts.synthetic import generate_contract
-    >>> from deepseek_apps.apps.contracts.synthetic_render import render_pdf
+    >>> from deepseek_apps.apps.contracts.synthetic.render import render_pdf
     >>> render_pdf(generate_contract(seed=1))[:5]
     b'%PDF-'
 """
@@ -17,7 +17,7 @@ import io
 
 from deepseek_apps.errors import require
 
-from .synthetic import SyntheticContract
+from .generate import SyntheticContract
 
 
 def render_pdf(contract: SyntheticContract, *, font_size: int = 11, table: bool = False) -> bytes:

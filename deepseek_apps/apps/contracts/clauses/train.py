@@ -6,7 +6,7 @@ The loss is binary cross-entropy on the word head plus the window head. Only the
 adapters and the heads train (AdamW, linear warm-up then cosine decay).
 
 Example:
-    >>> from deepseek_apps.apps.contracts.clause_train import TrainConfig
+    >>> from deepseek_apps.apps.contracts.clauses.train import TrainConfig
     >>> TrainConfig(epochs=1).size
     60
 """
@@ -25,13 +25,11 @@ import torch
 from torch import nn
 
 from deepseek_apps.core.lora import LoRALinear, lora_state_dict
-from deepseek_apps.errors import ErrorCode, InvalidInputError
+from deepseek_apps.errors import ErrorCode, InvalidInputError, MissingResourceError, ModelFormatError
 
-from .clause_data import CATEGORIES, LabelledContract, windows
-from .clause_model import ClauseTagger, build_tagger, encode_windows
-
-WEIGHTS_FILE = "clause_tagger.safetensors"
-CONFIG_FILE = "clause_tagger.json"
+from .data import CATEGORIES, LabelledContract, windows
+from .folder import CONFIG_FILE, WEIGHTS_FILE
+from .model import ClauseTagger, build_tagger, encode_windows
 
 
 @dataclass
@@ -156,10 +154,6 @@ def load_trained_weights(tagger: ClauseTagger, folder: Path) -> None:
         MissingResourceError: no weights in ``folder`` (2004).
         ModelFormatError: unknown, missing or wrongly shaped tensors, e.g. another rank (3003).
     """
-    from safetensors.torch import load_file
-
-    from deepseek_apps.errors import MissingResourceError, ModelFormatError
-
     if not (folder / WEIGHTS_FILE).is_file():
         raise MissingResourceError(
             ErrorCode.DEFAULT_MODEL_MISSING,
@@ -167,7 +161,20 @@ def load_trained_weights(tagger: ClauseTagger, folder: Path) -> None:
             value=str(folder),
             hint=f"expected {WEIGHTS_FILE}; train one with `deepseek-apps contracts train`",
         )
-    state = load_file(str(folder / WEIGHTS_FILE))
+    load_trained_bytes(tagger, (folder / WEIGHTS_FILE).read_bytes())
+
+
+def load_trained_bytes(tagger: ClauseTagger, weights: bytes) -> None:
+    """Load adapters + heads (safetensors bytes, as ``tagger_bytes`` gives) into a fresh tagger."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    try:
+        state = load(weights)
+    except SafetensorError as exc:
+        raise ModelFormatError(
+            ErrorCode.CHECKPOINT_INVALID, f"clause tagger weights are not safetensors ({exc})", value=len(weights)
+        ) from exc
     expected = tagger.state_dict()
     trained = [k for k in expected if "lora_" in k or k.startswith(("word_head", "window_head"))]
     bad = [k for k, v in state.items() if k not in expected or expected[k].shape != v.shape]
@@ -182,17 +189,27 @@ def load_trained_weights(tagger: ClauseTagger, folder: Path) -> None:
     tagger.load_state_dict(state, strict=False)
 
 
-def save_tagger(tagger: ClauseTagger, out: str | Path, config: TrainConfig, extra: dict | None = None) -> Path:
-    """Write the adapters + heads (safetensors) and the training config + metrics (JSON)."""
-    from safetensors.torch import save_file
+def tagger_bytes(tagger: ClauseTagger) -> bytes:
+    """The adapters + heads of an unmerged tagger as safetensors bytes (what ``save_tagger`` writes)."""
+    from safetensors.torch import save
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     tensors = {f"encoder.{k}": v for k, v in lora_state_dict(tagger.encoder).items()}
     for name in ("word_head", "window_head"):
         for key, value in getattr(tagger, name).state_dict().items():
             tensors[f"{name}.{key}"] = value.detach().clone()
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(out / WEIGHTS_FILE))
+    return save({k: v.contiguous() for k, v in tensors.items()})
+
+
+def tagger_meta(config: TrainConfig, extra: dict | None = None) -> dict:
+    """What ``clause_tagger.json`` holds: the training config, the categories and ``extra`` (metrics)."""
     meta = {"config": asdict(config), "categories": list(CATEGORIES), "saved": time.strftime("%Y-%m-%d")}
-    (out / CONFIG_FILE).write_text(json.dumps({**meta, **(extra or {})}, indent=2))
+    return {**meta, **(extra or {})}
+
+
+def save_tagger(tagger: ClauseTagger, out: str | Path, config: TrainConfig, extra: dict | None = None) -> Path:
+    """Write the adapters + heads (safetensors) and the training config + metrics (JSON)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / WEIGHTS_FILE).write_bytes(tagger_bytes(tagger))
+    (out / CONFIG_FILE).write_text(json.dumps(tagger_meta(config, extra), indent=2))
     return out / WEIGHTS_FILE

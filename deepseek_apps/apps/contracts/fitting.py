@@ -1,0 +1,150 @@
+"""Training the clause tagger on a CUAD-layout folder and scoring a parser on labelled contracts.
+
+``fit_clauses`` is what ``ContractParser.fit`` and ``deepseek-apps contracts train`` run: a
+seeded split by contract, the LoRA tagger trained on the training part, the lexical scorer
+fitted on its windows, both validated on the held-out part. ``evaluate_clauses`` is
+``ContractParser.evaluate`` / ``contracts evaluate``: field P/R/F1 of the rules and the clause
+metrics of ``clauses.eval``.
+
+Example:
+    >>> source = fit_clauses("cuad/", epochs=1)  # doctest: +SKIP
+    >>> source.metrics["validation"]["span"]["aupr"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deepseek_apps.errors import ErrorCode, InvalidInputError
+
+from .clauses.data import load_labelled, window_texts
+from .clauses.eval import evaluate_tagger
+from .evaluate import load_labels, score_fields, split_contracts
+from .model_io import ClauseSource
+from .results import ContractMetrics
+
+
+def split_names(data: str | Path, val_fraction: float, test_fraction: float, seed: int) -> tuple[list, list, list]:
+    """(train, validation, test) contract names of a CUAD-layout folder, seeded, by contract."""
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            "val_fraction and test_fraction must be in [0, 1) and leave contracts to train on",
+            value=[val_fraction, test_fraction],
+            hint="e.g. val_fraction=0.2, test_fraction=0.0",
+        )
+    table, _ = load_labels(data)
+    rest, test = split_contracts(list(table["Text File"]), fraction=test_fraction, seed=seed + 1)
+    train, val = split_contracts(rest, fraction=val_fraction / (1 - test_fraction), seed=seed)
+    return train, val, test
+
+
+def report_summary(report: dict) -> dict:
+    """The clause report without per-category detail (what ``clause_tagger.json`` records)."""
+    window = {name: {k: v for k, v in m.items() if k != "per_category"} for name, m in report["window"].items()}
+    summary = {"contracts": report["contracts"], "windows": report["windows"], "window": window, "span": report["span"]}
+    if "span_with_rules" in report:
+        summary["span_with_rules"] = report["span_with_rules"]
+    return summary
+
+
+def fit_clauses(
+    data: str | Path,
+    *,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.0,
+    seed: int = 0,
+    epochs: int = 2,
+    progress: bool = True,
+    options: dict[str, Any] | None = None,
+    rules: Callable[[str], Any] | None = None,
+) -> ClauseSource:
+    """Train tagger + lexical scorer on the training part; metrics on the held-out parts.
+
+    ``options`` are ``TrainConfig`` fields (``neg_ratio`` 0.5 as the CLI, ``rank``, ``lr``,
+    ``head_lr`` (default 4 x ``lr``), ``batch_size``, ``size``, ``stride``, ``max_steps``, ``init``).
+    """
+    from deepseek_apps.core.lora import merge_lora
+
+    from .clauses.inference import ClauseRuntime
+    from .clauses.lexical import LexicalScorer
+    from .clauses.runtime import torch_logits
+    from .clauses.train import TrainConfig, tagger_bytes, tagger_meta, train_tagger
+
+    options = dict(options or {})
+    if options.get("init") == "default":
+        from .clauses.folder import default_dir
+
+        options["init"] = str(default_dir())
+    unknown = sorted(set(options) - set(TrainConfig.__dataclass_fields__) - {"threads"})
+    if unknown:
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            "unknown clause training options",
+            value=unknown,
+            hint=f"use fields of TrainConfig: {sorted(TrainConfig.__dataclass_fields__)}",
+        )
+    options.pop("threads", None)
+    options.setdefault("neg_ratio", 0.5)
+    options.setdefault("head_lr", 4 * options.get("lr", TrainConfig.lr))
+    config = TrainConfig(epochs=epochs, seed=seed, **options)
+    train, val, test = split_names(data, val_fraction, test_fraction, seed)
+    started = time.perf_counter()
+    contracts = load_labelled(data, train)
+    tagger, tokenizer, losses = train_tagger(contracts, config, progress=progress)
+    extra = {"train_contracts": len(train), "val_contracts": len(val), "test_contracts": len(test), "losses": losses}
+    extra["train_seconds"] = round(time.perf_counter() - started, 1)
+    weights = tagger_bytes(tagger)
+    texts, labels = window_texts(contracts, config.size, config.stride)
+    lexical = LexicalScorer(min_df=2 if len(texts) > 1000 else 1).fit(texts, labels)
+    lexical = LexicalScorer.from_bytes(*lexical.to_bytes())  # as saved: FP16 coefficients
+    meta = tagger_meta(config, extra)
+    merge_lora(tagger.encoder)
+    runtime = ClauseRuntime(torch_logits(tagger.eval()), tokenizer, meta, lexical, backend="torch")
+    for name, names in (("validation", val), ("test", test)):
+        if names:
+            meta[name] = report_summary(
+                evaluate_tagger(runtime, load_labelled(data, names), progress=progress, rules=rules)
+            )
+    metrics = {k: meta[k] for k in ("validation", "test", "losses", "train_seconds") if k in meta}
+    return ClauseSource(weights, meta, lexical, where="fitted", metrics=metrics)
+
+
+def evaluate_clauses(
+    runtime,
+    data: str | Path,
+    *,
+    rules,
+    val_fraction: float | None = None,
+    seed: int = 0,
+    limit: int | None = None,
+    baseline: bool = False,
+    progress: bool = False,
+) -> ContractMetrics:
+    """Field P/R/F1 of ``rules`` (a rules-only ``ContractParser``) and clause metrics of ``runtime``."""
+    table, folder = load_labels(data)
+    names = sorted(table["Text File"])
+    train_names: list[str] = []
+    if val_fraction is not None:
+        train_names, names = split_contracts(names, fraction=val_fraction, seed=seed)
+    names = names[:limit] if limit else names
+    rows = {r["Text File"]: r for r in table.to_dict("records")}
+    fields = score_fields([(rules.analyze(folder / n), rows[n]) for n in names])
+
+    def rule_analysis(text: str):
+        return rules.analyze(text.encode("utf-8"), filename="contract.txt")
+
+    base = load_labelled(data, train_names) if baseline and train_names else None
+    report = evaluate_tagger(runtime, load_labelled(data, names), base, progress=progress, rules=rule_analysis)
+    return ContractMetrics(
+        split="all" if val_fraction is None else "val",
+        contracts=len(names),
+        fields=fields,
+        window=report.pop("window"),
+        span=report.pop("span"),
+        span_with_rules=report.pop("span_with_rules", None),
+        report=report,
+    )
