@@ -36,7 +36,7 @@ demo: setup
 	$(PY) -m deepseek_apps.apps.contracts.demo --out demo_out  # text PDF, DOCX and a scan (OCR) vs ground truth
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not browser and not slow"
