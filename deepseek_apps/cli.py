@@ -16,6 +16,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Small, fast models for factories, banks and shops: train, score, export, serve.",
     )
     parser.add_argument("--version", action="version", version=f"deepseek-apps {__version__}")
+    parser.add_argument(
+        "--sign",
+        metavar="KEY",
+        default=None,
+        help="sign every bundle this command writes with this Ed25519 private key (deepseek-apps keys new)",
+    )
+    parser.add_argument(
+        "--trusted-key",
+        metavar="PUB",
+        action="append",
+        default=None,
+        help="refuse any bundle this command opens unless signed by this public key (repeatable)",
+    )
     sub = parser.add_subparsers(dest="app", required=True, metavar="APP")
     from .apps.inspector import cli as inspector_cli
 
@@ -80,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     o.add_argument("--out", required=True, help="bundle path (.zip or folder)")
     o.set_defaults(func=_optimize)
+    from .core.runtime.keys_cli import add_keys_parser
+
+    add_keys_parser(sub)
     m = sub.add_parser("models", help="list the shipped models: path, data, metrics, licence, model card")
     m.add_argument(
         "app", nargs="?", default=None, help="only this application's (inspector, contracts, recommender, fraud)"
@@ -198,9 +214,22 @@ def _epochs(args: argparse.Namespace) -> dict:
     return {} if args.finetune_epochs is None else {"finetune_epochs": args.finetune_epochs}
 
 
+def _bundle_policy(args: argparse.Namespace) -> None:
+    """``--sign`` / ``--trusted-key`` apply to every bundle the command writes or reads (``core.runtime.bundle``)."""
+    import os
+
+    from .core.runtime.bundle import SIGNING_KEY_ENV, TRUSTED_KEYS_ENV
+
+    if args.sign:
+        os.environ[SIGNING_KEY_ENV] = args.sign
+    if args.trusted_key:
+        os.environ[TRUSTED_KEYS_ENV] = os.pathsep.join(args.trusted_key)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _bundle_policy(args)
     try:
         return int(args.func(args) or 0)
     except DeepSeekAppsError as exc:

@@ -7,40 +7,16 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import ErrorCode, InvalidInputError, MissingResourceError
+from .pixels import decode_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-MAX_PIXELS = 50_000_000
 
 
 def read_image(path: str | Path | None) -> Image.Image:
-    """Read an image file fully (truncation is detected here, not later) as RGB."""
+    """Read an image file fully as RGB: size checked from the header first (bombs are 1005), 16-bit scaled."""
     if path is None:
         raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, "sample has neither an image nor a path")
-    path = Path(path)
-    if not path.is_file():
-        raise MissingResourceError(
-            ErrorCode.FILE_NOT_FOUND, "image file not found", value=str(path), hint="check the path"
-        )
-    try:
-        with Image.open(path) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise InvalidInputError(
-                    ErrorCode.IMAGE_TOO_LARGE,
-                    f"image is {img.width}x{img.height}, over the {MAX_PIXELS:,}-pixel limit",
-                    value=str(path),
-                    hint="downscale or tile the image before inspection",
-                )
-            img.load()
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, InvalidInputError):
-            raise
-        raise InvalidInputError(
-            ErrorCode.IMAGE_UNREADABLE,
-            f"cannot decode image ({type(exc).__name__}: {exc})",
-            value=str(path),
-            hint="re-export the file as PNG or JPEG; it may be truncated or not an image",
-        ) from exc
+    return decode_image(Path(path)).convert("RGB")
 
 
 def image_size(path: str | Path) -> tuple[int, int]:

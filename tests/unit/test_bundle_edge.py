@@ -1,6 +1,9 @@
 """Edge bundles: manifest and hashes, refusal of tampered files, and a PyTorch-free runtime."""
 
+import base64
+import hashlib
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -11,6 +14,7 @@ import pytest
 from deepseek_apps import QualityInspector
 from deepseek_apps.core.runtime.bundle import read_bundle, write_bundle
 from deepseek_apps.core.runtime.edge import EdgeRuntime
+from deepseek_apps.core.runtime.signing import new_signing_keys
 from deepseek_apps.errors import ErrorCode, InvalidInputError, ModelFormatError
 
 
@@ -84,7 +88,7 @@ def test_unknown_or_misplaced_backend_is_a_clear_error(fp32_bundle, default_torc
 
 
 EDGE_SCRIPT = """
-import importlib.abc, json, sys
+import importlib.abc, json, os, sys
 class BlockTorch(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name == "torch" or name.startswith("torch.") or name.startswith("torchvision"):
@@ -92,24 +96,51 @@ class BlockTorch(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, BlockTorch())
 from PIL import Image
 from deepseek_apps.core.runtime.edge import EdgeRuntime
-rt = EdgeRuntime(sys.argv[1])
+from deepseek_apps.core.runtime.signing import new_signing_keys
+trusted = [os.environ["EDGE_TRUSTED"]] if os.environ.get("EDGE_TRUSTED") else None
+rt = EdgeRuntime(sys.argv[1], trusted_keys=trusted)  # an encrypted bundle's key: $DEEPSEEK_APPS_BUNDLE_KEY
 out = rt.predict([Image.open(p) for p in sys.argv[2:]])
 print(json.dumps({"n": len(out), "torch_loaded": "torch" in sys.modules,
-                  "defects": [len(o.labels) for o in out]}))
+                  "defects": [len(o.labels) for o in out], "signed_by": rt.bundle.signed_by}))
 """
 
 
-def test_edge_path_never_imports_torch(tmp_path, fp32_bundle, sample_images):
+def _run_edge(bundle, images, tmp_path, env=None) -> dict:
     paths = []
-    for i, im in enumerate(sample_images[:3]):
+    for i, im in enumerate(images):
         paths.append(tmp_path / f"{i}.png")
         im.save(paths[-1])
     proc = subprocess.run(
-        [sys.executable, "-c", EDGE_SCRIPT, str(fp32_bundle), *map(str, paths)],
+        [sys.executable, "-c", EDGE_SCRIPT, str(bundle), *map(str, paths)],
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, **(env or {})},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_edge_path_never_imports_torch(tmp_path, fp32_bundle, sample_images):
+    result = _run_edge(fp32_bundle, sample_images[:3], tmp_path)
     assert result["n"] == 3 and result["torch_loaded"] is False
+
+
+def test_signed_encrypted_bundle_runs_on_the_edge_without_torch(tmp_path, fp32_bundle, sample_images):
+    private, public = new_signing_keys(tmp_path / "keys")
+    key = base64.b64encode(os.urandom(32)).decode()
+    plain = read_bundle(fp32_bundle)
+    secure = write_bundle(tmp_path / "s.zip", plain.manifest, plain.files, signing_key=private, encryption_key=key)
+    env = {"EDGE_TRUSTED": str(public), "DEEPSEEK_APPS_BUNDLE_KEY": key}
+    result = _run_edge(secure, sample_images[:2], tmp_path, env)
+    assert result["torch_loaded"] is False and result["signed_by"] is not None
+    assert result["defects"] == _run_edge(fp32_bundle, sample_images[:2], tmp_path)["defects"]
+
+
+def test_written_bundles_hash_their_manifest(tmp_path):
+    manifest = {"application": "x", "version": "0", "class_names": [], "preprocessing": {}, "input_spec": {}}
+    path = write_bundle(tmp_path / "b.zip", manifest | {"metrics": {}}, {"model.onnx": b"abc"})
+    with zipfile.ZipFile(path) as zf:
+        text, line = zf.read("manifest.json"), zf.read("manifest.sha256").decode()
+    assert line.split()[0] == hashlib.sha256(text).hexdigest() and json.loads(text)["format_version"] == 2
+    assert read_bundle(path).manifest["files"]["model.onnx"]["bytes"] == 3

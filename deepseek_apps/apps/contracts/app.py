@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from deepseek_apps.core.contract import Application, map_items
-from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError
+from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError, RuntimeFailure
 
 from .clauses.data import CATEGORIES, words
 from .clauses.decode import decode_spans, sentence_ends
@@ -257,8 +257,10 @@ class ContractParser(Application):
         """Analyse contracts (paths, bytes or ``(file name, bytes)`` pairs) into ``ContractAnalysis``.
 
         With ``errors="record"`` a document that cannot be read gives a ``ContractAnalysis``
-        whose ``error`` holds the error (its ``document.name`` says which); only this
-        library's errors are recorded.
+        whose ``error`` holds the coded error (its ``document.name`` says which) and the others
+        are analysed as if it were absent: a source that is neither a path nor bytes (1313),
+        text over ``ReadLimits.max_characters`` (1312), a decompression-bomb scan (1309), and
+        any exception a reader library raises on one file (4002) included.
 
         Example:
             >>> ContractParser(clauses=False).predict([b"%PDF-1.4 broken"], errors="record")[0].error["code"]
@@ -285,8 +287,19 @@ class ContractParser(Application):
         return self.predict(sources, errors=on_error)
 
     def _analysis(self, source: str | Path | bytes, filename: str = "") -> ContractAnalysis:
+        """Read and analyse one document; a library's exception becomes our ``BACKEND_FAILURE`` (4002)."""
         started = time.perf_counter()
-        analysis = self.analyze_document(self.read(source, filename))
+        try:
+            analysis = self.analyze_document(self.read(source, filename))
+        except DeepSeekAppsError:
+            raise
+        except Exception as exc:  # a reader library failing on one odd file is that file's error
+            raise RuntimeFailure(
+                ErrorCode.BACKEND_FAILURE,
+                f"unexpected {type(exc).__name__} while analysing the document: {exc}",
+                value=f"{filename or _display_name(source)}: {type(exc).__name__}: {exc}",
+                hint="the file may be damaged; please report it if it opens elsewhere",
+            ) from exc
         analysis.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         return analysis
 
@@ -326,10 +339,17 @@ def _named(source: Source) -> tuple[str | Path | bytes, str]:
     return source, ""
 
 
+def _display_name(source: Any, index: int | None = None) -> str:
+    if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], str):
+        return source[0]
+    if isinstance(source, str | Path):
+        return str(source)
+    number = "" if index is None else f" #{index}"
+    if isinstance(source, bytes | bytearray | memoryview):
+        return f"<bytes{number}>"
+    return f"<{type(source).__name__}{number}>"
+
+
 def _failed(item: tuple[int, Source], exc: DeepSeekAppsError) -> ContractAnalysis:
     index, source = item
-    if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], str):
-        name = source[0]
-    else:
-        name = str(source) if isinstance(source, str | Path) else f"<bytes #{index}>"
-    return ContractAnalysis.failed(name, exc.to_dict())
+    return ContractAnalysis.failed(_display_name(source, index), exc.to_dict())

@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -23,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from deepseek_apps.core.runtime.files import expand_inputs as expand_paths
-from deepseek_apps.core.runtime.jsonl import append_records, read_records
-from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError, RuntimeFailure
+from deepseek_apps.core.runtime.jsonl import append_records, locked_output, read_records
+from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError
 
 CONTRACT_SUFFIXES = frozenset({".pdf", ".docx", ".txt", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 
@@ -100,17 +99,8 @@ def analyze_one(parser, path: Path) -> dict[str, Any]:
         if exc.code == ErrorCode.CONTRACT_BAD_OPTION:
             raise  # a wrong option fails every file: stop instead of recording it N times
         return {"file": str(path), "ok": False, "error": exc.to_dict()}
-    except DeepSeekAppsError as exc:
+    except DeepSeekAppsError as exc:  # a library's exception on one file arrives as BACKEND_FAILURE (4002)
         return {"file": str(path), "ok": False, "error": exc.to_dict()}
-    except Exception as exc:  # a reader library failing on one odd file must not stop a batch
-        print(f"warning: unexpected {type(exc).__name__} on {path}: {exc}", file=sys.stderr)
-        error = RuntimeFailure(
-            ErrorCode.BACKEND_FAILURE,
-            f"unexpected {type(exc).__name__} while analysing the file",
-            value=str(exc) or type(exc).__name__,
-            hint="the file may be damaged; please report it if it opens elsewhere",
-        )
-        return {"file": str(path), "ok": False, "error": error.to_dict()}
 
 
 def analyze_files(parser, inputs: Iterable[str | Path], out: str | Path, progress: bool = True) -> BatchSummary:
@@ -124,6 +114,7 @@ def analyze_files(parser, inputs: Iterable[str | Path], out: str | Path, progres
 
     Raises:
         InvalidInputError: no input at all, or a glob that matched nothing.
+        RuntimeFailure: ``OUTPUT_LOCKED`` (4004) when another job is writing ``out``.
     """
     from tqdm.auto import tqdm
 
@@ -131,18 +122,18 @@ def analyze_files(parser, inputs: Iterable[str | Path], out: str | Path, progres
     prepare(parser)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = read_records(out, key="file")
-    todo = [p for p in paths if str(p) not in done]
-    started = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="file", desc="analyze", disable=not progress, dynamic_ncols=True)
-    with open(out, "a", encoding="utf-8") as fh:
+    with locked_output(out) as fh:
+        done = read_records(out, key="file")
+        todo = [p for p in paths if str(p) not in done]
+        started = time.perf_counter()
+        bar = tqdm(total=len(todo), unit="file", desc="analyze", disable=not progress, dynamic_ncols=True)
         for path in todo:
             bar.set_postfix_str(path.name[-40:], refresh=False)
             record = analyze_one(parser, path)
             append_records(fh, [record])
             done[record["file"]] = record
             bar.update(1)
-    bar.close()
+        bar.close()
     summary = BatchSummary(
         total=len(paths), analysed_now=len(todo), skipped=len(paths) - len(todo), seconds=time.perf_counter() - started
     )

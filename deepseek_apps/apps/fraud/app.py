@@ -22,12 +22,12 @@ from ...core.contract import Application, map_items
 from ...errors import DeepSeekAppsError, ErrorCode, InvalidInputError, ModelFormatError
 from .blend import ARCHS
 from .calibrate import FraudMetrics, evaluate_scores, threshold_for_fpr
-from .data import EntityTable, TransactionTable, load_entities, load_transactions
+from .data import MAX_AMOUNT, EntityTable, TransactionTable, load_entities, load_transactions
 from .fitting import calibrate, train_models
 from .model import GNNConfig
 from .pipeline import Inputs, build_inputs, split_rows
 from .results import FraudScore
-from .rows import as_frame, bad_rows
+from .rows import CheckedRows, as_frame, check_rows
 from .scoring import all_scores, score_rows
 from .trees import TreeConfig
 
@@ -59,6 +59,8 @@ class FraudDetector(Application):
             shape (hidden, layers, conv, num_neighbors) differs from the loaded one raises.
         columns: map of our column names to yours (see ``load_transactions``).
         top_reasons: reasons kept per score.
+        max_amount: amounts above it are refused (1209) when fitting and scoring (default 1e12).
+        allow_negative_amounts: accept negative amounts (refunds); by default they are refused (1209).
 
     Fitted attributes: ``arch_`` (also ``model_``), ``threshold_``, ``thresholds_`` (per
     architecture), ``target_fpr_``, ``metrics_`` (the training report), ``history_``,
@@ -85,6 +87,8 @@ class FraudDetector(Application):
         columns: dict[str, str] | None = None,
         top_reasons: int = 3,
         seed: int = 0,
+        max_amount: float = MAX_AMOUNT,
+        allow_negative_amounts: bool = False,
     ):
         self.model_path = model_path
         self.arch = arch
@@ -97,6 +101,8 @@ class FraudDetector(Application):
         self.columns = columns
         self.top_reasons = top_reasons
         self.seed = seed
+        self.max_amount = max_amount
+        self.allow_negative_amounts = allow_negative_amounts
 
     # ---------------------------------------------------------------- checks and accessors
     def _check_arch(self) -> str | None:
@@ -115,10 +121,20 @@ class FraudDetector(Application):
     def model_(self, value: str) -> None:
         self.arch_ = value
 
-    def _table(self, data: Any, require_time: bool = True) -> TransactionTable:
+    def _table(self, data: Any, require_time: bool = True, labels: bool = True) -> TransactionTable:
         if isinstance(data, TransactionTable):
+            if len(data) == 0:
+                raise InvalidInputError(ErrorCode.FRAUD_EMPTY_INPUT, "no transactions: the table has no rows", value=0)
             return data
-        return load_transactions(data, columns=self.columns, require_time=require_time, require_amount=require_time)
+        return load_transactions(
+            data,
+            columns=self.columns,
+            require_time=require_time,
+            require_amount=require_time,
+            max_amount=self.max_amount,
+            allow_negative_amounts=self.allow_negative_amounts,
+            labels=labels,
+        )
 
     def inputs_for(self, table: TransactionTable, known: np.ndarray) -> Inputs:
         """Model inputs of ``table``; ``known`` marks rows whose labels may feed label features."""
@@ -305,7 +321,8 @@ class FraudDetector(Application):
         Unknown accounts or merchants are new entities (no history); that is how fraud
         often looks, so it is scored, not refused. A list of entity id strings instead scores
         those accounts (or merchants) as ``score_entities`` does. Any bad row raises; use
-        ``predict(..., errors="record")`` to record bad rows and score the rest.
+        ``predict(..., errors="record")`` to record bad rows and score the rest. Labels are
+        not read (a bad label value is no error here); no rows at all raise 1210.
         """
         self._ensure_fitted()
         if isinstance(transactions, (list, tuple)) and transactions and all(isinstance(t, str) for t in transactions):
@@ -313,7 +330,7 @@ class FraudDetector(Application):
             kind = "account" if transactions[0] in accounts else "merchant"
             return self.score_entities(list(transactions), kind=kind)
         t0 = time.perf_counter()
-        table = self._table(transactions, require_time=self.temporal_)
+        table = self._table(transactions, require_time=self.temporal_, labels=False)
         both, known, index = self.with_history(table)
         if table.row is not None:
             index = index[np.argsort(table.row, kind="stable")]  # back to input order
@@ -325,8 +342,11 @@ class FraudDetector(Application):
         Args:
             transactions: a list of row dicts, a DataFrame, a path or a ``TransactionTable``
                 (or a list of account / merchant ids).
-            errors: ``"raise"`` (the first bad row raises) or ``"record"`` (bad rows are
-                recorded, the good ones are scored together exactly as without them).
+            errors: ``"raise"`` (the first bad row raises) or ``"record"``: every row is checked
+                at once (``check_rows``); a bad row's result has ``error`` set (with its code and
+                ``row``, its 0-based position) and the good rows are scored once, together,
+                with exactly the scores the input without the bad rows gets. A repeated id
+                keeps its first row (later ones: 1205).
             reasons: keep the top reasons of each score.
 
         Example:
@@ -342,19 +362,39 @@ class FraudDetector(Application):
             return self.score(transactions, reasons)
         if isinstance(transactions, (list, tuple)) and transactions and all(isinstance(t, str) for t in transactions):
             return map_items(transactions, lambda i: self.score([i])[0], errors, lambda i, exc: self._failed(i, exc))
-        frame = as_frame(transactions, self.columns)
-        try:
-            return self.score(frame, reasons)
-        except DeepSeekAppsError:
-            pass  # find the bad rows, then score the good ones together
-        bad = bad_rows(frame, self.temporal_, self.history_index())
-        good = [i for i in range(len(frame)) if i not in bad]
-        scored = iter(self.score(frame.iloc[good].reset_index(drop=True), reasons) if good else [])
-        ids = frame["transaction_id"].tolist()
-        return [self._failed(ids[i], bad[i]) if i in bad else next(scored) for i in range(len(frame))]
+        checked = self.check_rows(transactions)
+        good = checked.good
+        scored = iter(self.score(checked.rows(good), reasons) if len(good) else [])
+        return [self.failed_row(checked, i) if i in checked.errors else next(scored) for i in range(len(checked))]
 
-    def _failed(self, item: Any, exc: DeepSeekAppsError) -> FraudScore:
-        return FraudScore(str(item), 0.0, False, self.threshold_, model=self.arch_, error=exc.to_dict())
+    def check_rows(self, transactions: Any) -> CheckedRows:
+        """Every row of ``transactions`` checked at once (vectorised); see ``rows`` for the rules.
+
+        Returns:
+            ``CheckedRows``: ``.errors`` (row -> coded error), ``.good`` (positions to score)
+            and ``.rows(index)`` (those rows, ready for ``score``).
+
+        Raises:
+            InvalidInputError: a missing required column (1201), no rows (1210).
+            ModelFormatError: an unreadable file (1211).
+        """
+        self._ensure_fitted()
+        return check_rows(
+            as_frame(transactions, self.columns),
+            temporal=self.temporal_,
+            history_ids=self.history_index(),
+            max_amount=self.max_amount,
+            allow_negative_amounts=self.allow_negative_amounts,
+        )
+
+    def failed_row(self, checked: CheckedRows, row: int) -> FraudScore:
+        """The result of row ``row`` of ``checked``, which failed a check: its id, code and ``row``."""
+        return self._failed(checked.ids[row], checked.errors[row], row)
+
+    def _failed(self, item: Any, exc: DeepSeekAppsError, row: int | None = None) -> FraudScore:
+        """The result of a row that could not be scored: its error, with ``row`` (its position) when known."""
+        error = exc.to_dict() if row is None else {**exc.to_dict(), "row": int(row)}
+        return FraudScore(str(item), 0.0, False, self.threshold_, model=self.arch_, error=error)
 
     def score_history(self, ids: list[str] | None = None, reasons: bool = True) -> list[FraudScore]:
         """Scores of transactions already in the model's history (all when ``ids`` is None)."""

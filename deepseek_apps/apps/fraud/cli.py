@@ -4,8 +4,13 @@
 ``export``; default: the shipped model); ``--arch`` always an architecture.
 
 ``predict`` (alias ``score``) writes one JSON line per transaction and resumes: a re-run
-skips ids already in the output (a torn last line is cut off first) and scores the rest; a
-transaction that fails validation becomes a line with an ``error`` instead of stopping the job.
+skips rows already in the output (a torn last line is cut off first) and scores the rest. Every
+row is checked first, at once; a row that fails becomes a line with an ``error`` (code,
+message, ``row``: its 0-based position in the file) and the good rows are scored in chunks,
+each once, with the scores the file without the bad rows gets (see ``rows`` for the rules:
+a repeated id keeps its first row, labels are ignored, amounts above ``--max-amount`` or
+negative ones without ``--allow-negative-amounts`` are 1209). An empty, header-only,
+binary or unreadable file stops the job with 1210 / 1211 and a hint.
 
     deepseek-apps fraud train --data transactions.csv --out fraud_model --epochs 20
     deepseek-apps fraud evaluate --model fraud_model --data labelled.csv
@@ -17,11 +22,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+from collections import Counter
 from pathlib import Path
 
-from ...core.runtime.jsonl import read_records
+import numpy as np
+
+from ...core.runtime.jsonl import append_records, locked_output, read_records
+from ...errors import require
+from .data import MAX_AMOUNT
 
 ARCH_CHOICES = ["auto", "gnn", "trees", "hybrid", "blend"]
 MODEL_HELP = "model folder or bundle (default: the shipped model, see `deepseek-apps models fraud`)"
@@ -41,6 +50,16 @@ def _serving_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         help="re-calibrate the alert threshold to this validation false-positive rate (default: the model's)",
     )
+    _amount_flags(p)
+
+
+def _amount_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-amount", type=float, default=MAX_AMOUNT, help="amounts above it are refused, code 1209 (default 1e12)"
+    )
+    p.add_argument(
+        "--allow-negative-amounts", action="store_true", help="accept negative amounts (refunds) instead of 1209"
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,6 +78,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--accounts", default=None, help="optional account table (entity_id + numeric attributes)")
     t.add_argument("--merchants", default=None, help="optional merchant table (entity_id + numeric attributes)")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _amount_flags(t)
     t.set_defaults(func=_train)
     e = cmds.add_parser("evaluate", help="metrics of every architecture on new labelled transactions (JSON)")
     e.add_argument("--data", required=True, help="labelled transactions, later than the model's history")
@@ -89,7 +109,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _detector(args: argparse.Namespace):
     from .app import FraudDetector
 
-    overrides = {"arch": getattr(args, "arch", None), "target_fpr": getattr(args, "target_fpr", None)}
+    overrides = {
+        "arch": getattr(args, "arch", None),
+        "target_fpr": getattr(args, "target_fpr", None),
+        **_amount_rules(args),
+    }
     if args.model:
         return FraudDetector.load(args.model, **overrides)
     det = FraudDetector(**overrides)
@@ -97,22 +121,29 @@ def _detector(args: argparse.Namespace):
     return det
 
 
-def _read(data: str, temporal: bool = True):
+def _amount_rules(args: argparse.Namespace) -> dict:
+    return {
+        "max_amount": getattr(args, "max_amount", MAX_AMOUNT),
+        "allow_negative_amounts": getattr(args, "allow_negative_amounts", False),
+    }
+
+
+def _read(data: str, temporal: bool, args: argparse.Namespace):
     from .data import load_transactions
 
     if data.startswith("synthetic:"):
         from .synthetic import generate_transactions
 
         return generate_transactions(int(data.split(":", 1)[1]), seed=0)
-    return load_transactions(data, require_time=temporal, require_amount=temporal)
+    return load_transactions(data, require_time=temporal, require_amount=temporal, **_amount_rules(args))
 
 
 def _train(args: argparse.Namespace) -> int:
     from .app import FraudDetector
 
-    det = FraudDetector(arch=args.arch, target_fpr=args.target_fpr, seed=args.seed)
+    det = FraudDetector(arch=args.arch, target_fpr=args.target_fpr, seed=args.seed, **_amount_rules(args))
     det.fit(
-        _read(args.data, not args.no_time),
+        _read(args.data, not args.no_time, args),
         accounts=args.accounts,
         merchants=args.merchants,
         val_fraction=args.val_fraction,
@@ -128,7 +159,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     det = _detector(args)
-    print(json.dumps(det.evaluate(_read(args.data, det.temporal_)).to_dict()))
+    print(json.dumps(det.evaluate(_read(args.data, det.temporal_, args)).to_dict()))
     return 0
 
 
@@ -137,34 +168,60 @@ def read_done(out: Path) -> set[str]:
     return set(read_records(out, key="id"))
 
 
-def score_file(det, data: str, out: str | Path, batch_size: int = 10000, progress: bool = True) -> dict:
-    """Score ``data`` into ``out`` (JSON lines), resuming; bad rows become lines with an ``error``; returns counts."""
-    from tqdm.auto import tqdm
+def lines_per_id(out: Path) -> Counter:
+    """How many lines ``out`` holds for each id (a torn last line is cut off first)."""
+    read_records(out, key="id")
+    if not out.exists():
+        return Counter()
+    return Counter(json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines())
 
-    from .data import read_frame
+
+def rows_done(ids: np.ndarray, written: Counter) -> np.ndarray:
+    """Rows whose line is already written: the k-th row with an id is done when ``k`` lines hold it.
+
+    Lines are written in input order for each id (a repeated id's first row before its
+    repeats), so counting is exact even when an input repeats an id.
+    """
+    pd = require("pandas", "fraud")
+    series = pd.Series(ids, dtype=object)
+    seen = series.groupby(series, sort=False).cumcount().to_numpy()
+    return seen < series.map(written).fillna(0).to_numpy()
+
+
+def score_file(det, data: str, out: str | Path, batch_size: int = 10000, progress: bool = True) -> dict:
+    """Score ``data`` into ``out`` (JSON lines), resuming; bad rows become lines with an ``error``; returns counts.
+
+    Every row is checked at once first (``FraudDetector.check_rows``); the good rows are scored
+    in chunks of ``batch_size`` (each chunk once, together: a file without the bad rows gets
+    the same scores); each bad row's line (code, message, ``row``) is written with the chunk
+    it falls in, in input order. A second job on the same ``out`` fails with 4004.
+    """
+    from tqdm.auto import tqdm
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame = read_frame(data)
-    if "transaction_id" not in frame.columns:
-        frame["transaction_id"] = [f"row{i}" for i in range(len(frame))]
-    frame["transaction_id"] = frame["transaction_id"].astype(str)
-    done = read_done(out)
-    todo = frame[~frame["transaction_id"].isin(done)]
-    counts = {"total": len(frame), "skipped": len(frame) - len(todo), "scored": 0, "alerts": 0, "errors": 0}
-    bar = tqdm(total=len(todo), unit="txn", desc="score", disable=not progress, dynamic_ncols=True)
-    with open(out, "a", encoding="utf-8") as fh:
-        for start in range(0, len(todo), batch_size):
-            chunk = todo.iloc[start : start + batch_size].reset_index(drop=True)
-            results = det.predict(chunk, errors="record")
-            counts["alerts"] += sum(r.alert for r in results)
-            counts["errors"] += sum(r.error is not None for r in results)
-            counts["scored"] += len(results)
-            fh.write("".join(json.dumps(r.to_dict()) + "\n" for r in results))
-            fh.flush()
-            os.fsync(fh.fileno())
-            bar.update(len(chunk))
-    bar.close()
+    checked = det.check_rows(data)
+    with locked_output(out) as fh:
+        todo = ~rows_done(checked.ids, lines_per_id(out))
+        good = checked.good[todo[checked.good]]
+        bad = np.array([i for i in checked.errors if todo[i]], dtype=np.int64)
+        counts = {"total": len(checked), "skipped": int((~todo).sum()), "scored": 0, "alerts": 0, "errors": 0}
+        bar = tqdm(total=int(todo.sum()), unit="txn", desc="score", disable=not progress, dynamic_ncols=True)
+        chunks = [good[s : s + batch_size] for s in range(0, len(good), batch_size)] or [good]
+        # a bad row goes with the first chunk that reaches past it (the last chunk takes the rest)
+        last = np.array([c[-1] if len(c) else -1 for c in chunks])
+        home = np.minimum(np.searchsorted(last, bad), len(chunks) - 1)
+        for k, chunk in enumerate(chunks):
+            lines = [(int(i), det.failed_row(checked, int(i))) for i in bad[home == k]]
+            if len(chunk):
+                results = det.score(checked.rows(chunk))
+                lines += list(zip(chunk.tolist(), results))
+                counts["scored"] += len(results)
+                counts["alerts"] += sum(r.alert for r in results)
+            counts["errors"] += int((home == k).sum())
+            append_records(fh, [r.to_dict() for _, r in sorted(lines, key=lambda pair: pair[0])])
+            bar.update(len(lines))
+        bar.close()
     return counts
 
 
@@ -177,7 +234,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     det = _detector(args)
-    exp = det.explain(args.transaction_id, _read(args.data, det.temporal_) if args.data else None)
+    exp = det.explain(args.transaction_id, _read(args.data, det.temporal_, args) if args.data else None)
     print(json.dumps(exp.to_dict(), indent=2))
     if args.picture:
         exp.draw().save(args.picture)

@@ -5,10 +5,16 @@ entity (a merchant or another account), ``timestamp``, ``amount``, and optionall
 ``transaction_id``, ``channel``, ``label`` (1 fraud, 0 legitimate, empty unknown) and any
 numeric columns. Rename yours with ``columns={"source": "account_id", ...}``.
 
-Documented handling of bad input (nothing is dropped silently):
+Documented handling of bad input (nothing is dropped silently; ``reading`` covers files):
 
-- missing required column, NaN amount, unparsable timestamp, duplicate transaction id,
-  label outside {0, 1, empty}: ``InvalidInputError`` naming the rows;
+- missing required column, a row without source / destination / transaction id (1201);
+  NaN, missing, non-numeric or infinite amount (1204); a negative amount or one above
+  ``max_amount`` (default 1e12) (1209; ``allow_negative_amounts=True`` accepts refunds);
+  unparsable timestamp (1202); duplicate transaction id (1205); label outside {0, 1, empty}
+  (1207); no rows at all (1210): ``InvalidInputError`` naming the rows;
+- timestamps: a number or a numeric string is unix seconds, any other string a date (ISO
+  8601 or what pandas reads), value by value, so one bad value fails only its own row
+  (an 8-digit ``20240101`` is therefore seconds: write dates with dashes);
 - timestamps out of order: the table is stably sorted by time (ties keep file order) and
   ``TransactionTable.n_reordered`` says how many rows moved; ``order="error"`` raises instead;
 - no ``transaction_id`` column: ids are ``row<i>`` from the row position in the file.
@@ -28,9 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ErrorCode, InvalidInputError, MissingResourceError, ModelFormatError, require
+from ...errors import ErrorCode, InvalidInputError, MissingResourceError, require
+from .reading import ID_COLUMNS, integral_ids, read_frame
 
 STANDARD = ("transaction_id", "source", "destination", "timestamp", "amount", "channel", "label")
+MAX_AMOUNT = 1e12  # default ceiling on one amount (any currency): above it is a typo or a sentinel
 
 
 @dataclass
@@ -91,64 +99,55 @@ class TransactionTable:
         )
 
 
-def read_frame(source: Any):
-    """A pandas DataFrame from a path (.csv, .csv.gz, .parquet), DataFrame, dict or list of dicts."""
-    pd = require("pandas", "fraud")
-    if isinstance(source, pd.DataFrame):
-        return source.reset_index(drop=True)
-    if isinstance(source, dict):
-        return pd.DataFrame(source)
-    if isinstance(source, list):
-        return pd.DataFrame.from_records(source)
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.exists():
-            raise MissingResourceError(
-                ErrorCode.FRAUD_DATA_NOT_FOUND, "transactions file not found", value=str(path), hint="check the path"
-            )
-        name = path.name.lower()
-        if name.endswith(".parquet") or name.endswith(".pq"):
-            require("pyarrow", "fraud")
-            return pd.read_parquet(path)
-        if name.endswith((".csv", ".csv.gz", ".txt")):
-            return pd.read_csv(path)
-        if name.endswith((".jsonl", ".ndjson")):
-            return pd.read_json(path, lines=True)
-    raise ModelFormatError(
-        ErrorCode.FRAUD_UNSUPPORTED_INPUT,
-        "cannot read transactions from this input",
-        value=type(source).__name__ if not isinstance(source, (str, Path)) else str(source),
-        hint="pass a .csv/.csv.gz/.parquet/.jsonl path, a pandas DataFrame, a dict of columns or a list of dicts",
-    )
-
-
 def _rows(mask: np.ndarray, limit: int = 5) -> list[int]:
     return [int(i) for i in np.flatnonzero(mask)[:limit]]
+
+
+def timestamp_seconds(values) -> np.ndarray:
+    """Seconds since the epoch (float64) of each value; ``NaN`` where a value is missing or unparsable.
+
+    Each value is read on its own: a number, or a string that is a number, is unix seconds;
+    any other string is a date (ISO 8601 or another format pandas reads). So one bad value
+    never changes how the others parse.
+    """
+    pd = require("pandas", "fraud")
+    series = pd.Series(values)
+    if pd.api.types.is_numeric_dtype(series):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return _epoch_seconds(pd.to_datetime(series, utc=True))
+    out = np.array(pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan))
+    dates = np.isnan(out) & series.notna().to_numpy()
+    if dates.any():
+        parsed = pd.to_datetime(series[dates].astype(str), utc=True, errors="coerce", format="mixed")
+        out[dates] = _epoch_seconds(parsed)
+    return out
+
+
+def _epoch_seconds(parsed) -> np.ndarray:
+    pd = require("pandas", "fraud")
+    seconds = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)  # NaT -> NaN, any unit
+    return np.array(seconds.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
 def parse_timestamps(values) -> np.ndarray:
     """Seconds since the epoch (float64) from numbers or date strings; raises on any unparsable value."""
     pd = require("pandas", "fraud")
-    series = pd.Series(values)
-    if pd.api.types.is_numeric_dtype(series):
-        out = series.to_numpy(dtype=np.float64)
-    else:
-        if pd.api.types.is_datetime64_any_dtype(series):
-            parsed = pd.to_datetime(series, utc=True)
-        else:
-            parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
-        seconds = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)  # NaT -> NaN, any unit
-        out = np.array(seconds.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    out = timestamp_seconds(values)
     bad = ~np.isfinite(out)
     if bad.any():
         rows = _rows(bad)
+        series = pd.Series(values)
         raise InvalidInputError(
             ErrorCode.FRAUD_BAD_TIMESTAMP,
             f"{int(bad.sum())} timestamp(s) are missing or unparsable, first rows {rows}",
             value=[str(series.iloc[i]) for i in rows],
-            hint="use unix seconds or ISO 8601 dates (2024-05-01T13:45:00Z); fix or drop those rows",
+            hint=TIMESTAMP_HINT,
         )
     return out
+
+
+TIMESTAMP_HINT = "use unix seconds (numbers or numeric strings) or ISO 8601 dates (2024-05-01T13:45:00Z)"
 
 
 def _labels(values) -> np.ndarray:
@@ -173,6 +172,10 @@ def load_transactions(
     require_time: bool = True,
     require_amount: bool = True,
     order: str = "sort",
+    *,
+    max_amount: float = MAX_AMOUNT,
+    allow_negative_amounts: bool = False,
+    labels: bool = True,
 ) -> TransactionTable:
     """Read and validate a transaction table.
 
@@ -183,33 +186,29 @@ def load_transactions(
         require_time: raise when there is no timestamp column (``False`` for graphs without times).
         require_amount: raise when there is no amount column.
         order: ``"sort"`` (stable sort by time, counted in ``n_reordered``) or ``"error"``.
+        max_amount: amounts above it are refused (1209): a typo or a sentinel, never a purchase.
+        allow_negative_amounts: accept negative amounts (refunds, reversals) instead of 1209.
+        labels: read the ``label`` column; ``False`` ignores it (scoring never uses labels).
 
     Returns:
         A ``TransactionTable`` in stream order.
     """
-    frame = read_frame(source)
+    names = [(columns or {}).get(c, c) for c in ID_COLUMNS]
+    frame = read_frame(source, text_columns=names)
     rename = {theirs: ours for ours, theirs in (columns or {}).items()}
-    frame = frame.rename(columns=rename)
-    needed = (
-        ["source", "destination"] + (["timestamp"] if require_time else []) + (["amount"] if require_amount else [])
-    )
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise InvalidInputError(
-            ErrorCode.FRAUD_MISSING_COLUMN,
-            f"transactions lack column(s) {missing}",
-            value=list(frame.columns)[:20],
-            hint="rename yours with columns={'source': 'your_account_column', ...}",
-        )
+    frame = integral_ids(frame.rename(columns=rename))
+    if len(frame) == 0:
+        raise InvalidInputError(ErrorCode.FRAUD_EMPTY_INPUT, "no transactions: the table has no rows", value=0)
+    check_columns(frame, require_time, require_amount)
     n = len(frame)
-    for name in ("source", "destination"):
-        empty = frame[name].isna().to_numpy()
+    for name in ("source", "destination", "transaction_id"):
+        empty = frame[name].isna().to_numpy() if name in frame.columns else np.zeros(n, dtype=bool)
         if empty.any():
             raise InvalidInputError(
                 ErrorCode.FRAUD_MISSING_COLUMN,
                 f"{int(empty.sum())} row(s) have no {name}, first rows {_rows(empty)}",
                 value=name,
-                hint="every transaction needs a source and a destination entity",
+                hint="every transaction needs a source and a destination entity (and an id when the file has ids)",
             )
     ids = (
         frame["transaction_id"].astype(str).to_numpy()
@@ -218,7 +217,7 @@ def load_transactions(
     )
     _check_unique(ids)
     time = parse_timestamps(frame["timestamp"]) if "timestamp" in frame.columns else None
-    amount = _amounts(frame["amount"]) if "amount" in frame.columns else None
+    amount = parse_amounts(frame["amount"], max_amount, allow_negative_amounts) if "amount" in frame.columns else None
     extra = {
         c: frame[c].to_numpy(dtype=np.float32)
         for c in frame.columns
@@ -231,26 +230,72 @@ def load_transactions(
         time=time,
         amount=amount,
         channel=frame["channel"].astype(str).to_numpy(dtype=object) if "channel" in frame.columns else None,
-        label=_labels(frame["label"]) if "label" in frame.columns else None,
+        label=_labels(frame["label"]) if labels and "label" in frame.columns else None,
         extra=extra,
         row=np.arange(n),
     )
     return sort_by_time(table, order)
 
 
-def _amounts(values) -> np.ndarray:
-    pd = require("pandas", "fraud")
-    amount = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(amount)
-    if bad.any():
-        rows = _rows(bad)
+def check_columns(frame, require_time: bool, require_amount: bool) -> None:
+    """Raise 1201 naming the required columns ``frame`` lacks."""
+    needed = ["source", "destination"] + ["timestamp"] * require_time + ["amount"] * require_amount
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
         raise InvalidInputError(
-            ErrorCode.FRAUD_NAN_AMOUNT,
-            f"{int(bad.sum())} amount(s) are NaN, infinite or not numbers, first rows {rows}",
-            value=[str(values.iloc[i]) for i in rows],
-            hint="fill or drop those rows before scoring; NaN amounts are never guessed",
+            ErrorCode.FRAUD_MISSING_COLUMN,
+            f"transactions lack column(s) {missing}",
+            value=list(frame.columns)[:20],
+            hint="rename yours with columns={'source': 'your_account_column', ...}",
         )
+
+
+def amount_values(values) -> np.ndarray:
+    """Amounts as float64: ``NaN`` for missing or non-numeric values, ``inf`` kept for the caller to refuse."""
+    pd = require("pandas", "fraud")
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def amount_out_of_range(amount: np.ndarray, max_amount: float = MAX_AMOUNT, allow_negative: bool = False):
+    """Finite amounts that are refused (1209): above ``max_amount`` or, unless allowed, negative."""
+    finite = np.isfinite(amount)
+    out = finite & (np.abs(amount) > max_amount)
+    if not allow_negative:
+        out |= finite & (amount < 0)
+    return out
+
+
+def parse_amounts(values, max_amount: float = MAX_AMOUNT, allow_negative: bool = False) -> np.ndarray:
+    """Validated amounts: 1204 for missing / non-numeric / infinite, 1209 for negative or above ``max_amount``."""
+    pd = require("pandas", "fraud")
+    values = pd.Series(values)
+    amount = amount_values(values)
+    for bad, code, what, hint in (
+        (~np.isfinite(amount), ErrorCode.FRAUD_NAN_AMOUNT, "NaN, infinite or not numbers", NAN_AMOUNT_HINT),
+        (
+            amount_out_of_range(amount, max_amount, allow_negative),
+            ErrorCode.FRAUD_BAD_AMOUNT,
+            f"negative or above max_amount={max_amount:g}"
+            if not allow_negative
+            else f"above max_amount={max_amount:g}",
+            BAD_AMOUNT_HINT,
+        ),
+    ):
+        if bad.any():
+            rows = _rows(bad)
+            raise InvalidInputError(
+                code,
+                f"{int(bad.sum())} amount(s) are {what}, first rows {rows}",
+                value=[str(values.iloc[i]) for i in rows],
+                hint=hint,
+            )
     return amount
+
+
+NAN_AMOUNT_HINT = "fill or drop those rows before scoring; NaN amounts are never guessed"
+BAD_AMOUNT_HINT = (
+    "fix those rows; refunds: pass allow_negative_amounts=True; larger legitimate amounts: raise max_amount"
+)
 
 
 def _check_unique(ids: np.ndarray) -> None:

@@ -21,7 +21,7 @@ import torch
 
 from ...errors import ErrorCode, InvalidInputError
 from .blend import blend
-from .data import parse_timestamps
+from .data import parse_amounts, parse_timestamps
 from .features import RECEIVED, EntityIndex, encode, side_columns, time_encoding
 from .pipeline import entity_matrix
 from .results import FraudScore, Reason
@@ -142,9 +142,7 @@ class OnlineScorer:
                 ErrorCode.FRAUD_MISSING_COLUMN, f"transaction lacks {missing}", value=sorted(txn), hint="add the fields"
             )
         t = float(parse_timestamps([txn["timestamp"]])[0])
-        amount = float(txn["amount"])
-        if not np.isfinite(amount):
-            raise InvalidInputError(ErrorCode.FRAUD_NAN_AMOUNT, "amount is NaN or infinite", value=txn["amount"])
+        amount = float(parse_amounts([txn["amount"]], det.max_amount, det.allow_negative_amounts)[0])
         src, dst = str(txn["source"]), str(txn["destination"])
         t = max(t, self.t_max)  # documented: an earlier time than the history is scored as the latest
         x = self.features(src, dst, t, amount, txn.get("channel"), txn)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ... import __version__
-from ...core.runtime.bundle import read_bundle, write_bundle
+from ...core.runtime.bundle import load_safetensors_bytes, read_bundle, write_bundle
 from ...errors import ErrorCode, ModelFormatError, require
 from .data import EntityTable, TransactionTable
 from .model import FraudGNN, GNNConfig
@@ -136,7 +136,6 @@ def export(det, path: str | Path, int8: bool = True) -> Path:
 
 def load_into(det, path: str | Path) -> None:
     """Set the fitted attributes of ``det`` from a folder or bundle written by ``save`` / ``export``."""
-    st = require("safetensors.torch", "fraud")
     bundle = read_bundle(path)
     if bundle.manifest.get("application") != "fraud":
         raise ModelFormatError(
@@ -147,7 +146,7 @@ def load_into(det, path: str | Path) -> None:
         )
     f = bundle.files
     cfg = json.loads(f["config.json"])
-    arrays = {k: v.numpy() for k, v in st.load(f["history.safetensors"]).items()}
+    arrays = load_safetensors_bytes(f["history.safetensors"], name="history.safetensors", extra="fraud")
     strings = json.loads(f["history.json"])
     det.history_ = TransactionTable(
         ids=np.asarray(strings["ids"], dtype=object),
@@ -177,7 +176,9 @@ def load_into(det, path: str | Path) -> None:
     det.gnn_config_, det.tree_config_ = GNNConfig(**g), TreeConfig(**cfg["trees"])
     c = det.gnn_config_
     gnn = FraudGNN(cfg["gnn_in_dims"], c.hidden, c.layers, c.conv, c.dropout)
-    gnn.load_state_dict(st.load(f["gnn.safetensors"]))
+    gnn.load_state_dict(
+        load_safetensors_bytes(f["gnn.safetensors"], name="gnn.safetensors", framework="torch", extra="fraud")
+    )
     gnn.eval()
     det.trees_ = booster_from_string(f["trees.txt"].decode())
     det.hybrid_ = booster_from_string(f["hybrid.txt"].decode())

@@ -194,12 +194,17 @@ class QualityInspector(Application):
 
     # ------------------------------------------------------------------ inference
     def predict(self, images: Any, errors: str = "raise") -> list[Inspection]:
-        """Inspect one image or a list of images (paths, PIL, numpy uint8, torch uint8).
+        """Inspect one image or a list of images (paths, file bytes, PIL, numpy, torch).
 
         Args:
-            images: one image or a list mixing the supported kinds; sizes may differ.
+            images: one image or a list mixing the supported kinds; sizes may differ. Pixels
+                are uint8; 16-bit files and uint16 / bool arrays are scaled to 0..255 (see
+                ``images.to_pil`` for every rule, and the 50-million-pixel limit checked
+                before decoding).
             errors: ``"raise"`` (default) raises our error on the first bad image;
-                ``"record"`` returns an ``Inspection`` with ``error`` set and goes on.
+                ``"record"`` returns an ``Inspection`` with ``error`` set and goes on: any
+                failure to read one image (a library's exception too) is that image's
+                coded error, and the other images get the same results as without it.
         """
         self.check_errors_mode(errors)
         self._check_params()
@@ -220,7 +225,10 @@ class QualityInspector(Application):
 
     @staticmethod
     def _decode(item: Any, errors: str) -> Any:
-        """The item as a PIL image, or (``errors="record"``) the error that refused it."""
+        """The item as a PIL image, or (``errors="record"``) the error that refused it.
+
+        ``to_pil`` turns every exception into our coded error, so nothing else is caught here.
+        """
         try:
             return to_pil(item)
         except DeepSeekAppsError as exc:

@@ -47,15 +47,14 @@ def load_model(path: Path, device: str = "cpu", threads: int = 2, backend: str =
             value=str(path),
             hint="expected manifest.json (bundle) or config.json + model.safetensors",
         )
-    from safetensors.torch import load_file
-
+    from ...core.runtime.bundle import load_safetensors_bytes
     from .model import DetectorConfig, build_detector
 
     meta = json.loads((path / "config.json").read_text())
     cfg = DetectorConfig.from_dict(meta["detector"])
     model = build_detector(cfg)
     try:
-        model.load_state_dict(load_file(str(weights)))
+        model.load_state_dict(load_safetensors_bytes(weights.read_bytes(), name=weights.name, framework="torch"))
     except RuntimeError as exc:
         raise ModelFormatError(
             ErrorCode.CHECKPOINT_INVALID,

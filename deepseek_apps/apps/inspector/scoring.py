@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...core.runtime.files import expand_inputs as expand_paths
-from ...core.runtime.jsonl import append_records, read_records
+from ...core.runtime.jsonl import append_records, locked_output, read_records
 from ...datasets.io import IMAGE_SUFFIXES
 
 
@@ -51,37 +51,32 @@ def _annotated_name(path: Path) -> str:
 def score_files(
     inspector, inputs: Iterable[str], out: str | Path, save_annotated: str | Path | None = None, progress: bool = True
 ) -> ScoreSummary:
-    """Score every image in ``inputs`` into ``out`` (JSON lines), resuming a previous run."""
-    from tqdm.auto import tqdm
+    """Score every image in ``inputs`` into ``out`` (JSON lines), resuming a previous run.
 
-    from .images import to_pil
-    from .render import annotate
+    A file that cannot be read (a decompression bomb, a truncated PNG) becomes a line with its
+    coded ``error`` and the job goes on. ``out`` is locked while the job runs: a second job on
+    the same file fails at once with ``OUTPUT_LOCKED`` (4004).
+    """
+    from tqdm.auto import tqdm
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = expand_inputs(inputs)
-    done = read_done(out)
-    todo = [p for p in paths if str(p) not in done]
     annotated_dir = Path(save_annotated) if save_annotated else None
     if annotated_dir:
         annotated_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="img", desc="score", disable=not progress, dynamic_ncols=True)
-    with open(out, "a", encoding="utf-8") as fh:
+    with locked_output(out) as fh:
+        done = read_done(out)
+        todo = [p for p in paths if str(p) not in done]
+        t0 = time.perf_counter()
+        bar = tqdm(total=len(todo), unit="img", desc="score", disable=not progress, dynamic_ncols=True)
         for start in range(0, len(todo), inspector.batch_size):
             batch = todo[start : start + inspector.batch_size]
-            results = inspector.predict([str(p) for p in batch], errors="record")
-            lines = []
-            for path, res in zip(batch, results):
-                res.source = str(path)
-                if annotated_dir and res.error is None:
-                    annotate(to_pil(path), res, inspector.class_names).save(annotated_dir / _annotated_name(path))
-                rec = res.to_dict()
-                done[rec["source"]] = rec
-                lines.append(rec)
+            lines = _score_batch(inspector, batch, annotated_dir)
             append_records(fh, lines)
+            done.update((rec["source"], rec) for rec in lines)
             bar.update(len(batch))
-    bar.close()
+        bar.close()
     elapsed = time.perf_counter() - t0
     summary = ScoreSummary(
         scored_now=len(todo),
@@ -99,6 +94,20 @@ def score_files(
             summary.ng += 1
         summary.per_class.update(d["label"] for d in rec["defects"])
     return summary
+
+
+def _score_batch(inspector, batch: list[Path], annotated_dir: Path | None) -> list[dict]:
+    """The output records of one batch of files (errors recorded per file)."""
+    from .images import to_pil
+    from .render import annotate
+
+    lines = []
+    for path, res in zip(batch, inspector.predict([str(p) for p in batch], errors="record")):
+        res.source = str(path)
+        if annotated_dir and res.error is None:
+            annotate(to_pil(path), res, inspector.class_names).save(annotated_dir / _annotated_name(path))
+        lines.append(res.to_dict())
+    return lines
 
 
 def format_summary(summary: ScoreSummary, class_names: Iterable[str]) -> str:

@@ -50,8 +50,14 @@ class DINRecommender(Application):
         An unknown ``user_id`` with no ``history`` is scored with an empty history and unknown
         user features, so the ranking falls back to what the model learnt about the items
         themselves (``Recommendation.cold_start`` is True). Unknown candidate items are scored
-        by the padding embedding (no item signal) and ``known_item`` is False; unknown items
-        in a given history are ignored.
+        by the padding embedding (no item signal), flagged ``known_item=False`` and ranked
+        after every known item, in the order given; unknown items in a given history are ignored.
+
+    Ids and candidates:
+        Ids are ints or strings and match the catalog's ids either way (``"5"`` is user 5 when
+        the model's user ids are ints; see ``apps/recommender/ids.py``). ``None`` or NaN in
+        ``candidates`` is refused (``CANDIDATES_INVALID``, 1103, with the positions) and
+        repeated candidates are ranked once, at their first position.
 
     Example:
         >>> from deepseek_apps import DINRecommender
@@ -430,7 +436,9 @@ class DINRecommender(Application):
         """Top ``k`` of ``candidates`` (default: every item the user has not clicked) for ``user_id``.
 
         ``history`` (raw item ids, oldest first) replaces the stored clicks, e.g. with
-        behaviour that arrived after training. Returns ``Recommendation``s, best first.
+        behaviour that arrived after training. Returns ``Recommendation``s, best first: known
+        items by score, then unknown ones (``known_item=False``) in the order given. Repeated
+        candidates are ranked once; ``None`` / NaN candidates raise ``InvalidInputError`` (1103).
         """
         check_k(k)
         seen = self._history(user_id, history)

@@ -69,6 +69,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--redis-url", default=None, help="e.g. redis://127.0.0.1:6379/0 (default: in-process cache only)")
     v.add_argument("--max-batch-size", type=int, default=16, help="requests per batched forward pass")
     v.add_argument("--max-latency-ms", type=float, default=2.0, help="how long a request waits for company")
+    v.add_argument("--max-body-bytes", type=int, default=64 * 1024, help="largest request body (413 beyond it)")
+    v.add_argument("--max-id-chars", type=int, default=256, help="longest user / item id accepted")
+    v.add_argument("--max-history-users", type=int, default=100_000, help="users whose history is kept in process")
     v.set_defaults(func=_serve)
 
 
@@ -136,8 +139,7 @@ def _users(spec: str, rec) -> list:
         return list(rec.catalog_.user_ids)
     path = Path(spec)
     raw = path.read_text().split() if path.is_file() else [u for u in spec.split(",") if u]
-    ids = rec.catalog_.user_ids
-    return [ids[i - 1] if (i := rec.catalog_.user_index(u)) else u for u in raw]
+    return [rec.catalog_.canonical_user(u) for u in raw]  # the one id rule of ids.py
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -162,7 +164,7 @@ def _serve(args: argparse.Namespace) -> int:
     from ...errors import require
     from .app import DINRecommender
     from .http import create_app
-    from .serving import RecommendationService
+    from .serving import RecommendationService, ServiceLimits
 
     uvicorn = require("uvicorn", "recommender")
     service = RecommendationService(
@@ -170,6 +172,11 @@ def _serve(args: argparse.Namespace) -> int:
         redis_url=args.redis_url,
         max_batch_size=args.max_batch_size,
         max_latency_ms=args.max_latency_ms,
+        limits=ServiceLimits(
+            max_body_bytes=args.max_body_bytes,
+            max_id_chars=args.max_id_chars,
+            max_history_users=args.max_history_users,
+        ),
     )
     print(f"serving on http://{args.host}:{args.port} (redis: {args.redis_url or 'off'})", file=sys.stderr)
     try:

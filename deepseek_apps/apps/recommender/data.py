@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import ErrorCode, InvalidInputError
+from .ids import canonical_id, missing_rows, refuse_missing, twin
 
 
 @dataclass
@@ -60,6 +61,14 @@ class InteractionLog:
             )
         if n == 0:
             raise InvalidInputError(ErrorCode.DATASET_EMPTY, "the interaction log is empty", value=0)
+        self.check_values()
+
+    def check_values(self) -> None:
+        """Refuse missing ids or timestamps (1106) and timestamps that are not finite numbers (1101), with rows."""
+        where = "the log (0-based positions)"
+        refuse_missing(missing_rows(self.users), "user id", where)
+        refuse_missing(missing_rows(self.items), "item id", where)
+        event_times(self.timestamps)
 
     def __len__(self) -> int:
         return len(self.users)
@@ -81,6 +90,8 @@ class Catalog:
     def __post_init__(self) -> None:
         self._user_index = {u: i + 1 for i, u in enumerate(self.user_ids)}
         self._item_index = {t: i + 1 for i, t in enumerate(self.item_ids)}
+        self._string_users = bool(self.user_ids) and all(isinstance(u, str) for u in self.user_ids)
+        self._string_items = bool(self.item_ids) and all(isinstance(t, str) for t in self.item_ids)
         if self.user_feature_codes is None:
             self.user_feature_codes = np.zeros((len(self.user_ids) + 1, 0), np.int64)
 
@@ -94,10 +105,18 @@ class Catalog:
 
     def user_index(self, raw: Any) -> int:
         """Dense index of a raw user id; 0 when unknown (matches ``"7"`` and ``7`` alike)."""
-        return self._user_index.get(raw, self._user_index.get(_alt(raw), 0))
+        return self._user_index.get(raw, self._user_index.get(twin(raw), 0))
 
     def item_index(self, raw: Any) -> int:
-        return self._item_index.get(raw, self._item_index.get(_alt(raw), 0))
+        return self._item_index.get(raw, self._item_index.get(twin(raw), 0))
+
+    def canonical_user(self, raw: Any) -> Any:
+        """``raw`` as the one key this catalog's users are stored under (``ids.canonical_id``)."""
+        return canonical_id(self._user_index, self._string_users, raw)
+
+    def canonical_item(self, raw: Any) -> Any:
+        """``raw`` as the one key this catalog's items are stored under (``ids.canonical_id``)."""
+        return canonical_id(self._item_index, self._string_items, raw)
 
     def items_index(self, raws) -> np.ndarray:
         return np.fromiter((self.item_index(r) for r in raws), np.int64)
@@ -126,13 +145,32 @@ class Catalog:
         )
 
 
-def _alt(raw: Any) -> Any:
-    """The same id as int or str, so JSON round trips and CLI strings still match."""
-    if isinstance(raw, str):
-        return int(raw) if raw.lstrip("-").isdigit() else raw
-    if isinstance(raw, (int, np.integer)):
-        return str(int(raw))
-    return raw
+def event_times(timestamps: Any) -> np.ndarray:
+    """Timestamps as float64; missing ones refused (1106), non-numeric or infinite ones (1101), with rows."""
+    arr = np.asarray(timestamps)
+    where = "the log (0-based positions)"
+    refuse_missing(missing_rows(arr), "timestamp", where)
+    if arr.dtype.kind == "M":
+        return arr.astype("datetime64[us]").astype(np.int64) / 1e6
+    if arr.dtype.kind in "iufb":
+        out = arr.astype(np.float64)
+    else:
+        out = np.zeros(len(arr), np.float64)
+        for i, v in enumerate(arr.tolist()):
+            try:
+                out[i] = float(v)
+            except (TypeError, ValueError, OverflowError):
+                out[i] = np.inf
+    bad = np.flatnonzero(~np.isfinite(out))
+    refuse_missing(bad[np.isnan(out[bad])], "timestamp", where)  # "nan" strings
+    if len(bad):
+        raise InvalidInputError(
+            ErrorCode.LOG_VALUES,
+            f"{len(bad)} timestamp(s) are not finite numbers: rows {bad[:20].tolist()} of {where}",
+            value=bad[:20].tolist(),
+            hint="timestamps as Unix seconds (or any finite number that orders events)",
+        )
+    return out
 
 
 def _jsonable(ids: list) -> list:
@@ -206,7 +244,7 @@ def _user_sequences(log: InteractionLog, catalog: Catalog) -> tuple[np.ndarray, 
     """CSR (indptr, items) of each user's clicks in time order (stable: ties keep file order)."""
     u = np.fromiter((catalog.user_index(x) for x in log.users.tolist()), np.int64, len(log))
     i = np.fromiter((catalog.item_index(x) for x in log.items.tolist()), np.int64, len(log))
-    ts = np.asarray(log.timestamps, dtype=np.float64)
+    ts = event_times(log.timestamps)
     order = np.lexsort((np.arange(len(log)), ts, u))
     indptr = np.zeros(catalog.n_users + 2, np.int64)
     np.add.at(indptr, u + 1, 1)
@@ -244,6 +282,7 @@ def build_samples(log: InteractionLog, max_len: int = 50, negatives: int = 1, se
             value=(max_len, negatives),
             hint="e.g. max_len=50, negatives=1",
         )
+    log.check_values()  # again: the arrays may have been changed since the log was made
     catalog = build_catalog(log)
     indptr, seqs = _user_sequences(log, catalog)
     rng = np.random.default_rng(seed)

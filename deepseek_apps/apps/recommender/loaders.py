@@ -7,6 +7,11 @@
 - ``amazon``: reviews as JSON lines (``reviewerID, asin, unixReviewTime``) and optional
   product metadata JSON lines (``asin, categories`` or ``category``), plain or ``.gz``.
 
+Ids follow ``ids.py``: a column whose values are all decimal integers (up to 18 digits) is
+read as ints, else as strings. A missing user id, item id or timestamp (``None``, NaN, or an
+empty / ``nan`` / ``null`` / ``na`` cell) is refused with ``LOG_MISSING_VALUES`` (1106) naming
+its rows: data rows counted from 1 (the first row after a CSV header), lines of a JSON file.
+
 Example:
     >>> from deepseek_apps.apps.recommender.loaders import load_log
     >>> log = load_log("../shared/data/movielens_100k", format="movielens")  # doctest: +SKIP
@@ -20,6 +25,7 @@ import ast
 import csv
 import gzip
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +33,7 @@ import numpy as np
 
 from ...errors import ErrorCode, InvalidInputError, MissingResourceError, require
 from .data import InteractionLog
+from .ids import missing_text_rows, parse_int_id, refuse_missing
 
 FORMATS = ("csv", "parquet", "movielens", "amazon")
 REQUIRED = ("user_id", "item_id", "timestamp")
@@ -66,7 +73,13 @@ def load_log(
         return _from_columns(_read_csv(path), user_columns, str(path))
     if fmt == "parquet":
         pq = require("pyarrow.parquet", "recommender")
-        return _from_columns(pq.read_table(path).to_pydict(), user_columns, str(path))
+        try:
+            table = pq.read_table(path)
+        except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise InvalidInputError(
+                ErrorCode.LOG_VALUES, f"the log is not a readable Parquet file ({exc})", value=str(path)
+            ) from exc
+        return _from_columns(table.to_pydict(), user_columns, str(path))
     if fmt == "movielens":
         return load_movielens(path)
     if fmt == "amazon":
@@ -77,33 +90,46 @@ def load_log(
 
 
 def _read_csv(path: Path) -> dict[str, list]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        sample = fh.read(4096)
-        fh.seek(0)
-        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|") if sample else csv.excel
-        rows = list(csv.DictReader(fh, dialect=dialect))
+    """Columns of a CSV / TSV log (delimiter sniffed); a short row's missing cells are ``None``."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            sample = fh.read(4096)
+            fh.seek(0)
+            try:
+                dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|") if sample else csv.excel
+            except csv.Error:  # one column, or nothing to tell the delimiter by
+                dialect = csv.excel
+            rows = list(csv.DictReader(fh, dialect=dialect))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidInputError(
+            ErrorCode.LOG_VALUES, f"the log is not a readable UTF-8 CSV file ({exc})", value=str(path)
+        ) from exc
     if not rows:
         raise InvalidInputError(ErrorCode.DATASET_EMPTY, "the CSV log has no rows", value=str(path))
-    return {k.strip(): [r[k] for r in rows] for k in rows[0]}
+    return {k.strip(): [r[k] for r in rows] for k in rows[0] if k is not None}
 
 
 def _number(values: list, column: str, source: str) -> np.ndarray:
-    try:
-        return np.asarray([float(v) for v in values], np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            ErrorCode.LOG_VALUES,
-            f"column '{column}' must be numeric ({exc})",
-            value=source,
-            hint="timestamps as Unix seconds (or any number that orders events); labels as 0/1",
-        ) from exc
+    out = np.zeros(len(values), np.float64)
+    for row, v in enumerate(values):
+        try:
+            out[row] = float(v)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InvalidInputError(
+                ErrorCode.LOG_VALUES,
+                f"column '{column}' must be numeric; data row {row + 1} holds {str(v)[:40]!r} ({exc})",
+                value=source,
+                hint="timestamps as Unix seconds (or any number that orders events); labels as 0/1",
+            ) from exc
+    return out
 
 
 def _ids(values: list) -> np.ndarray:
-    """Ids as ints when every value is an integer string, else as strings."""
+    """Ids as ints when every value is a decimal integer (``ids.parse_int_id``), else as strings."""
     text = [str(v).strip() for v in values]
-    if all(t.lstrip("-").isdigit() for t in text):
-        return np.asarray([int(t) for t in text], np.int64)
+    ints = [parse_int_id(t) for t in text]
+    if all(i is not None for i in ints):
+        return np.asarray(ints, np.int64)
     return np.asarray(text, dtype=object)
 
 
@@ -116,6 +142,8 @@ def _from_columns(cols: dict[str, list], user_columns: Sequence[str], source: st
             value=sorted(cols),
             hint="name the columns user_id, item_id, timestamp (label, category optional)",
         )
+    for column, name in zip(REQUIRED, ("user id", "item id", "timestamp")):
+        refuse_missing(missing_text_rows(cols[column]), name, source, first_row=1)
     keep = np.ones(len(cols["user_id"]), bool)
     if "label" in cols:
         keep = _number(cols["label"], "label", source) > 0
@@ -142,11 +170,10 @@ def load_movielens(folder: str | Path) -> InteractionLog:
     """MovieLens 100K (``u.data``) or 1M (``ratings.dat``): every rating is a click."""
     folder = Path(folder)
     if (folder / "u.data").exists():
-        raw = np.loadtxt(folder / "u.data", dtype=np.int64, ndmin=2)
+        raw = _movielens_ratings(folder / "u.data", None)
         items_file, users_file, sep = folder / "u.item", folder / "u.user", "|"
     elif (folder / "ratings.dat").exists():
-        lines = (folder / "ratings.dat").read_text(encoding="latin-1").split()
-        raw = np.asarray([[int(x) for x in ln.split("::")] for ln in lines], np.int64)
+        raw = _movielens_ratings(folder / "ratings.dat", "::")
         items_file, users_file, sep = folder / "movies.dat", folder / "users.dat", "::"
     else:
         raise MissingResourceError(
@@ -157,6 +184,35 @@ def load_movielens(folder: str | Path) -> InteractionLog:
         )
     cats, titles = _movielens_items(items_file, sep)
     return InteractionLog(raw[:, 0], raw[:, 1], raw[:, 3], cats, _movielens_users(users_file, sep), titles)
+
+
+def _movielens_ratings(path: Path, sep: str | None) -> np.ndarray:
+    """(N, 4) user, item, rating, timestamp; a line that is not four integers is refused (1101) by number."""
+    if sep is None:  # fast path; the loop below only runs to say which line is bad
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # an empty file: refused below
+                raw = np.loadtxt(path, dtype=np.int64, ndmin=2)
+            if raw.shape[1] == 4 and len(raw):
+                return raw
+        except (ValueError, OverflowError):
+            pass
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="latin-1").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = [parse_int_id(x.strip()) for x in line.split(sep)]
+        if len(parts) != 4 or any(p is None for p in parts):
+            raise InvalidInputError(
+                ErrorCode.LOG_VALUES,
+                f"line {n} of {path.name} is not four integers (user, item, rating, timestamp)",
+                value=line[:80],
+                hint="pass an unmodified MovieLens 100K / 1M folder",
+            )
+        rows.append(parts)
+    if not rows:
+        raise InvalidInputError(ErrorCode.DATASET_EMPTY, "the MovieLens ratings file is empty", value=str(path))
+    return np.asarray(rows, np.int64)
 
 
 def _movielens_items(path: Path, sep: str) -> tuple[dict, dict]:
@@ -204,33 +260,45 @@ def _json_lines(path: Path):
             if not line:
                 continue
             try:
-                yield json.loads(line)
+                rec = json.loads(line)
             except json.JSONDecodeError:
                 try:  # the 2014 dumps are Python literals, not JSON
-                    yield ast.literal_eval(line)
-                except (ValueError, SyntaxError) as exc:
+                    rec = ast.literal_eval(line)
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
                     raise InvalidInputError(
                         ErrorCode.LOG_VALUES, f"line {n} is neither JSON nor a literal", value=str(path)
                     ) from exc
+            if not isinstance(rec, dict):
+                raise InvalidInputError(
+                    ErrorCode.LOG_VALUES, f"line {n} is not a JSON object", value=str(path), hint="one object a line"
+                )
+            yield n, rec
 
 
 def load_amazon(reviews: str | Path, meta: str | Path | None = None) -> InteractionLog:
     """Amazon reviews (JSON lines) as clicks; the product's last listed category is its category."""
-    users, items, ts = [], [], []
-    for rec in _json_lines(Path(reviews)):
+    users, items, ts, lines = [], [], [], []
+    for n, rec in _json_lines(Path(reviews)):
         try:
-            users.append(str(rec["reviewerID"]))
-            items.append(str(rec["asin"]))
-            ts.append(float(rec["unixReviewTime"]))
+            users.append(rec["reviewerID"])
+            items.append(rec["asin"])
+            ts.append(rec["unixReviewTime"])
+            lines.append(n)
         except KeyError as exc:
             raise InvalidInputError(
                 ErrorCode.LOG_COLUMNS,
-                f"review record lacks {exc}",
+                f"review record on line {n} lacks {exc}",
                 value=str(reviews),
                 hint="expected reviewerID, asin and unixReviewTime",
             ) from exc
+    if not users:
+        raise InvalidInputError(ErrorCode.DATASET_EMPTY, "the review file has no records", value=str(reviews))
+    line_of = np.asarray(lines)
+    for values, name in ((users, "user id (reviewerID)"), (items, "item id (asin)"), (ts, "timestamp")):
+        refuse_missing(line_of[missing_text_rows(values)], name, f"{reviews} (line numbers)")
+    times = _number(ts, "unixReviewTime", str(reviews))
     cats, titles = {}, {}
-    for rec in _json_lines(Path(meta)) if meta else ():
+    for _, rec in _json_lines(Path(meta)) if meta else ():
         asin = str(rec.get("asin", ""))
         value = rec.get("categories") or rec.get("category") or []
         if value and isinstance(value[0], list):
@@ -239,4 +307,5 @@ def load_amazon(reviews: str | Path, meta: str | Path | None = None) -> Interact
             cats[asin] = str(value[-1])
         if rec.get("title"):
             titles[asin] = str(rec["title"])
-    return InteractionLog(np.asarray(users, object), np.asarray(items, object), np.asarray(ts), cats, {}, titles)
+    users, items = [str(u) for u in users], [str(i) for i in items]
+    return InteractionLog(np.asarray(users, object), np.asarray(items, object), times, cats, {}, titles)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...core.runtime.bundle import read_bundle
+from ...core.runtime.bundle import load_safetensors_bytes, read_bundle
 from ...errors import ErrorCode, ModelFormatError
 from .data import Catalog
 from .persist import SavedModel
@@ -49,8 +49,6 @@ class OnnxScorer:
 
     @classmethod
     def from_bundle(cls, path: str | Path, threads: int = 1) -> OnnxScorer:
-        from safetensors.numpy import load as load_np
-
         from ...core.runtime.session import OrtSession
 
         bundle = read_bundle(path)
@@ -61,7 +59,9 @@ class OnnxScorer:
                 value=bundle.manifest.get("application"),
                 hint="export one with `deepseek-apps recommender export`",
             )
-        arrays = load_np(bundle.files["catalog.safetensors"])
+        arrays = load_safetensors_bytes(
+            bundle.files["catalog.safetensors"], name="catalog.safetensors", extra="recommender"
+        )
         shared = bundle.files.get("model_shared.onnx")
         return cls(
             OrtSession(bundle.model_bytes, threads=threads),

@@ -77,9 +77,7 @@ def save_model(out: str | Path, saved: SavedModel) -> Path:
 
 
 def load_model(path: str | Path) -> SavedModel:
-    from safetensors.numpy import load_file as load_np
-    from safetensors.torch import load_file
-
+    from ...core.runtime.bundle import load_safetensors_bytes
     from .model import DIN, DINConfig
 
     path = Path(path)
@@ -111,11 +109,20 @@ def load_model(path: str | Path) -> SavedModel:
                 value=str(path / name),
                 hint="the model folder was modified or corrupted; copy or re-train it",
             )
-    arrays = load_np(str(path / "catalog.safetensors"))
+    arrays = load_safetensors_bytes(
+        (path / "catalog.safetensors").read_bytes(), name="catalog.safetensors", extra="recommender"
+    )
     catalog = Catalog.from_dict(config["catalog"], arrays["item_category"], arrays["user_feature_codes"])
     model = DIN(DINConfig.from_dict(config["model"]))
     try:
-        model.load_state_dict(load_file(str(path / "model.safetensors")))
+        model.load_state_dict(
+            load_safetensors_bytes(
+                (path / "model.safetensors").read_bytes(),
+                name="model.safetensors",
+                framework="torch",
+                extra="recommender",
+            )
+        )
     except RuntimeError as exc:
         raise ModelFormatError(
             ErrorCode.RECOMMENDER_CONFIG_INVALID,

@@ -4,12 +4,24 @@ Pure functions of a ``Catalog`` and numpy arrays: ``DINRecommender.recommend`` /
 check the ids, run the model once, then turn the probabilities and attention weights into
 ``Recommendation``s (ranked) or ``ItemScore``s (in the order given).
 
+Candidate lists:
+
+- ``None`` or NaN in a candidate list (or in the items given to ``score``) is refused with
+  ``CANDIDATES_INVALID`` (1103), naming the positions;
+- duplicates are removed before ranking, the first occurrence kept (``5`` and ``"5"`` are the
+  same item when the catalog knows it; see ``ids.py``); ``score`` keeps one result per item given;
+- unknown items (``known_item=False``) are ranked after every known item, in the order given,
+  whatever their score: the model has no signal about them, so the score it gives them
+  (from the padding embedding) says nothing about the item.
+
 Example:
     >>> import numpy as np
     >>> from deepseek_apps.apps.recommender.data import Catalog
     >>> c = Catalog([7], ["a", "b"], ["toys"], np.array([0, 1, 1]))
     >>> item_indices(c, ["b", "zz"], "candidates")
     (['b', 'zz'], array([2, 0]))
+    >>> candidate_set(c, ["zz", "b", "a", "b"], np.zeros(0, np.int64), True)
+    (['zz', 'b', 'a'], array([0, 2, 1]))
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import numpy as np
 
 from ...errors import ErrorCode, InvalidInputError
 from .data import Catalog
+from .ids import missing_positions
 from .results import ItemScore, Recommendation
 
 
@@ -47,6 +60,14 @@ def item_indices(catalog: Catalog, raws: Any, what: str) -> tuple[list, np.ndarr
             hint=f"e.g. {what}=[12, 50, 7]",
         )
     raw = list(raws)
+    missing = missing_positions(raw)
+    if missing:
+        raise InvalidInputError(
+            ErrorCode.CANDIDATES_INVALID,
+            f"{what} hold None or NaN at positions {missing[:20]} (0-based)",
+            value=missing[:20],
+            hint=f"drop the missing entries from {what}",
+        )
     try:
         return raw, catalog.items_index(raw)
     except TypeError as exc:  # an unhashable id, e.g. a nested list
@@ -60,11 +81,35 @@ def candidate_set(
 ) -> tuple[list, np.ndarray]:
     """``candidates`` as (raw ids, indices); ``None`` = every item, minus ``seen`` with ``exclude_seen``."""
     if candidates is not None:
-        return item_indices(catalog, candidates, "candidates")
+        raw, idx = item_indices(catalog, candidates, "candidates")
+        return _first_occurrences(catalog, raw, idx)
     idx = np.arange(1, catalog.n_items + 1)
     if exclude_seen and len(seen):
         idx = idx[~np.isin(idx, seen)]
     return [catalog.item_ids[i - 1] for i in idx], idx
+
+
+def _first_occurrences(catalog: Catalog, raw: list, idx: np.ndarray) -> tuple[list, np.ndarray]:
+    """``raw`` and ``idx`` without repeated items (known: the same index; unknown: the same canonical id)."""
+    if idx.all() and len(np.unique(idx)) == len(idx):  # all known, none repeated: the common case
+        return raw, idx
+    seen: set = set()
+    keep = []
+    for j, (r, i) in enumerate(zip(raw, idx.tolist())):
+        key = ("known", i) if i else ("unknown", catalog.canonical_item(r))
+        if key not in seen:
+            seen.add(key)
+            keep.append(j)
+    if len(keep) == len(raw):
+        return raw, idx
+    return [raw[j] for j in keep], idx[keep]
+
+
+def rank_order(prob: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the top ``k``: known items by probability (ties keep the order given), then unknown ones in order."""
+    known = np.flatnonzero(idx > 0)
+    order = known[np.argsort(-prob[known], kind="stable")]
+    return np.concatenate([order, np.flatnonzero(idx == 0)])[:k]
 
 
 def _category(catalog: Catalog, idx: int) -> str:
@@ -77,8 +122,8 @@ def _weights(att_row: np.ndarray, n_hist: int) -> list[float]:
 
 
 def ranked(catalog: Catalog, raw: list, idx: np.ndarray, hist: np.ndarray, prob, att, k: int) -> list[Recommendation]:
-    """The top ``k`` candidates by probability, best first (ties keep the candidates' order)."""
-    order = np.argsort(-prob, kind="stable")[:k]
+    """The top ``k`` candidates, best first (``rank_order``: unknown items after every known one)."""
+    order = rank_order(np.asarray(prob), np.asarray(idx), k)
     hist_ids = [catalog.item_ids[i - 1] for i in hist]
     return [
         Recommendation(

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ...core.runtime.jsonl import append_records, read_records
+from ...core.runtime.jsonl import append_records, locked_output, read_records
 
 RECORD_KEYS = ("item_id", "score", "rank", "category", "attention", "known_item", "cold_start")
 
@@ -49,11 +49,11 @@ def score_users(rec, users: list, out: str | Path, k: int = 10, progress: bool =
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = read_records(out, key="user_id")
-    todo = [u for u in dict.fromkeys(users) if u not in done]
-    t0 = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="user", desc="score", disable=not progress, dynamic_ncols=True)
-    with open(out, "a", encoding="utf-8") as fh:
+    with locked_output(out) as fh:  # one writer per output (4004 for a second job); done records read under the lock
+        done = read_records(out, key="user_id")
+        todo = [u for u in dict.fromkeys(users) if u not in done]
+        t0 = time.perf_counter()
+        bar = tqdm(total=len(todo), unit="user", desc="score", disable=not progress, dynamic_ncols=True)
         for start in range(0, len(todo), chunk):
             requests = [{"user_id": user, "k": k} for user in todo[start : start + chunk]]
             records = [_record(rec, ranking) for ranking in rec.predict(requests, errors="record")]

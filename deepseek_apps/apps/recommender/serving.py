@@ -6,6 +6,15 @@ user), both with TTLs; (3) the model, through the core ``DynamicBatcher`` so con
 requests share one forward pass. ``record`` appends new behaviour to the user's history and
 invalidates that user's cached results in both levels.
 
+Ids are converted once, where they enter (``recommend``, ``record``, ``history``), to the type
+the model's catalog uses (``ids.py``): ``"5"`` and ``5`` are one user, cached and stored under
+one key. Ids longer than ``ServiceLimits.max_id_chars``, empty ids and ids that are neither
+ints nor strings are refused (``ID_INVALID``, 1105); more than ``max_candidates`` candidates
+in one request are refused (``INPUT_TOO_LARGE``, 1014). The in-process history (behaviour
+recorded without Redis, or while it is down) is an LRU over at most ``max_history_users``
+users, each trimmed to the model's ``max_len_`` clicks, so memory stays flat however many
+distinct users arrive.
+
 Redis is optional and never a single point of failure: every Redis call is guarded, and
 when Redis is unreachable the service answers from the model with the histories it holds
 in process, retries Redis after ``redis_retry_s`` and counts the errors in ``stats()``.
@@ -37,7 +46,8 @@ import numpy as np
 
 from ...core.runtime.batching import DynamicBatcher
 from ...core.runtime.cache import LRUCache
-from ...errors import ErrorCode, RuntimeFailure, require
+from ...errors import ErrorCode, InvalidInputError, RuntimeFailure, require
+from .ids import MAX_ID_CHARS, check_id, is_missing
 from .results import Recommendation
 
 log = logging.getLogger(__name__)
@@ -63,6 +73,34 @@ class ServiceStats:
         return {**asdict(self), "hit_rate": self.hit_rate}
 
 
+@dataclass(frozen=True)
+class ServiceLimits:
+    """Resource limits of the service, each refused with its own code before any work.
+
+    Attributes:
+        max_body_bytes: largest HTTP request body (``REQUEST_TOO_LARGE``, 1104; HTTP 413).
+        max_id_chars: longest user or item id, in characters (``ID_INVALID``, 1105).
+        max_candidates: most candidates in one request (``INPUT_TOO_LARGE``, 1014).
+        max_history_users: users whose recent behaviour is kept in process (least recently
+            used dropped first; Redis, when up, keeps them all under ``history_ttl_s``).
+    """
+
+    max_body_bytes: int = 64 * 1024
+    max_id_chars: int = MAX_ID_CHARS
+    max_candidates: int = 10_000
+    max_history_users: int = 100_000
+
+    def __post_init__(self) -> None:
+        bad = {k: v for k, v in asdict(self).items() if isinstance(v, bool) or not isinstance(v, int) or v < 1}
+        if bad:
+            raise InvalidInputError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"service limits must be positive integers: {bad}",
+                value=bad,
+                hint="e.g. ServiceLimits(max_body_bytes=65536, max_id_chars=256)",
+            )
+
+
 @dataclass
 class _Request:
     user_id: Any
@@ -85,6 +123,7 @@ class RecommendationService:
         redis_retry_s: after a Redis error, answer without Redis for this long before retrying.
         namespace: prefix of every Redis key.
         timeout_s: a request not answered by the model within this raises ``RuntimeFailure`` (4102).
+        limits: ``ServiceLimits`` (request body, id length, candidates, users kept in process).
     """
 
     def __init__(
@@ -99,6 +138,7 @@ class RecommendationService:
         redis_retry_s: float = 1.0,
         namespace: str = "dsa:rec",
         timeout_s: float = 10.0,
+        limits: ServiceLimits | None = None,
     ):
         self.recommender = recommender
         self.redis_url = redis_url
@@ -107,9 +147,11 @@ class RecommendationService:
         self.redis_retry_s = redis_retry_s
         self.namespace = namespace
         self.timeout_s = timeout_s
+        self.limits = limits or ServiceLimits()
         self.cache = LRUCache(lru_size, ttl_s=result_ttl_s)
         self.batcher = DynamicBatcher(self._score_batch, max_batch_size, max_latency_ms, name="recommender-batcher")
-        self._local_history: dict[Any, list] = {}  # behaviour recorded while Redis was down (or without Redis)
+        # behaviour recorded while Redis was down (or without Redis): bounded, least recently used dropped
+        self._local_history = LRUCache(self.limits.max_history_users)
         self._redis = None
         self._redis_down_until = 0.0
         self._redis_errors = 0
@@ -160,9 +202,40 @@ class RecommendationService:
     def _key(self, kind: str, user_id: Any) -> str:
         return f"{self.namespace}:{kind}:{user_id}"
 
+    # ------------------------------------------------------------------ ids, converted once
+    def canonical_user(self, user_id: Any, allow_none: bool = False) -> Any:
+        """``user_id`` checked (1105) and converted to the catalog's id type (``ids.canonical_id``)."""
+        check_id(user_id, "user_id", self.limits.max_id_chars, allow_none=allow_none)
+        return None if user_id is None else self.recommender.catalog_.canonical_user(user_id)
+
+    def canonical_item(self, item_id: Any, what: str = "item_id") -> Any:
+        """``item_id`` checked (1105) and converted to the catalog's id type."""
+        check_id(item_id, what, self.limits.max_id_chars)
+        return self.recommender.catalog_.canonical_item(item_id)
+
+    def _candidates(self, candidates: Sequence | None) -> list | None:
+        """Candidates converted like ids; ``None`` / NaN entries are left for the model to refuse (1103)."""
+        if candidates is None or isinstance(candidates, (str, bytes)) or not isinstance(candidates, Sequence):
+            return candidates  # the model refuses a string or a non-list with 1103
+        limit = self.limits.max_candidates
+        if len(candidates) > limit:
+            raise InvalidInputError(
+                ErrorCode.INPUT_TOO_LARGE,
+                f"{len(candidates)} candidates in one request; the limit is {limit}",
+                value=len(candidates),
+                hint="split the candidates over several requests or raise ServiceLimits.max_candidates",
+            )
+        return [c if is_missing(c) else self.canonical_item(c, "a candidate") for c in candidates]
+
+    @property
+    def local_users(self) -> int:
+        """Users whose history is held in process (at most ``limits.max_history_users``)."""
+        return len(self._local_history)
+
     # ------------------------------------------------------------------ histories
     def history(self, user_id: Any) -> list:
         """The user's history (raw item ids, oldest first): Redis, else in-process, else the model's."""
+        user_id = self.canonical_user(user_id, allow_none=True)
         raw = self._r("lrange", self._key("hist", user_id), 0, -1)
         if raw:
             return [_decode(x) for x in raw]
@@ -179,9 +252,10 @@ class RecommendationService:
 
     def record(self, user_id: Any, item_id: Any) -> None:
         """New behaviour: append ``item_id`` to the user's history and drop the user's cached results."""
+        user_id, item_id = self.canonical_user(user_id), self.canonical_item(item_id)
         max_len = self.recommender.max_len_
         hist = self.history(user_id)[-(max_len - 1) :] + [item_id] if max_len > 1 else [item_id]
-        self._local_history[user_id] = hist
+        self._local_history.put(user_id, hist)
         key = self._key("hist", user_id)
         self._pipe(
             [
@@ -197,6 +271,7 @@ class RecommendationService:
     def recommend(self, user_id: Any, candidates: Sequence | None = None, k: int = 10) -> list[Recommendation]:
         """Top ``k`` for ``user_id`` (cached; computed through the batcher on a miss)."""
         t0 = time.perf_counter()
+        user_id, candidates = self.canonical_user(user_id, allow_none=True), self._candidates(candidates)
         field = _request_hash(candidates, k)
         with self._lock:
             self._counts["requests"] += 1

@@ -80,6 +80,10 @@ class LRUCache:
                 self._drop(next(iter(self._data)))
                 self.stats.evictions += 1
 
+    def __setitem__(self, key: Hashable, value: Any) -> None:
+        """``cache[key] = value``: ``put`` without a tag (evicts the least recently used beyond ``maxsize``)."""
+        self.put(key, value)
+
     def _drop(self, key: Hashable) -> None:
         _, _, tag = self._data.pop(key)
         if tag is not None:

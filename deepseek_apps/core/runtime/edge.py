@@ -23,8 +23,9 @@ from PIL import Image
 
 from ...errors import ErrorCode, InvalidInputError, ModelFormatError
 from .bundle import Bundle, read_bundle
+from .bundle_manifest import validate_manifest
 from .postprocess import select_detections
-from .preprocess import scale_boxes_back, to_model_input
+from .preprocess import decode_image, scale_boxes_back, to_8bit, to_model_input
 from .session import create_session
 
 
@@ -50,7 +51,16 @@ class EdgeDetections:
 
 
 class EdgeRuntime:
-    """Verify a bundle, open it in ONNX Runtime (or OpenVINO) and run pre-processing, model and NMS."""
+    """Verify a bundle, open it in ONNX Runtime (or OpenVINO) and run pre-processing, model and NMS.
+
+    Args:
+        bundle: a bundle ``.zip`` / folder, or a ``Bundle`` already read.
+        threads: inference threads.
+        score_threshold: detections below it are dropped (default: the manifest's).
+        backend: ``"onnxruntime"`` or ``"openvino"``.
+        trusted_keys: public keys the bundle's signature must verify with (None: not checked).
+        key: the AES key of an encrypted bundle (None: ``$DEEPSEEK_APPS_BUNDLE_KEY``).
+    """
 
     backends = ("onnxruntime", "openvino")
 
@@ -60,6 +70,9 @@ class EdgeRuntime:
         threads: int = 2,
         score_threshold: float | None = None,
         backend: str = "onnxruntime",
+        *,
+        trusted_keys: Any = None,
+        key: Any = None,
     ):
         if backend not in self.backends:
             raise InvalidInputError(
@@ -68,7 +81,11 @@ class EdgeRuntime:
                 value=backend,
                 hint=f"use one of: {', '.join(self.backends)}",
             )
-        self.bundle = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
+        if isinstance(bundle, Bundle):
+            self.bundle = bundle
+            validate_manifest(bundle.manifest, bundle.source)  # a Bundle built by hand gets the same checks
+        else:
+            self.bundle = read_bundle(bundle, trusted_keys=trusted_keys, key=key)
         manifest = self.bundle.manifest
         if manifest.get("task") != "detection":
             raise ModelFormatError(
@@ -101,24 +118,26 @@ class EdgeRuntime:
         for p, b, s, lab in zip(pils, boxes, scores, labels):
             b, s, lab = select_detections(b, s, lab, self.score_threshold, self.iou_threshold, self.max_detections)
             b = scale_boxes_back(b, self.size, p.width, p.height)
-            results.append(EdgeDetections(b, s, [self.class_names[int(i)] for i in lab], size=p.size))
+            results.append(EdgeDetections(b, s, self._labels(lab), size=p.size))
         per_image = (time.perf_counter() - t0) * 1000 / max(1, len(pils))
         for r in results:
             r.latency_ms = per_image
         return results
 
+    def _labels(self, indices: np.ndarray) -> list[str]:
+        """Class names of the graph's label indices; an index the manifest has no name for is a coded error."""
+        bad = [int(i) for i in indices if not 0 <= int(i) < len(self.class_names)]
+        if bad:
+            raise ModelFormatError(
+                ErrorCode.BUNDLE_MANIFEST_INVALID,
+                f"the model predicts class {bad[0]} but the manifest names {len(self.class_names)} classes",
+                value=self.bundle.source,
+                hint="class_names does not match the model; re-export the bundle",
+            )
+        return [self.class_names[int(i)] for i in indices]
+
     @staticmethod
     def _open(image: str | Path | Image.Image) -> Image.Image:
         if isinstance(image, Image.Image):
-            return image.convert("RGB")
-        try:
-            with Image.open(image) as im:
-                im.load()
-                return im.convert("RGB")
-        except (OSError, ValueError) as exc:
-            raise InvalidInputError(
-                ErrorCode.IMAGE_UNREADABLE,
-                f"cannot read image ({exc})",
-                value=str(image),
-                hint="pass a readable PNG or JPEG",
-            ) from exc
+            return to_8bit(image).convert("RGB")
+        return decode_image(image)  # size checked before decoding (1005), 16-bit scaled, Pillow errors coded (1001)

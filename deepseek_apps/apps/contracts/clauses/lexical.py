@@ -97,10 +97,10 @@ class LexicalScorer:
     @classmethod
     def from_bytes(cls, vocab: bytes, weights: bytes) -> LexicalScorer:
         """The scorer of ``to_bytes``' two files (JSON and safetensors: no pickle)."""
-        from safetensors.numpy import load
+        from ....core.runtime.bundle import load_safetensors_bytes
 
         meta = json.loads(vocab)
-        tensors = load(weights)
+        tensors = load_safetensors_bytes(weights, name=WEIGHTS_FILE, extra="contracts")
         scorer = cls(**meta["params"])
         scorer.vectorizer_ = scorer._vectorizer(vocabulary=meta["vocabulary"])
         scorer.vectorizer_.idf_ = tensors["idf"]

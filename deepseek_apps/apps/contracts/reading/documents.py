@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from deepseek_apps.errors import ErrorCode, InvalidInputError, MissingResourceError
@@ -76,16 +77,35 @@ def _looks_like_text(data: bytes) -> bool:
     return True
 
 
-def load_source(source: str | Path | bytes, filename: str = "") -> tuple[bytes, str]:
-    """Bytes and a display name for a path or raw bytes."""
+def load_source(source: str | Path | bytes, filename: str = "", limits: ReadLimits | None = None) -> tuple[bytes, str]:
+    """Bytes and a display name for a path or raw bytes.
+
+    Anything else is ``CONTRACT_BAD_SOURCE`` (1313). A .txt file that cannot hold fewer than
+    ``limits.max_characters`` characters (over 4 bytes per character) is refused before it is read.
+    """
     if isinstance(source, bytes | bytearray | memoryview):
         return bytes(source), filename
-    path = Path(source)
-    if not path.is_file():
-        raise MissingResourceError(
-            ErrorCode.FILE_NOT_FOUND, "contract file not found", value=str(path), hint="check the path"
+    if not isinstance(source, str | os.PathLike):
+        raise InvalidInputError(
+            ErrorCode.CONTRACT_BAD_SOURCE,
+            f"cannot read a contract from {type(source).__name__}",
+            value=repr(source),
+            hint="pass a file path, the file's bytes, or a (file name, bytes) pair",
         )
-    return path.read_bytes(), filename or path.name
+    path = Path(source)
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except (OSError, ValueError):  # a name too long or holding a NUL byte: not a path at all
+        size = None
+    if size is None:
+        hint = "check the path"
+        if isinstance(source, str) and ("\n" in source or len(source) > 1024):
+            hint = "this looks like the contract's text: pass it as bytes (text.encode()) with filename='x.txt'"
+        raise MissingResourceError(ErrorCode.FILE_NOT_FOUND, "contract file not found", value=str(path), hint=hint)
+    name = filename or path.name
+    if limits is not None and EXTENSIONS.get(path.suffix.lower()) == "txt":
+        limits.check_characters(size // 4, name, exact=False)
+    return path.read_bytes(), name
 
 
 def read_document(
@@ -102,38 +122,42 @@ def read_document(
     Args:
         source: a path, or the file's bytes (then ``filename`` helps to tell its type).
         filename: name used for type detection by extension and in error messages.
-        limits: page / pixel / zip limits (``ReadLimits()`` by default).
+        limits: page / pixel / zip / character limits (``ReadLimits()`` by default).
         ocr: "auto" (OCR PDF pages without a text layer, and images), "always" or "never".
         ocr_lang: Tesseract language(s), e.g. "eng" or "eng+chi_sim".
         ocr_workers: pages OCR-ed in parallel (each a single-threaded Tesseract process).
 
     Raises:
         InvalidInputError: unsupported type, encrypted/corrupt PDF, zero pages, bad .docx,
-            zip bomb, invalid image, page or pixel limit exceeded (codes 1301-1311).
+            zip bomb, invalid image (a decompression bomb too), page, pixel or character
+            limit exceeded, a source that is neither a path nor bytes (codes 1301-1313).
         MissingResourceError: the file or the OCR engine / language is missing (2301-2302).
     """
     if ocr not in ("auto", "always", "never"):
         raise InvalidInputError(
             ErrorCode.CONTRACT_BAD_OPTION, "unknown ocr mode", value=ocr, hint="use 'auto', 'always' or 'never'"
         )
-    data, name = load_source(source, filename)
+    limits = limits or ReadLimits()
+    data, name = load_source(source, filename, limits)
     if not data:
         raise InvalidInputError(ErrorCode.CONTRACT_EMPTY_INPUT, "the file is empty", value=name, hint="pass a document")
-    limits = limits or ReadLimits()
     kind = detect_kind(data, name)
     ocr_opts = {"mode": ocr, "lang": ocr_lang, "workers": ocr_workers}
     if kind == "pdf":
         from .pdf import read_pdf
 
-        return read_pdf(data, name=name, limits=limits, ocr=ocr_opts)
-    if kind == "docx":
+        document = read_pdf(data, name=name, limits=limits, ocr=ocr_opts)
+    elif kind == "docx":
         from .office import read_docx
 
-        return read_docx(data, name=name, limits=limits)
-    if kind == "image":
+        document = read_docx(data, name=name, limits=limits)
+    elif kind == "image":
         from .office import read_image
 
-        return read_image(data, name=name, limits=limits, ocr=ocr_opts)
-    from .office import read_txt
+        document = read_image(data, name=name, limits=limits, ocr=ocr_opts)
+    else:
+        from .office import read_txt
 
-    return read_txt(data, name=name, limits=limits)
+        document = read_txt(data, name=name, limits=limits)
+    limits.check_characters(len(document.text), name)  # OCR text too, before any extraction
+    return document

@@ -6,7 +6,7 @@ import io
 import zipfile
 from typing import Any
 
-from deepseek_apps.errors import ErrorCode, InvalidInputError, require
+from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError, require
 
 from .pages import Document, ReadLimits, Table, assemble
 
@@ -55,16 +55,20 @@ def read_docx(data: bytes, *, name: str, limits: ReadLimits) -> Document:
         ) from exc
     pages: list[list[str]] = [[]]
     tables: list[Table] = []
+    characters = 0
     for block in word.element.body.iterchildren():
         if block.tag == f"{_W}p":
             text, page_break = _paragraph_text(block)
             pages[-1].append(text)
+            characters += len(text) + 1
             if page_break:
                 pages.append([])
         elif block.tag == f"{_W}tbl":
             rows = _table_rows(block)
             tables.append(Table(page=len(pages), rows=rows))
             pages[-1].extend("\t".join(row) for row in rows)
+            characters += sum(len(cell) + 1 for row in rows for cell in row)
+        limits.check_characters(characters, name)
     _check_pages(len(pages), name, limits)
     header_lines = _header_footer_lines(word)
     doc = assemble([("\n".join(lines), "text") for lines in pages], kind="docx", name=name, tables=tables)
@@ -115,35 +119,53 @@ def _check_pages(n_pages: int, name: str, limits: ReadLimits) -> None:
 
 
 def open_image_frames(data: bytes, name: str, limits: ReadLimits) -> list:
-    """Decode every frame of a PNG / JPEG / (multi-page) TIFF, enforcing the pixel limit."""
-    from PIL import Image, UnidentifiedImageError
+    """Decode every frame of a PNG / JPEG / (multi-page) TIFF, enforcing the pixel limit.
+
+    Each frame's size is checked from its header before it is decoded; a decompression bomb
+    is ``CONTRACT_TOO_MANY_PIXELS`` (1309), any decoder failure ``CONTRACT_IMAGE_INVALID``
+    (1307). 16-bit and float scans are scaled to 8 bits, not clipped (``core.runtime.preprocess``).
+    """
+    from deepseek_apps.core.runtime.preprocess import DECOMPRESSION_BOMB
 
     try:
-        image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError) as exc:
+        return _decode_frames(data, name, limits)
+    except DeepSeekAppsError:
+        raise
+    except DECOMPRESSION_BOMB as exc:
+        raise _too_many_pixels(name, limits, str(exc)) from exc
+    except Exception as exc:  # UnidentifiedImageError, truncated data (OSError), a decoder's own errors
         raise InvalidInputError(
-            ErrorCode.CONTRACT_IMAGE_INVALID, "the file is not a readable image", value=name, hint="pass PNG/JPEG/TIFF"
+            ErrorCode.CONTRACT_IMAGE_INVALID,
+            f"the file is not a readable image ({type(exc).__name__}: {exc})",
+            value=name,
+            hint="pass a PNG, JPEG or TIFF scan; this one may be truncated or damaged",
         ) from exc
+
+
+def _decode_frames(data: bytes, name: str, limits: ReadLimits) -> list:
+    from PIL import Image
+
+    from deepseek_apps.core.runtime.preprocess import to_8bit
+
+    image = Image.open(io.BytesIO(data))
     n_frames = getattr(image, "n_frames", 1)
     _check_pages(n_frames, name, limits)
     frames = []
     for index in range(n_frames):
         image.seek(index)
-        pixels = image.size[0] * image.size[1]
-        if pixels > limits.max_pixels:
-            raise InvalidInputError(
-                ErrorCode.CONTRACT_TOO_MANY_PIXELS,
-                f"the image has more pixels than the limit {limits.max_pixels}",
-                value=f"{name}: {image.size[0]}x{image.size[1]}",
-                hint="downscale it or raise ReadLimits(max_pixels=...)",
-            )
-        try:
-            frames.append(image.convert("L"))
-        except (OSError, SyntaxError) as exc:  # truncated or corrupt pixel data
-            raise InvalidInputError(
-                ErrorCode.CONTRACT_IMAGE_INVALID, f"the image data is corrupt ({exc})", value=name, hint="re-scan it"
-            ) from exc
+        if image.size[0] * image.size[1] > limits.max_pixels:
+            raise _too_many_pixels(name, limits, f"{image.size[0]}x{image.size[1]}")
+        frames.append(to_8bit(image, name).convert("L"))
     return frames
+
+
+def _too_many_pixels(name: str, limits: ReadLimits, size: str) -> InvalidInputError:
+    return InvalidInputError(
+        ErrorCode.CONTRACT_TOO_MANY_PIXELS,
+        f"the image has more pixels than the limit {limits.max_pixels}",
+        value=f"{name}: {size}",
+        hint="downscale it or raise ReadLimits(max_pixels=...)",
+    )
 
 
 def read_image(data: bytes, *, name: str, limits: ReadLimits, ocr: dict[str, Any]) -> Document:
@@ -156,11 +178,13 @@ def read_image(data: bytes, *, name: str, limits: ReadLimits, ocr: dict[str, Any
 
 
 def read_txt(data: bytes, *, name: str, limits: ReadLimits) -> Document:
-    """UTF-8 text (Latin-1 fallback); form feeds separate pages."""
+    """UTF-8 text (Latin-1 fallback); form feeds separate pages; the character limit is checked first."""
+    limits.check_characters(len(data) // 4, name, exact=False)  # UTF-8: at most 4 bytes a character
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
+    limits.check_characters(len(text), name)
     pages = text.split("\f")
     _check_pages(len(pages), name, limits)
     return assemble([(page, "text") for page in pages], kind="txt", name=name)

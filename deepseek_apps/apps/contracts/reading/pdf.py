@@ -81,9 +81,12 @@ def read_pdf(data: bytes, *, name: str, limits: ReadLimits, ocr: dict[str, Any])
                 hint="raise ReadLimits(max_pages=...) or split the file",
             )
         texts, table_pages, scan_pages = [], [], []
+        characters = 0
         for index in range(n_pages):
             text, n_paths = _page_text(pdf[index])
             texts.append(text)
+            characters += len(text)
+            limits.check_characters(characters, name)
             if n_paths >= MIN_TABLE_PATHS:
                 table_pages.append(index)
             needs_ocr = len("".join(text.split())) < MIN_TEXT_CHARS
