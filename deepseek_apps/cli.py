@@ -23,6 +23,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="sign every bundle this command writes with this Ed25519 private key (deepseek-apps keys new)",
     )
     parser.add_argument(
+        "--encrypt",
+        metavar="KEY",
+        default=None,
+        help="encrypt every bundle this command writes (AES-256-GCM key file from `keys new --encryption`)"
+        " and decrypt the bundles it opens with the same key",
+    )
+    parser.add_argument(
         "--trusted-key",
         metavar="PUB",
         action="append",
@@ -215,11 +222,15 @@ def _epochs(args: argparse.Namespace) -> dict:
 
 
 def _bundle_policy(args: argparse.Namespace) -> None:
-    """``--sign`` / ``--trusted-key`` apply to every bundle the command writes or reads (``core.runtime.bundle``)."""
+    """``--sign`` / ``--encrypt`` / ``--trusted-key`` apply to every bundle the command writes or reads."""
     import os
 
-    from .core.runtime.bundle import SIGNING_KEY_ENV, TRUSTED_KEYS_ENV
+    from .core.runtime.bundle import ENCRYPT_KEY_ENV, SIGNING_KEY_ENV, TRUSTED_KEYS_ENV
+    from .core.runtime.encryption import ENV_KEY_FILE
 
+    if args.encrypt:
+        os.environ[ENCRYPT_KEY_ENV] = args.encrypt
+        os.environ[ENV_KEY_FILE] = args.encrypt
     if args.sign:
         os.environ[SIGNING_KEY_ENV] = args.sign
     if args.trusted_key:

@@ -86,8 +86,15 @@ class Application:
         return cls.load(get_model(cls.app_name, name).path, **overrides)
 
     @classmethod
-    def load(cls: type[A], path: str | Path, **overrides: Any) -> A:
-        """Open a folder or bundle written by ``save`` / ``export``; ``overrides`` are constructor arguments."""
+    def load(cls: type[A], path: str | Path, *, trusted_keys: Any = None, key: Any = None, **overrides: Any) -> A:
+        """Open a folder or bundle written by ``save`` / ``export``; ``overrides`` are constructor arguments.
+
+        ``trusted_keys`` (public key files or bytes): the bundle must be signed by one of them
+        (3009 / 3010). ``key``: the AES key of an encrypted bundle (default: the environment,
+        see ``core.runtime.bundle``).
+        """
+        from .runtime.bundle import bundle_policy
+
         if "model_path" in overrides:
             raise InvalidInputError(
                 ErrorCode.INVALID_ARGUMENT,
@@ -96,7 +103,8 @@ class Application:
                 hint=f"call {cls.__name__}.load(path, ...)",
             )
         app = cls(model_path=path, **overrides)  # type: ignore[call-arg]
-        app._load_now()
+        with bundle_policy(trusted_keys, key):
+            app._load_now()
         return app
 
     def _load_now(self) -> None:

@@ -57,3 +57,27 @@ def test_the_environment_policy_reaches_the_python_api(tmp_path, keys, monkeypat
     with pytest.raises(DeepSeekAppsError) as info:
         DINRecommender.load(bundle)
     assert info.value.code == ErrorCode.BUNDLE_SIGNATURE_INVALID
+
+
+def test_load_takes_trusted_keys_and_an_encryption_key(tmp_path, keys, monkeypatch):
+    from deepseek_apps.core.runtime.bundle import ENCRYPT_KEY_ENV
+
+    run("keys", "new", "--out", tmp_path / "aes", "--encryption")
+    aes = tmp_path / "aes/bundle_encryption.key"
+    bundle = tmp_path / "secret.zip"
+    monkeypatch.setenv(SIGNING_KEY_ENV, str(keys / "ours/bundle_signing.key"))
+    monkeypatch.setenv(ENCRYPT_KEY_ENV, str(aes))
+    DINRecommender().export(bundle, int8=False)
+    monkeypatch.delenv(SIGNING_KEY_ENV)
+    monkeypatch.delenv(ENCRYPT_KEY_ENV)
+    ours = keys / "ours/bundle_signing.pub"
+    with pytest.raises(DeepSeekAppsError) as info:
+        DINRecommender.load(bundle, trusted_keys=[ours])  # encrypted: no key, no model
+    assert info.value.code == ErrorCode.KEY_NOT_FOUND
+    loaded = DINRecommender.load(bundle, trusted_keys=[ours], key=aes)
+    assert [r.item_id for r in loaded.recommend(user_id=0, k=3)] == [
+        r.item_id for r in DINRecommender().recommend(user_id=0, k=3)
+    ]
+    with pytest.raises(DeepSeekAppsError) as info:
+        DINRecommender.load(bundle, trusted_keys=[keys / "theirs/bundle_signing.pub"], key=aes)
+    assert info.value.code == ErrorCode.BUNDLE_SIGNATURE_INVALID

@@ -29,7 +29,9 @@ import hashlib
 import json
 import os
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,7 @@ from .bundle_manifest import (
 from .signing import SIGNATURE_FILE, TrustedKey
 
 # keys write_bundle sets itself; a manifest copied from a read bundle may carry them
+ENCRYPT_KEY_ENV = "DEEPSEEK_APPS_ENCRYPT_KEY"  # an AES key file: every write_bundle encrypts
 SIGNING_KEY_ENV = "DEEPSEEK_APPS_SIGNING_KEY"  # a private key file: every write_bundle signs
 TRUSTED_KEYS_ENV = (
     "DEEPSEEK_APPS_TRUSTED_KEYS"  # public key files (os.pathsep-separated): every read_bundle requires one
@@ -146,10 +149,13 @@ def write_bundle(
             None: ``$DEEPSEEK_APPS_SIGNING_KEY`` when set (so every application's ``export``
             signs), else unsigned.
         encryption_key: 32 bytes, base64 text or a key file: encrypts every file with AES-256-GCM.
+            None: ``$DEEPSEEK_APPS_ENCRYPT_KEY`` (a key file) when set, else not encrypted.
     """
     out = Path(out)
     if signing_key is None:
         signing_key = os.environ.get(SIGNING_KEY_ENV) or None
+    if encryption_key is None and os.environ.get(ENCRYPT_KEY_ENV):
+        encryption_key = Path(os.environ[ENCRYPT_KEY_ENV])
     _check_writer_names(files)
     _refuse_key_inside(out, signing_key, "signing key")
     _refuse_key_inside(out, encryption_key, "encryption key")
@@ -281,6 +287,25 @@ def _read_files(entries, manifest: dict, key: Any) -> dict[str, bytes]:
     return files
 
 
+_TRUST: ContextVar[Any] = ContextVar("deepseek_apps_trusted_keys", default=None)
+_KEY: ContextVar[Any] = ContextVar("deepseek_apps_bundle_key", default=None)
+
+
+@contextmanager
+def bundle_policy(trusted_keys: Any = None, key: Any = None) -> Iterator[None]:
+    """Within the block, ``read_bundle`` calls that pass no ``trusted_keys`` / ``key`` use these.
+
+    This is how ``App.load(path, trusted_keys=..., key=...)`` reaches every bundle the
+    application opens, however deep in its loader.
+    """
+    trust_token, key_token = _TRUST.set(trusted_keys), _KEY.set(key)
+    try:
+        yield
+    finally:
+        _TRUST.reset(trust_token)
+        _KEY.reset(key_token)
+
+
 def read_bundle(
     path: str | Path,
     *,
@@ -312,8 +337,12 @@ def read_bundle(
             value=str(path),
             hint="pass a bundle folder or .zip written by `export`",
         )
+    if trusted_keys is None:
+        trusted_keys = _TRUST.get()
     if trusted_keys is None and os.environ.get(TRUSTED_KEYS_ENV):
         trusted_keys = [Path(p) for p in os.environ[TRUSTED_KEYS_ENV].split(os.pathsep) if p]
+    if key is None:
+        key = _KEY.get()
     limits = BundleLimits(max_entry_bytes, max_total_bytes, max_manifest_bytes)
     entries = open_entries(path, limits)
     try:
