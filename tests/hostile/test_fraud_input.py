@@ -22,7 +22,7 @@ from deepseek_apps.apps.fraud.rows import as_frame, check_rows  # noqa: E402
 from deepseek_apps.apps.fraud.synthetic import generate_transactions, to_frame  # noqa: E402
 from deepseek_apps.cli import main  # noqa: E402
 from deepseek_apps.core.runtime.jsonl import locked_output  # noqa: E402
-from deepseek_apps.errors import DeepSeekAppsError  # noqa: E402
+from deepseek_apps.errors import DeepSeekAppsError, ErrorCode  # noqa: E402
 
 N = 40
 
@@ -345,3 +345,18 @@ def test_cli_amount_flags_reach_the_detector(det, frame, tmp_path):
     assert not any(x["error"] for x in _lines(tmp_path / "a.jsonl"))
     assert main([*args, "--out", str(tmp_path / "b.jsonl"), "--max-amount", "50"]) == 0
     assert {x["error"]["code"] for x in _lines(tmp_path / "b.jsonl") if x["error"]} == {1209}
+
+
+def test_inputs_over_the_row_and_byte_limits_are_refused_before_the_work(tmp_path, monkeypatch):
+    from deepseek_apps.apps.fraud import reading
+
+    monkeypatch.setattr(reading, "MAX_ROWS", 3)
+    with pytest.raises(DeepSeekAppsError) as info:
+        reading.read_frame([{"source": "a", "destination": "m"}] * 4)
+    assert info.value.code == ErrorCode.INPUT_TOO_LARGE
+    path = tmp_path / "t.csv"
+    path.write_text("source,destination\na,m\n")
+    monkeypatch.setattr(reading, "MAX_FILE_BYTES", 10)
+    with pytest.raises(DeepSeekAppsError) as info:
+        reading.read_frame(path)
+    assert info.value.code == ErrorCode.INPUT_TOO_LARGE and "split" in info.value.hint

@@ -378,3 +378,25 @@ def test_a_real_server_refuses_a_huge_body_without_reading_it(service):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_one_bad_request_never_fails_the_requests_batched_with_it(rec):
+    """Found by benchmarks/soak.py: a k=0 request failed every request of its batch (400 for all)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = {u: [r.item_id for r in rec.recommend(u, k=3)] for u in range(8)}
+    with RecommendationService(rec, max_batch_size=16, max_latency_ms=50) as service:
+
+        def call(args):
+            user, k = args
+            try:
+                return [r.item_id for r in service.recommend(user, k=k)]
+            except InvalidInputError as exc:
+                return exc.code
+
+        jobs = [(u, 0 if u % 2 else 3) for u in range(8)] * 3  # bad and good requests arrive together
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(call, jobs))
+        assert service.stats().mean_batch > 1  # they really were batched together
+    for (user, k), answer in zip(jobs, answers):
+        assert answer == (1000 if k == 0 else expected[user])

@@ -6,7 +6,10 @@ Documented handling:
 - a file that is empty, holds only whitespace or only a header: 1210 (``FRAUD_EMPTY_INPUT``);
 - a binary file, a file pandas cannot parse (bad CSV quoting, bad JSON, not Parquet, not
   UTF-8), a folder or an extension we do not read: 1211 (``FRAUD_UNREADABLE_FILE``) with a hint;
-- anything else that is not a path, DataFrame, dict or list: 3201.
+- anything else that is not a path, DataFrame, dict or list: 3201;
+- a file over ``MAX_FILE_BYTES`` (2 GiB, checked before reading) or an input over ``MAX_ROWS``
+  (5 million rows) in one call: 1014 (``INPUT_TOO_LARGE``): split it (``fraud score`` resumes,
+  so parts can be scored one after another into the same output).
 
 Id columns (``transaction_id``, ``source``, ``destination``, ``channel`` under the caller's
 names) are read from CSV as the text in the file, so one bad row never changes how the other
@@ -38,6 +41,8 @@ SUFFIXES = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
+MAX_FILE_BYTES = 2 * 1024**3  # a transactions file read in one call
+MAX_ROWS = 5_000_000  # rows read or handed over in one call
 FORMATS_HINT = "write the transactions as UTF-8 .csv / .csv.gz, .parquet or .jsonl (one JSON object per line)"
 
 
@@ -63,6 +68,13 @@ def read_frame(source: Any, text_columns: Iterable[str] = ID_COLUMNS):
             value=type(source).__name__,
             hint="pass a .csv/.csv.gz/.parquet/.jsonl path, a pandas DataFrame, a dict of columns or a list of dicts",
         )
+    if len(frame) > MAX_ROWS:
+        raise InvalidInputError(
+            ErrorCode.INPUT_TOO_LARGE,
+            f"{len(frame):,} rows in one call, over the {MAX_ROWS:,}-row limit",
+            value=len(frame),
+            hint="split the transactions into parts and score them one after another",
+        )
     return integral_ids(frame, text_columns)
 
 
@@ -87,8 +99,16 @@ def read_file(path: Path, text_columns: Iterable[str] = ID_COLUMNS):
             value=str(path),
             hint=FORMATS_HINT,
         )
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise InvalidInputError(ErrorCode.FRAUD_EMPTY_INPUT, "the transactions file is empty", value=str(path))
+    if size > MAX_FILE_BYTES:
+        raise InvalidInputError(
+            ErrorCode.INPUT_TOO_LARGE,
+            f"the transactions file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit",
+            value=str(path),
+            hint="split it into parts and score them one after another into the same --out (the job resumes)",
+        )
     _check_head(path, kind)
     try:
         if kind == "parquet":

@@ -46,7 +46,7 @@ import numpy as np
 
 from ...core.runtime.batching import DynamicBatcher
 from ...core.runtime.cache import LRUCache
-from ...errors import ErrorCode, InvalidInputError, RuntimeFailure, require
+from ...errors import DeepSeekAppsError, ErrorCode, InvalidInputError, RuntimeFailure, require
 from .ids import MAX_ID_CHARS, check_id, is_missing
 from .results import Recommendation
 
@@ -294,6 +294,8 @@ class RecommendationService:
                 value=user_id,
                 hint="raise timeout_s or lower the load (max_batch_size, fewer clients)",
             ) from exc
+        if isinstance(recs, DeepSeekAppsError):
+            raise recs
         self.cache.put((user_id, field), recs, tag=user_id)
         key = self._key("res", user_id)
         self._pipe(
@@ -307,13 +309,19 @@ class RecommendationService:
             self._counts[where] += 1
             self._latencies.append((time.perf_counter() - t0) * 1000)
 
-    def _score_batch(self, requests: list[_Request]) -> list[list[Recommendation]]:
-        """One forward pass for many users: candidates stacked, each row with its user's history."""
+    def _score_batch(self, requests: list[_Request]) -> list[list[Recommendation] | DeepSeekAppsError]:
+        """Each request of the batch on its own forward pass (see ``DINRecommender.recommend_batch``).
+
+        A bad request's error is its own answer: it never fails the requests batched with it.
+        """
         rec = self.recommender
-        if len(requests) == 1:
-            r = requests[0]
-            return [rec.recommend(r.user_id, r.candidates, r.k, history=r.history)]
-        return rec.recommend_batch([(r.user_id, r.candidates, r.k, r.history) for r in requests])
+        out: list[list[Recommendation] | DeepSeekAppsError] = []
+        for r in requests:
+            try:
+                out.append(rec.recommend(r.user_id, r.candidates, r.k, history=r.history))
+            except DeepSeekAppsError as exc:
+                out.append(exc)
+        return out
 
     def stats(self) -> ServiceStats:
         lat = np.asarray(self._latencies) if self._latencies else np.zeros(1)
