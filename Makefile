@@ -52,6 +52,7 @@ bench: setup
 	$(PY) benchmarks/contracts_rules.py  # CUAD field F1 of the contract rules + PDF reading speed, about a minute
 	$(PY) benchmarks/contracts.py  # clause tagger on held-out CUAD (window + span AUPR, TF-IDF baseline), encoder FP32 vs INT8, pages/s; about 10 minutes
 	$(PY) benchmarks/fraud.py  # YelpChi 3 seeds + synthetic 1e4/1e5, about 10 minutes; --big adds 1e6 (about 20 minutes, 12 GB)
+	$(PY) benchmarks/soak.py  # recommender service under 32 clients for 10 minutes + inspector score killed 100 times, about 16 minutes
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check deepseek_apps dashboards tests benchmarks
