@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from . import __version__
-from .core.compress.cli_options import QAT_CHOICES, parse_ratios, print_report
+from .core.compress.cli_options import QAT_CHOICES, add_recovery_options, print_report
 from .errors import DeepSeekAppsError
 
 
@@ -74,30 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--arch", default="resnet18", help="classifier: torchvision architecture name")
     o.add_argument("--weights", default=None, help="classifier: .safetensors weights of --arch")
     o.add_argument("--input-size", type=int, default=224, help="classifier: input side in pixels")
-    o.add_argument("--max-drop", type=float, default=1.0, help="accuracy budget in metric points (mAP x100)")
-    o.add_argument(
-        "--finetune-epochs",
-        type=int,
-        default=None,
-        help="level 3 / QAT: epochs of recovery training (default: inspector 60, classifier 20)",
-    )
-    o.add_argument(
-        "--fold-groupnorm",
-        action="store_true",
-        help="inspector level 3: head GroupNorm -> per-level BatchNorm, folded into the INT8 convs (faster)",
-    )
-    o.add_argument(
-        "--prune-ratios",
-        type=parse_ratios,
-        default=(0.5, 0.35, 0.2),
-        help="level 3: channel pruning ratios to try, most aggressive first (default 0.5,0.35,0.2)",
-    )
-    o.add_argument(
-        "--qat",
-        choices=["auto", "always", "never"],
-        default="auto",
-        help="quantization-aware fine-tuning: auto = only when post-training INT8 misses --max-drop",
-    )
+    add_recovery_options(o, finetune_default="inspector 60, classifier 20")
     o.add_argument("--out", required=True, help="bundle path (.zip or folder)")
     o.set_defaults(func=_optimize)
     from .core.runtime.keys_cli import add_keys_parser

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from ...core.compress.cli_options import QAT_CHOICES, parse_ratios, print_report
+from ...core.compress.cli_options import QAT_CHOICES, add_recovery_options, print_report
 from .cli_use import FORMATS, add_model_argument
 
 
@@ -23,27 +23,7 @@ def add_parser(cmds: argparse._SubParsersAction) -> None:
     o.add_argument("--data", required=True, help="annotated data: calibration, fine-tuning and the metric")
     o.add_argument("--format", default="voc", choices=FORMATS, help="annotation format of --data")
     add_model_argument(o, torch_only=True)
-    o.add_argument("--max-drop", type=float, default=1.0, help="accuracy budget in metric points (mAP x100)")
-    o.add_argument(
-        "--finetune-epochs", type=int, default=None, help="level 3 / QAT: epochs of recovery training (default 60)"
-    )
-    o.add_argument(
-        "--fold-groupnorm",
-        action="store_true",
-        help="level 3: head GroupNorm -> per-level BatchNorm, folded into the INT8 convs (faster)",
-    )
-    o.add_argument(
-        "--prune-ratios",
-        type=parse_ratios,
-        default=(0.5, 0.35, 0.2),
-        help="level 3: channel pruning ratios to try, most aggressive first (default 0.5,0.35,0.2)",
-    )
-    o.add_argument(
-        "--qat",
-        choices=sorted(QAT_CHOICES),
-        default="auto",
-        help="quantization-aware fine-tuning: auto = only when post-training INT8 misses --max-drop",
-    )
+    add_recovery_options(o, finetune_default="60")
     o.add_argument("--out", required=True, help="bundle path (.zip or folder)")
     o.set_defaults(func=run_optimize)
 
