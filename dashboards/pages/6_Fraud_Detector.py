@@ -69,6 +69,29 @@ try:
 except DeepSeekAppsError as exc:  # shown to the user, not swallowed
     st.error(f"Could not open the model: {exc}")
     st.stop()
+
+
+def entity_view(det: FraudDetector) -> None:
+    """Entity models: test-split scores, then one entity's neighbourhood with a relation filter."""
+    graph = det.entity_model_.graph
+    ids = [str(graph.ids[i]) for i in det.split_["test"]]
+    scored = det.score_entities(ids)
+    frame = pd.DataFrame({"id": ids, "score": [s.score for s in scored], "label": graph.label[det.split_["test"]]})
+    st.metric("Test AUPRC", f"{det.evaluate(None).auprc:.3f}", help=f"model: {det.arch_}")
+    st.dataframe(frame.sort_values("score", ascending=False).head(50), hide_index=True)
+    entity = st.selectbox("Entity", frame.sort_values("score", ascending=False)["id"].head(200), key="entity")
+    exp = det.explain(entity)
+    relations = st.multiselect("Relations", exp.relations(), default=exp.relations(), key="relations")
+    st.image(
+        exp.draw(relations=relations), caption="edges coloured by relation; red = high score, ringed = labelled fraud"
+    )
+    st.dataframe(pd.DataFrame([n.to_dict() for n in exp.neighbours if n.relation in relations]), hide_index=True)
+    st.dataframe(pd.DataFrame([r.to_dict() for r in exp.attributes]), hide_index=True)
+
+
+if det.__dict__.get("entity_model_") is not None:
+    entity_view(det)
+    st.stop()
 source = st.radio(
     "Transactions",
     ["Held-out end of the model's stream (labelled)", "Upload a file"],

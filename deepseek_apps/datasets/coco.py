@@ -4,11 +4,16 @@
 ``annotations/*.json`` (``instances_*.json`` preferred). Each ``file_name`` is resolved
 against ``images/``, the JSON's own folder, and (for ``instances_train2017.json``) ``train2017/``.
 Boxes ``[x, y, w, h]`` become ``[x0, y0, x1, y1]``; ``iscrowd=1`` regions are skipped.
+
+A folder with one file per split (``annotations/instances_train2017.json`` +
+``instances_val2017.json``, or Roboflow's ``train/_annotations.coco.json`` + ``valid/...``)
+loads as one data set that keeps that split (``sample.meta["split"]``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +22,7 @@ import numpy as np
 
 from ..errors import ErrorCode, InvalidInputError, MissingResourceError
 from .io import image_size
-from .types import DetectionDataset, DetectionSample
+from .types import DetectionDataset, DetectionSample, split_name
 from .voc import check_box
 
 
@@ -27,6 +32,18 @@ def load_coco(root: str | Path, class_names: Sequence[str] | None = None) -> Det
     Example:
         >>> ds = load_coco("coco/annotations/instances_val2017.json")  # doctest: +SKIP
     """
+    per_split = _split_files(Path(root))
+    if len(per_split) > 1:
+        parts = [(split, load_coco(path, class_names)) for split, path in per_split]
+        names = tuple(class_names) if class_names is not None else parts[0][1].class_names
+        samples = []
+        for split, part in parts:
+            if class_names is None and part.class_names != names:
+                part = load_coco(dict(per_split)[split], names)  # same classes, this file's ids
+            for sample in part.samples:
+                sample.meta["split"] = split
+            samples += part.samples
+        return DetectionDataset(samples, names)
     json_path = _find_json(Path(root))
     data = _read_json(json_path)
     names, label_of = _class_map(data.get("categories", []), class_names, json_path)
@@ -65,6 +82,22 @@ def load_coco(root: str | Path, class_names: Sequence[str] | None = None) -> Det
         sample.boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         sample.labels = np.asarray(labels, dtype=np.int64)
     return DetectionDataset([sample for sample, _, _ in samples.values()], names)
+
+
+def _split_files(root: Path) -> list[tuple[str, Path]]:
+    """``(split, json)`` for a folder holding one annotation file per split, train first."""
+    if not root.is_dir():
+        return []
+    found = {}
+    for path in sorted((root / "annotations").glob("*.json")) if (root / "annotations").is_dir() else []:
+        split = split_name(re.sub(r"\d+$", "", path.stem.removeprefix("instances_")))
+        if split and split not in found:
+            found[split] = path
+    for path in sorted(root.glob("*/_annotations.coco.json")):
+        split = split_name(path.parent.name)
+        if split and split not in found:
+            found[split] = path
+    return sorted(found.items(), key=lambda item: ("train", "val", "test").index(item[0]))
 
 
 def _find_json(root: Path) -> Path:

@@ -17,6 +17,22 @@ NEU_CLASSES: tuple[str, ...] = (
     "scratches",
 )
 
+SPLIT_ALIASES: dict[str, str] = {
+    "train": "train",
+    "training": "train",
+    "trainval": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+}  # folder / file / key names a data set uses for its own split -> our split name
+
+
+def split_name(name: str) -> str | None:
+    """Our split name (train / val / test) for a folder, file or key name, or ``None``."""
+    return SPLIT_ALIASES.get(name.strip().lower())
+
 
 @dataclass(eq=False)
 class DetectionSample:
@@ -25,6 +41,7 @@ class DetectionSample:
     Either ``image`` is held in memory or ``path`` points at a file read on ``load()``,
     so a loader can describe a large folder without decoding every image up front.
     Samples compare by identity: field-wise ``==`` is ambiguous on numpy arrays.
+    ``meta["split"]`` (train / val / test) is set when the data set defines its own split.
     """
 
     image: Image.Image | None
@@ -55,3 +72,13 @@ class DetectionDataset:
 
     def __getitem__(self, index: int) -> DetectionSample:
         return self.samples[index]
+
+    @property
+    def own_splits(self) -> dict[str, int]:
+        """Images per split the data set defines itself (empty when it defines none)."""
+        counts: dict[str, int] = {}
+        for sample in self.samples:
+            split = sample.meta.get("split")
+            if split:
+                counts[split] = counts.get(split, 0) + 1
+        return counts

@@ -6,6 +6,9 @@ Three layouts are recognised under ``root``:
 - ``ANNOTATIONS/`` + ``IMAGES/`` (the NEU-DET copy),
 - images and XML files side by side in one folder.
 
+The data set's own split is kept (``sample.meta["split"]``) when ``ImageSets/Main/`` holds
+``train.txt`` / ``trainval.txt`` / ``val.txt`` / ``test.txt`` (one image stem a line).
+
 Example:
     >>> from deepseek_apps.datasets.voc import load_voc
     >>> ds = load_voc("../shared/data/neu_det")  # doctest: +SKIP
@@ -177,7 +180,28 @@ def load_voc(
         raise InvalidInputError(
             ErrorCode.DATASET_EMPTY, "no annotated images found", value=str(root), hint="check the folder layout"
         )
+    own = _own_splits(root)
+    for sample in samples:
+        split = own.get(sample.name)
+        if split:
+            sample.meta["split"] = split
     return DetectionDataset(samples, names)
+
+
+SPLIT_FILES = (("trainval", "train"), ("train", "train"), ("val", "val"), ("test", "test"))  # later files win
+
+
+def _own_splits(root: Path) -> dict[str, str]:
+    """Image stem -> split from ``ImageSets/Main/*.txt`` (empty when the data set has no split files)."""
+    folder = root / "ImageSets" / "Main"
+    found = {}
+    for file_stem, split in SPLIT_FILES:
+        path = folder / f"{file_stem}.txt"
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.split():
+                    found[line.split()[0]] = split
+    return found
 
 
 def write_voc_sample(root: Path, sample: DetectionSample, class_names: Sequence[str]) -> None:

@@ -5,6 +5,11 @@ line ``class cx cy w h`` normalised to 0..1. One level of sub-folders (``images/
 ``labels/train``) is paired by relative path. An image without a label file has no boxes.
 A segmentation line (``class x1 y1 x2 y2 ...``) becomes the bounding box of its polygon.
 
+The data set's own split is kept (``sample.meta["split"]``): from ``train:`` / ``val:`` /
+``test:`` in ``data.yaml`` when it names them (folders or ``.txt`` image lists; labels found
+by the Ultralytics rule, the last ``images`` path part replaced by ``labels``), else from
+sub-folder names (``train``, ``val`` / ``valid``, ``test``).
+
 Class names come from ``class_names``, else ``classes.txt`` (in ``root`` or ``labels/``), else
 ``names:`` in ``data.yaml`` / ``dataset.yaml``.
 """
@@ -19,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ErrorCode, InvalidInputError, MissingResourceError
-from .io import image_size, list_images
-from .types import DetectionDataset, DetectionSample
+from .io import IMAGE_SUFFIXES, image_size, list_images
+from .types import DetectionDataset, DetectionSample, split_name
 from .voc import check_box
 
 COORD_TOLERANCE = 0.01  # normalised overshoot clipped silently; beyond it the box is refused
@@ -33,8 +38,21 @@ def load_yolo(root: str | Path, class_names: Sequence[str] | None = None) -> Det
         >>> ds = load_yolo("datasets/coco8")  # doctest: +SKIP
     """
     root = Path(root)
+    if not root.is_dir():
+        raise MissingResourceError(
+            ErrorCode.DIRECTORY_NOT_FOUND,
+            "YOLO folder not found",
+            value=str(root),
+            hint="pass the folder that holds images/ and labels/ (or data.yaml)",
+        )
+    listed = _yaml_split_images(root)
+    if listed:
+        names = tuple(class_names) if class_names is not None else _names_on_disk(root)
+        return DetectionDataset(
+            [_sample(path, _label_for(path), path.relative_to(root), names, split) for path, split in listed], names
+        )
     image_dir, label_dir = root / "images", root / "labels"
-    for folder in (root, image_dir, label_dir):
+    for folder in (image_dir, label_dir):
         if not folder.is_dir():
             raise MissingResourceError(
                 ErrorCode.DIRECTORY_NOT_FOUND,
@@ -51,19 +69,90 @@ def load_yolo(root: str | Path, class_names: Sequence[str] | None = None) -> Det
     _refuse_orphan_labels(images, image_dir, label_dir)
     samples = []
     for image_path in images:
-        rel = image_path.relative_to(image_dir).with_suffix("")
-        label_path = label_dir / rel.with_suffix(".txt")
-        boxes, labels = _read_labels(label_path, image_path, len(names)) if label_path.is_file() else ([], [])
-        samples.append(
-            DetectionSample(
-                image=None,
-                boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
-                labels=np.asarray(labels, dtype=np.int64),
-                name=rel.as_posix(),
-                path=image_path,
-            )
-        )
+        rel = image_path.relative_to(image_dir)
+        split = split_name(rel.parts[0]) if len(rel.parts) > 1 else None
+        samples.append(_sample(image_path, label_dir / rel.with_suffix(".txt"), rel, names, split))
     return DetectionDataset(samples, names)
+
+
+def _sample(image_path: Path, label_path: Path, rel: Path, names: tuple, split: str | None) -> DetectionSample:
+    boxes, labels = _read_labels(label_path, image_path, len(names)) if label_path.is_file() else ([], [])
+    return DetectionSample(
+        image=None,
+        boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+        labels=np.asarray(labels, dtype=np.int64),
+        name=rel.with_suffix("").as_posix(),
+        path=image_path,
+        meta={"split": split} if split else {},
+    )
+
+
+def _label_for(image_path: Path) -> Path:
+    """Ultralytics' rule: the last ``images`` part of the path becomes ``labels``, the suffix ``.txt``."""
+    parts = list(image_path.parts)
+    if "images" in parts:
+        at = len(parts) - 1 - parts[::-1].index("images")
+        parts[at] = "labels"
+    return Path(*parts).with_suffix(".txt")
+
+
+def _yaml_split_images(root: Path) -> list[tuple[Path, str]]:
+    """``(image, split)`` for every image ``data.yaml`` lists under train / val / test; empty if it lists none."""
+    yaml_path = next((p for p in (root / "data.yaml", root / "dataset.yaml") if p.is_file()), None)
+    if yaml_path is None:
+        return []
+    keys = _yaml_keys(yaml_path)
+    declared = Path(str(keys.get("path") or "."))  # an absolute path from the author's machine falls back to root
+    base = root / declared if not declared.is_absolute() else declared if declared.is_dir() else root
+    listed: dict[Path, str] = {}
+    for key in ("train", "val", "test"):
+        entries = keys.get(key)
+        if not entries:
+            continue
+        for entry in entries if isinstance(entries, list) else [entries]:
+            for image in _split_entry_images(str(entry), base, root, yaml_path, key):
+                if image in listed and listed[image] != key:
+                    raise InvalidInputError(
+                        ErrorCode.DETECTOR_SPLIT_INVALID,
+                        f"image {image.name} is listed in both '{listed[image]}' and '{key}' of {yaml_path.name}",
+                        value=str(image),
+                        hint="give each split its own images, or remove train:/val:/test: to split at random",
+                    )
+                listed[image] = key
+    return sorted(((path, split) for path, split in listed.items()), key=lambda item: str(item[0]))
+
+
+def _split_entry_images(entry: str, base: Path, root: Path, yaml_path: Path, key: str) -> list[Path]:
+    """Images of one ``train:`` / ``val:`` / ``test:`` entry: a folder (searched recursively) or a ``.txt`` list."""
+    candidates = [base / entry, root / entry, root / entry.lstrip("./")]  # Roboflow writes ../train/images
+    found = next((c for c in candidates if c.exists()), None)
+    if found is None:
+        raise InvalidInputError(
+            ErrorCode.DETECTOR_SPLIT_INVALID,
+            f"'{key}: {entry}' in {yaml_path.name} names no folder or list under {root}",
+            value=entry,
+            hint="fix the path in data.yaml (relative to its 'path:' or to the data set folder)",
+        )
+    if found.is_file():
+        lines = [line.strip() for line in found.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [p if p.is_absolute() else (found.parent / p).resolve() for p in map(Path, lines)]
+    return sorted(p for p in found.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def _yaml_keys(path: Path) -> dict:
+    """Top-level keys of ``data.yaml`` (PyYAML when installed, else ``key: value`` scalars)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        import yaml
+    except ImportError:
+        return {m.group(1): _scalar(_strip_comment(m.group(2))) for m in re.finditer(r"(?m)^(\w+)\s*:\s*(\S.*)$", text)}
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(
+            ErrorCode.ANNOTATION_INVALID, f"cannot parse YAML ({exc})", value=str(path), hint="fix data.yaml"
+        ) from exc
+    return data if isinstance(data, dict) else {}
 
 
 def _images_under(image_dir: Path) -> list[Path]:

@@ -103,7 +103,14 @@ def analyze_one(parser, path: Path) -> dict[str, Any]:
         return {"file": str(path), "ok": False, "error": exc.to_dict()}
 
 
-def analyze_files(parser, inputs: Iterable[str | Path], out: str | Path, progress: bool = True) -> BatchSummary:
+def analyze_files(
+    parser,
+    inputs: Iterable[str | Path],
+    out: str | Path,
+    progress: bool = True,
+    engine: str = "local",
+    **ray_options: Any,
+) -> BatchSummary:
     """Analyse every contract in ``inputs`` into ``out`` (JSON lines), resuming a previous run.
 
     Args:
@@ -111,17 +118,40 @@ def analyze_files(parser, inputs: Iterable[str | Path], out: str | Path, progres
         inputs: files, folders and glob patterns (see ``expand_inputs``).
         out: the JSON-lines file; lines of files already in it are kept and those files skipped.
         progress: show a tqdm bar with rate and ETA.
+        engine: ``"ray"`` analyses the files on a Ray cluster (``ray_options``: ``address``,
+            ``workers``, ``batch_size`` files per part) into ``out`` as a folder of JSON-lines parts.
 
     Raises:
         InvalidInputError: no input at all, or a glob that matched nothing.
         RuntimeFailure: ``OUTPUT_LOCKED`` (4004) when another job is writing ``out``.
     """
-    from tqdm.auto import tqdm
+    from deepseek_apps.core.scale.session import check_engine
 
     paths = contract_paths(inputs)
     prepare(parser)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if check_engine(engine) == "ray":
+        from .ray_adapter import analyze_on_ray
+
+        done, analysed_now, seconds = analyze_on_ray(parser, paths, out, prepare, analyze_one, progress, **ray_options)
+    else:
+        done, analysed_now, seconds = _analyze_local(parser, paths, out, progress)
+    summary = BatchSummary(
+        total=len(paths), analysed_now=analysed_now, skipped=len(paths) - analysed_now, seconds=seconds
+    )
+    for path in paths:
+        if done[str(path)]["ok"]:
+            summary.ok += 1
+        else:
+            summary.failed += 1
+    return summary
+
+
+def _analyze_local(parser, paths: list[Path], out: Path, progress: bool) -> tuple[dict, int, float]:
+    """``(records by file, files analysed now, seconds)``: the job in this process, into one JSON-lines file."""
+    from tqdm.auto import tqdm
+
     with locked_output(out) as fh:
         done = read_records(out, key="file")
         todo = [p for p in paths if str(p) not in done]
@@ -134,12 +164,4 @@ def analyze_files(parser, inputs: Iterable[str | Path], out: str | Path, progres
             done[record["file"]] = record
             bar.update(1)
         bar.close()
-    summary = BatchSummary(
-        total=len(paths), analysed_now=len(todo), skipped=len(paths) - len(todo), seconds=time.perf_counter() - started
-    )
-    for path in paths:
-        if done[str(path)]["ok"]:
-            summary.ok += 1
-        else:
-            summary.failed += 1
-    return summary
+    return done, len(todo), time.perf_counter() - started

@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from deepseek_apps.core.scale.options import add_engine_options, engine_options
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("contracts", help="contract parsing: parties, dates, money, terms, law (ContractParser)")
@@ -38,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--legal-terms", default=None, help="JSON glossary extending the shipped legal terms")
     _clause_options(a)
     a.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_engine_options(a)
     a.set_defaults(func=_analyze)
     d = cmds.add_parser("demo", help="generate contracts (PDF, DOCX, scan), analyse and check them vs ground truth")
     d.add_argument("--out", default="demo_out", help="folder for the samples and contracts_analysis.jsonl")
@@ -93,7 +96,10 @@ def _analyze(args: argparse.Namespace) -> int:
     try:
         if args.out is None:
             return _analyze_to_stdout(args)
-        summary = analyze_files(_parser(args), args.files, args.out, progress=not args.no_progress)
+        ray = {"batch_size": args.batch_size} if args.engine == "ray" else {}
+        summary = analyze_files(
+            _parser(args), args.files, args.out, progress=not args.no_progress, **engine_options(args), **ray
+        )
     except MissingResourceError as exc:
         if exc.code not in (ErrorCode.DEFAULT_MODEL_MISSING, ErrorCode.DIRECTORY_NOT_FOUND):
             raise

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ...core.device import add_device_options
+
 
 def add_commands(cmds: argparse._SubParsersAction) -> None:
     """Register ``train``, ``evaluate`` and ``export`` under ``deepseek-apps contracts``."""
@@ -24,6 +26,7 @@ def add_commands(cmds: argparse._SubParsersAction) -> None:
     t.add_argument("--neg-ratio", type=float, default=0.5, help="clause-free windows per clause window")
     t.add_argument("--rank", type=int, default=16, help="LoRA rank")
     t.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
+    add_device_options(t)  # --device, --precision
     t.add_argument("--max-steps", type=int, default=None, help="stop after this many batches (quick runs)")
     t.add_argument("--init", default=None, help="continue from a model folder ('default' = the shipped model)")
     t.add_argument("--lr", type=float, default=5e-4, help="adapter learning rate (heads: 4x)")
@@ -63,6 +66,7 @@ def _train(args: argparse.Namespace) -> int:
     parser = ContractParser().fit(
         args.data, val_fraction=args.val_fraction, seed=args.seed, epochs=args.epochs, progress=not args.no_progress,
         neg_ratio=args.neg_ratio, rank=args.rank, max_steps=args.max_steps, init=args.init, lr=args.lr,
+        device=args.device, precision=args.precision,
     )  # fmt: skip
     out = parser.save(args.out)
     print(json.dumps({"out": str(out), **parser.metrics_}))

@@ -53,7 +53,7 @@ def _words(name: str) -> str:
 
 
 def _dump(value):
-    return value.model_dump() if hasattr(value, "model_dump") else value
+    return value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
 
 
 def truth_check(analysis: ContractAnalysis, contract: SyntheticContract) -> list[tuple[str, str, bool]]:

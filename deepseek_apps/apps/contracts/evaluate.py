@@ -143,13 +143,14 @@ def score_fields(pairs: list[tuple[ContractAnalysis, dict]]) -> dict[str, dict]:
     for analysis, row in pairs:
         for field, kind in DATE_FIELDS.items():
             raw = _answer(row.get(f"{field}-Answer"))
-            gold = parse_date(raw) if raw else None
+            gold = parse_date(raw, day_first=False) if raw else None  # EDGAR filings: numeric dates month-first
             if raw and gold is None:
                 continue  # "Perpetual" and the like: not a date to extract
             _count(counts[field], getattr(analysis.dates, kind), gold, lambda p, g: p == g)
         for field, (kind, column) in DURATION_FIELDS.items():
             raw = _answer(row.get(column, row.get(f"{field}-Answer")))
             gold = parse_duration(raw) if raw else None
+            gold = gold.model_dump() if gold is not None else None
             if raw and gold is None:
                 continue  # "perpetual" and the like
             found = analysis.facts_of("DURATION", kind)

@@ -13,6 +13,7 @@ import re
 
 from .results import Evidence, Fact, Party, Relation
 
+SENTENCE_REACH = 600  # characters looked back from an amount for its payment sentence
 _PAY = re.compile(r"\b(?:shall|will|must|agrees?\s+to)\s+(?:promptly\s+)?(?:pay|reimburse|remit)\b", re.IGNORECASE)
 
 
@@ -37,7 +38,8 @@ def payments(text: str, parties: list[Party], money: list[Fact]) -> list[Relatio
     found = []
     for fact in money:
         start = fact.evidence.start
-        sentence_start = max(text.rfind(". ", 0, start), text.rfind("\n\n", 0, start), 0)
+        reach = max(0, start - SENTENCE_REACH)  # bounded: a text without full stops must not cost O(n) per amount
+        sentence_start = max(text.rfind(". ", reach, start), text.rfind("\n\n", reach, start), reach)
         sentence = text[sentence_start:start]
         verbs = list(_PAY.finditer(sentence))
         if not verbs:
@@ -74,7 +76,7 @@ def relations(text: str, parties: list[Party], facts: list[Fact]) -> list[Relati
     }
     if durations["renewal_term"] is not None:
         evidence = (durations["term"] or durations["renewal_term"]).evidence
-        value = {k: (f.value.model_dump() if f else None) for k, f in durations.items()}
+        value = {k: (f.value.model_dump(exclude_none=True) if f else None) for k, f in durations.items()}
         found.append(
             Relation(kind="term_renewal_notice", subject="contract", object=None, value=value, evidence=evidence)
         )

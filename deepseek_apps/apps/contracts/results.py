@@ -34,13 +34,19 @@ class Evidence(BaseModel):
 
 
 class Money(BaseModel):
+    """An amount in ``currency``; a range ("$1-2 million") has its upper end in ``amount_high``."""
+
     amount: float
     currency: str = Field(description="ISO 4217 code")
+    amount_high: float | None = Field(None, description="upper end of a range; None for one amount")
 
 
 class Duration(BaseModel):
+    """A whole number of units; ``days`` says "business" or "calendar" when the contract does."""
+
     value: int
     unit: Literal["day", "week", "month", "year"]
+    days: Literal["calendar", "business"] | None = None
 
 
 class Fact(BaseModel):
@@ -55,6 +61,11 @@ class Fact(BaseModel):
     value: Money | Duration | float | str | None = None
     evidence: Evidence
     derived: bool = Field(False, description="computed from other facts (e.g. expiration = effective + term)")
+    uncertain: str | None = Field(
+        None,
+        description="why the value is doubtful (e.g. a date that reads day-first and month-first, words and "
+        "figures that disagree); None when the text settles it. An ambiguous date has value None.",
+    )
     source: Literal["rules"] = "rules"
 
 
@@ -156,7 +167,8 @@ class ContractAnalysis(BaseModel):
         lines += ["", f"Governing law: {'; '.join(self.governing_law) or 'not found'}", "", "## Facts", ""]
         lines += ["| label | kind | value | page | evidence |", "|---|---|---|---|---|"]
         for fact in self.facts:
-            value = fact.value.model_dump() if isinstance(fact.value, BaseModel) else fact.value
+            value = fact.value.model_dump(exclude_none=True) if isinstance(fact.value, BaseModel) else fact.value
+            value = f"{value} (uncertain: {fact.uncertain})" if fact.uncertain else value
             text = " ".join(fact.evidence.text.split()).replace("|", "\\|")
             lines.append(f"| {fact.label} | {fact.kind or ''} | {value} | {fact.evidence.page} | {text} |")
         if self.clauses:

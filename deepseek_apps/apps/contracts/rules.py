@@ -24,18 +24,21 @@ from .normalize import (
     DATE_PATTERN,
     DEFAULT_CURRENCIES,
     DURATION_PATTERN,
+    PERCENT_PATTERN,
     add_duration,
-    duration_value,
+    date_order,
+    decimal_separator,
+    duration_of,
+    money_of,
     money_pattern,
     normalize_jurisdiction,
-    parse_date,
-    parse_money,
+    percent_of,
+    read_date,
 )
 from .parties import find_definitions, find_parties, preamble
 from .reading.pages import Document
-from .results import Definition, Duration, Evidence, Fact, KeyDates, Money, Party
+from .results import Definition, Evidence, Fact, KeyDates, Party
 
-PERCENT_PATTERN = re.compile(r"\b\d{1,3}(?:\.\d+)?\s?(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)
 _LAW_PREFIX = (
     r"(?:the\s+)?(?:(?:state|commonwealth|province|republic|kingdom|people's\s+republic|federal\s+republic)\s+of\s+)?"
 )
@@ -86,15 +89,26 @@ def date_kind(text: str, start: int, end: int, cues: dict[str, list[str]], in_pr
     return "other"
 
 
-def find_dates(doc: Document, terms: LegalTerms) -> list[Fact]:
+def find_dates(doc: Document, terms: LegalTerms, governing_law: list[str] = ()) -> list[Fact]:
+    """Dates with their kind; numeric ones read day-first or month-first as the document shows
+    (``date_order``), and an ambiguous one kept with value None and ``uncertain`` saying why."""
     head_end = len(preamble(doc.text))
+    day_first, evidence = date_order(doc.text, governing_law)
     facts = []
     for match in DATE_PATTERN.finditer(doc.text):
-        iso = parse_date(match.group(0))
-        if iso is None:
+        reading = read_date(match.group(0), day_first)
+        if reading is None:
             continue
+        uncertain = reading.uncertain
+        if reading.value is None:
+            uncertain = f"{uncertain}; {evidence}"
         kind = date_kind(doc.text, match.start(), match.end(), terms.date_cues, match.start() < head_end)
-        facts.append(Fact(label="DATE", kind=kind, value=iso, evidence=_evidence(doc, match.start(), match.end())))
+        facts.append(
+            Fact(
+                label="DATE", kind=kind, value=reading.value, uncertain=uncertain,
+                evidence=_evidence(doc, match.start(), match.end()),
+            )
+        )  # fmt: skip
     return facts
 
 
@@ -125,26 +139,32 @@ def _mentions_renewal(text: str, start: int, cues: list[str], reach: int = 300) 
 def find_durations(doc: Document, terms: LegalTerms) -> list[Fact]:
     facts = []
     for match in DURATION_PATTERN.finditer(doc.text):
-        value = duration_value(match)
-        if value is None or value["unit"] not in ("day", "week", "month", "year"):
+        reading = duration_of(match)
+        if reading is None:
             continue
         kind = duration_kind(doc.text, match.start(), terms.duration_cues)
         evidence = _evidence(doc, match.start(), match.end())
-        facts.append(Fact(label="DURATION", kind=kind, value=Duration(**value), evidence=evidence))
+        facts.append(
+            Fact(label="DURATION", kind=kind, value=reading.value, uncertain=reading.uncertain, evidence=evidence)
+        )
     return facts
 
 
 def find_money_and_percents(doc: Document, terms: LegalTerms) -> list[Fact]:
+    """Amounts (ranges, words) and percentages; figures read with the document's decimal separator."""
     currencies = {**DEFAULT_CURRENCIES, **terms.currencies}
+    decimal, _ = decimal_separator(doc.text)
     facts = []
-    for match in money_pattern(currencies).finditer(doc.text):
-        parsed = parse_money(match.group(0), currencies)
-        if parsed:
-            money = Money(amount=parsed[0], currency=parsed[1])
-            facts.append(Fact(label="MONEY", value=money, evidence=_evidence(doc, match.start(), match.end())))
+    for match in money_pattern(tuple(currencies.items())).finditer(doc.text):
+        reading = money_of(match, currencies, decimal)
+        if reading is not None:
+            evidence = _evidence(doc, match.start(), match.end())
+            facts.append(Fact(label="MONEY", value=reading.value, uncertain=reading.uncertain, evidence=evidence))
     for match in PERCENT_PATTERN.finditer(doc.text):
-        value = float(re.match(r"\d+(?:\.\d+)?", match.group(0))[0])
-        facts.append(Fact(label="PERCENT", value=value, evidence=_evidence(doc, match.start(), match.end())))
+        reading = percent_of(match, decimal)
+        if reading is not None and reading.value is not None:
+            evidence = _evidence(doc, match.start(), match.end())
+            facts.append(Fact(label="PERCENT", value=reading.value, uncertain=reading.uncertain, evidence=evidence))
     return facts
 
 
@@ -213,8 +233,9 @@ _EFFECTIVE_AS_SIGNED = re.compile(
 
 def key_dates(dates: list[Fact], term: Fact | None, head_end: int = 0, text: str = "") -> tuple[KeyDates, list[Fact]]:
     """The agreement / effective / expiration dates, deriving expiration = start + term if needed."""
+    complete = [f for f in dates if f.value and f.value[0].isdigit()]  # not ambiguous, not "--03-03"
     first = {
-        kind: next((f for f in dates if f.kind == kind), None) for kind in ("agreement", "effective", "expiration")
+        kind: next((f for f in complete if f.kind == kind), None) for kind in ("agreement", "effective", "expiration")
     }
     if first["agreement"] is None and first["effective"] is not None and first["effective"].evidence.start < head_end:
         first["agreement"] = first["effective"]  # "entered into effective as of <date>": also the agreement date
@@ -236,9 +257,9 @@ def key_dates(dates: list[Fact], term: Fact | None, head_end: int = 0, text: str
 
 def extract(doc: Document, terms: LegalTerms) -> RuleResult:
     """Every rule-based fact of ``doc`` with its evidence."""
-    dates = find_dates(doc, terms)
-    durations = find_durations(doc, terms)
     laws = find_governing_law(doc, terms)
+    dates = find_dates(doc, terms, [f.value for f in laws])
+    durations = find_durations(doc, terms)
     term = contract_term(doc.text, durations)
     dates_summary, derived = key_dates(dates, term, len(preamble(doc.text)), doc.text)
     parties = [

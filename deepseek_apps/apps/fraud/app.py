@@ -23,6 +23,7 @@ from ...errors import DeepSeekAppsError, ErrorCode, InvalidInputError, ModelForm
 from .blend import ARCHS
 from .calibrate import FraudMetrics, evaluate_scores, threshold_for_fpr
 from .data import MAX_AMOUNT, EntityTable, TransactionTable, load_entities, load_transactions
+from .entities import facade as entity_task
 from .fitting import calibrate, train_models
 from .model import GNNConfig
 from .pipeline import Inputs, build_inputs, split_rows
@@ -61,6 +62,8 @@ class FraudDetector(Application):
         top_reasons: reasons kept per score.
         max_amount: amounts above it are refused (1209) when fitting and scoring (default 1e12).
         allow_negative_amounts: accept negative amounts (refunds); by default they are refused (1209).
+        task: ``None`` / ``"transactions"`` (the above), or ``"entities"`` / an ``EntityTask``: fraudulent
+            entities of an attributed multi-relation graph, ``fit(nodes, edges)`` (see ``entities/``).
 
     Fitted attributes: ``arch_`` (also ``model_``), ``threshold_``, ``thresholds_`` (per
     architecture), ``target_fpr_``, ``metrics_`` (the training report), ``history_``,
@@ -89,6 +92,7 @@ class FraudDetector(Application):
         seed: int = 0,
         max_amount: float = MAX_AMOUNT,
         allow_negative_amounts: bool = False,
+        task: Any = None,
     ):
         self.model_path = model_path
         self.arch = arch
@@ -103,6 +107,7 @@ class FraudDetector(Application):
         self.seed = seed
         self.max_amount = max_amount
         self.allow_negative_amounts = allow_negative_amounts
+        self.task = task
 
     # ---------------------------------------------------------------- checks and accessors
     def _check_arch(self) -> str | None:
@@ -194,9 +199,12 @@ class FraudDetector(Application):
             self, with ``metrics_`` (validation and test metrics of every model), ``arch_``
             (the one used), ``threshold_``.
         """
-        arch = self._check_arch() or "auto"
-        for name in (*CACHES, "model_card_"):  # nothing of an earlier (loaded) model survives a fit
+        # nothing of an earlier (loaded) model survives a fit
+        for name in (*CACHES, "model_card_", "entity_model_", "task_"):
             self.__dict__.pop(name, None)
+        if entity_task.task_of(self) is not None:  # fit(nodes, edges)
+            return entity_task.fit(self, transactions, accounts, val_fraction, test_fraction, seed, epochs)
+        arch = self._check_arch() or "auto"
         table = self._table(transactions)
         self.seed_ = self.seed if seed is None else int(seed)
         self.history_ = table
@@ -242,6 +250,8 @@ class FraudDetector(Application):
         from .persist import load_into
 
         self._check_arch()
+        if entity_task.task_of(self) is not None or entity_task.is_entity_bundle(self.model_path):
+            return entity_task.load(self, self.model_path)
         shipped = get_model(self.app_name) if self.model_path is None else None
         load_into(self, shipped.path if shipped else self.model_path)
         if shipped and shipped.card is not None and shipped.card.is_file() and self.model_card_ is None:
@@ -285,6 +295,11 @@ class FraudDetector(Application):
                 hint="leave gnn as None to use the model's network, or fit a new model",
             )
 
+    def _entities(self) -> Any:
+        """The entity model when this detector holds one (``None``: a transaction model)."""
+        self._ensure_fitted()
+        return entity_task.active(self)
+
     # ---------------------------------------------------------------- scoring
     def with_history(self, transactions: Any) -> tuple[TransactionTable, np.ndarray, np.ndarray]:
         """History followed by new ``transactions`` (labels hidden): the table, ``known`` and the new rows' index."""
@@ -315,7 +330,7 @@ class FraudDetector(Application):
         self._ensure_fitted()
         return score_rows(self, inputs, index, ids, reasons)
 
-    def score(self, transactions: Any, reasons: bool = True) -> list[FraudScore]:
+    def score(self, transactions: Any, reasons: bool = True, edges: Any = None) -> list[FraudScore]:
         """Score new transactions, each as if it arrived after the model's history; results in input order.
 
         Unknown accounts or merchants are new entities (no history); that is how fraud
@@ -323,8 +338,10 @@ class FraudDetector(Application):
         those accounts (or merchants) as ``score_entities`` does. Any bad row raises; use
         ``predict(..., errors="record")`` to record bad rows and score the rest. Labels are
         not read (a bad label value is no error here); no rows at all raise 1210.
+        Entity models: node ids or a node table (new nodes with ``edges``, scored inductively).
         """
-        self._ensure_fitted()
+        if self._entities() is not None:
+            return entity_task.score(self, transactions, edges, reasons)
         if isinstance(transactions, (list, tuple)) and transactions and all(isinstance(t, str) for t in transactions):
             accounts = set(self.history_.src.tolist())
             kind = "account" if transactions[0] in accounts else "merchant"
@@ -355,7 +372,8 @@ class FraudDetector(Application):
             1204
         """
         self.check_errors_mode(errors)
-        self._ensure_fitted()
+        if self._entities() is not None:
+            return entity_task.predict(self, transactions, errors, reasons)
         if isinstance(transactions, (list, tuple)) and not transactions:
             return []
         if errors == "raise" or isinstance(transactions, TransactionTable):
@@ -414,8 +432,9 @@ class FraudDetector(Application):
         return score_rows(self, self.history_inputs(), index, np.asarray(ids, dtype=object), reasons, t0)
 
     def score_entities(self, ids: list[str], kind: str = "account") -> list[FraudScore]:
-        """An entity's score is the highest score among its transactions in the history."""
-        self._ensure_fitted()
+        """An entity's score is the highest score among its transactions in the history (entity models: its node score)."""
+        if self._entities() is not None:
+            return entity_task.score_entities(self, list(ids))
         if kind not in ("account", "merchant"):
             raise InvalidInputError(ErrorCode.INVALID_ARGUMENT, "kind must be account or merchant", value=kind)
         col = self.history_.src if kind == "account" else self.history_.dst
@@ -438,14 +457,16 @@ class FraudDetector(Application):
             for i in ids
         ]
 
-    def evaluate(self, transactions: Any) -> FraudMetrics:
+    def evaluate(self, transactions: Any, edges: Any = None) -> FraudMetrics:
         """Metrics of every architecture on new labelled transactions (scored after the history).
 
         Returns:
             ``FraudMetrics``: ``.model`` (the one that alerts), ``.per_model[arch]`` (``Metrics``),
             ``.auc`` / ``.auprc`` / ``.recall_at_1pct_fpr`` of the alerting model, ``to_dict()``.
+            Entity models: labelled nodes (new ones with ``edges``); ``None``: the fit's test split.
         """
-        self._ensure_fitted()
+        if self._entities() is not None:
+            return entity_task.evaluate(self, transactions, edges)
         table = self._table(transactions, require_time=self.temporal_)
         if table.label is None or np.isnan(table.label).all():
             raise InvalidInputError(
@@ -461,7 +482,8 @@ class FraudDetector(Application):
         """Write the fitted detector to a folder (safetensors + JSON + LightGBM text, with hashes)."""
         from .persist import save
 
-        self._ensure_fitted()
+        if self._entities() is not None:
+            return entity_task.save_entities(self, path)
         return save(self, path)
 
     def export(self, path: str | Path, int8: bool = True) -> Path:
@@ -474,14 +496,16 @@ class FraudDetector(Application):
         """
         from .persist import export
 
-        self._ensure_fitted()
+        if self._entities() is not None:
+            return entity_task.save_entities(self, path)
         return export(self, path, int8)
 
     def score_one(self, transaction: dict[str, Any]) -> FraudScore:
         """Online scoring of one new transaction (k-hop neighbourhood, causal features, score)."""
         from .online import OnlineScorer
 
-        self._ensure_fitted()
+        if self._entities() is not None:
+            raise entity_task.wrong_task("score_one")
         if not self.temporal_:
             raise ModelFormatError(
                 ErrorCode.FRAUD_UNSUPPORTED_INPUT,
@@ -503,5 +527,6 @@ class FraudDetector(Application):
         """
         from .explain import explain
 
-        self._ensure_fitted()
+        if self._entities() is not None:
+            return entity_task.explain(self, transaction_id)
         return explain(self, str(transaction_id), transactions)

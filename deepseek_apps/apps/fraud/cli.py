@@ -28,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ...core.device import add_device_options
 from ...core.runtime.jsonl import append_records, locked_output, read_records
+from ...core.scale.options import add_engine_options, engine_options
 from ...errors import require
 from .data import MAX_AMOUNT
 
@@ -66,7 +68,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fraud", help="fraud detection on transaction graphs (FraudDetector)")
     cmds = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     t = cmds.add_parser("train", help="train on labelled transactions (CSV / Parquet / JSONL)")
-    t.add_argument("--data", required=True, help="labelled transactions file, or 'synthetic:N' for generated data")
+    t.add_argument("--data", default=None, help="labelled transactions file, or 'synthetic:N' for generated data")
+    t.add_argument("--nodes", default=None, help="entity task: node table (id, label, attributes, type)")
+    t.add_argument("--edges", action="append", help="entity task: RELATION=PATH (repeat), or one table")
+    t.add_argument("--directed", action="append", help="entity task: a directed relation's name (repeat; '*' = all)")
     t.add_argument("--out", required=True, help="model folder to write (open it with FraudDetector.load)")
     t.add_argument("--arch", default="auto", choices=ARCH_CHOICES, help="architecture; auto = best validation AUPRC")
     t.add_argument("--target-fpr", type=float, default=0.01, help="validation false-positive rate the alert keeps")
@@ -78,6 +83,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--accounts", default=None, help="optional account table (entity_id + numeric attributes)")
     t.add_argument("--merchants", default=None, help="optional merchant table (entity_id + numeric attributes)")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_device_options(t)  # --device, --precision
     _amount_flags(t)
     t.set_defaults(func=_train)
     e = cmds.add_parser("evaluate", help="metrics of every architecture on new labelled transactions (JSON)")
@@ -87,11 +93,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = cmds.add_parser(
         "predict", aliases=["score"], help="score new transactions into JSON lines (resumable, per-row errors)"
     )
-    s.add_argument("data", help="transactions file (CSV / Parquet / JSONL)")
+    s.add_argument("data", help="transactions file (CSV / Parquet / JSONL); entity models: node ids or new nodes")
+    s.add_argument("--edges", action="append", help="entity models: RELATION=PATH edges of new nodes (repeat)")
     s.add_argument("--out", required=True, help="output .jsonl (re-running skips ids already in it)")
     _serving_flags(s)
     s.add_argument("--batch-size", type=int, default=10000, help="rows per call (each call re-reads the history)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_engine_options(s)
     s.set_defaults(func=_predict)
     x = cmds.add_parser("explain", help="why a transaction scored as it did (features, neighbours, picture)")
     x.add_argument("transaction_id", help="a history transaction id, an id in --data, or an account / merchant id")
@@ -141,7 +149,16 @@ def _read(data: str, temporal: bool, args: argparse.Namespace):
 def _train(args: argparse.Namespace) -> int:
     from .app import FraudDetector
 
-    det = FraudDetector(arch=args.arch, target_fpr=args.target_fpr, seed=args.seed, **_amount_rules(args))
+    if args.nodes:
+        from .entities import cli as entity_cli
+
+        return entity_cli.train(args)
+    if not args.data:
+        raise SystemExit("fraud train needs --data (transactions) or --nodes/--edges (entities)")
+    from .model import GNNConfig
+
+    gnn = GNNConfig(device=args.device, precision=args.precision)
+    det = FraudDetector(arch=args.arch, target_fpr=args.target_fpr, seed=args.seed, gnn=gnn, **_amount_rules(args))
     det.fit(
         _read(args.data, not args.no_time, args),
         accounts=args.accounts,
@@ -159,6 +176,10 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     det = _detector(args)
+    if det.__dict__.get("entity_model_") is not None:
+        from .entities import cli as entity_cli
+
+        return entity_cli.evaluate(det, args)
     print(json.dumps(det.evaluate(_read(args.data, det.temporal_, args)).to_dict()))
     return 0
 
@@ -188,52 +209,91 @@ def rows_done(ids: np.ndarray, written: Counter) -> np.ndarray:
     return seen < series.map(written).fillna(0).to_numpy()
 
 
-def score_file(det, data: str, out: str | Path, batch_size: int = 10000, progress: bool = True) -> dict:
+def score_file(
+    det,
+    data: str,
+    out: str | Path,
+    batch_size: int = 10000,
+    progress: bool = True,
+    engine: str = "local",
+    **ray_options,
+) -> dict:
     """Score ``data`` into ``out`` (JSON lines), resuming; bad rows become lines with an ``error``; returns counts.
 
     Every row is checked at once first (``FraudDetector.check_rows``); the good rows are scored
     in chunks of ``batch_size`` (each chunk once, together: a file without the bad rows gets
     the same scores); each bad row's line (code, message, ``row``) is written with the chunk
     it falls in, in input order. A second job on the same ``out`` fails with 4004.
+
+    ``engine="ray"`` runs the same chunks on a Ray cluster (``ray_options``: ``address``,
+    ``workers``) and writes ``out`` as a folder of parts (see ``core.scale.parts``).
     """
     from tqdm.auto import tqdm
+
+    from ...core.scale.session import check_engine
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     checked = det.check_rows(data)
+    if check_engine(engine) == "ray":
+        from .ray_adapter import score_on_ray
+
+        return score_on_ray(det, data, out, checked, plan_chunks, chunk_results, batch_size, progress, **ray_options)
     with locked_output(out) as fh:
         todo = ~rows_done(checked.ids, lines_per_id(out))
         good = checked.good[todo[checked.good]]
         bad = np.array([i for i in checked.errors if todo[i]], dtype=np.int64)
         counts = {"total": len(checked), "skipped": int((~todo).sum()), "scored": 0, "alerts": 0, "errors": 0}
         bar = tqdm(total=int(todo.sum()), unit="txn", desc="score", disable=not progress, dynamic_ncols=True)
-        chunks = [good[s : s + batch_size] for s in range(0, len(good), batch_size)] or [good]
-        # a bad row goes with the first chunk that reaches past it (the last chunk takes the rest)
-        last = np.array([c[-1] if len(c) else -1 for c in chunks])
-        home = np.minimum(np.searchsorted(last, bad), len(chunks) - 1)
-        for k, chunk in enumerate(chunks):
-            lines = [(int(i), det.failed_row(checked, int(i))) for i in bad[home == k]]
-            if len(chunk):
-                results = det.score(checked.rows(chunk))
-                lines += list(zip(chunk.tolist(), results))
-                counts["scored"] += len(results)
-                counts["alerts"] += sum(r.alert for r in results)
-            counts["errors"] += int((home == k).sum())
-            append_records(fh, [r.to_dict() for _, r in sorted(lines, key=lambda pair: pair[0])])
-            bar.update(len(lines))
+        for chunk, carried in plan_chunks(good, bad, batch_size):
+            results = chunk_results(det, checked, chunk, carried)
+            counts["scored"] += len(chunk)
+            counts["alerts"] += sum(r.alert for r in results if r.error is None)
+            counts["errors"] += len(carried)
+            append_records(fh, [r.to_dict() for r in results])
+            bar.update(len(results))
         bar.close()
     return counts
 
 
+def plan_chunks(good: np.ndarray, bad: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Chunks of ``batch_size`` good rows, each with the bad rows whose lines it writes.
+
+    A bad row goes with the first chunk that reaches past it (the last chunk takes the rest).
+    """
+    chunks = [good[s : s + batch_size] for s in range(0, len(good), batch_size)] or [good]
+    last = np.array([c[-1] if len(c) else -1 for c in chunks])
+    home = np.minimum(np.searchsorted(last, bad), len(chunks) - 1)
+    return [(chunk, bad[home == k]) for k, chunk in enumerate(chunks)]
+
+
+def chunk_results(det, checked, chunk: np.ndarray, carried: np.ndarray) -> list:
+    """One chunk's results in input order: its good rows scored together, its bad rows' coded errors."""
+    lines = [(int(i), det.failed_row(checked, int(i))) for i in carried]
+    if len(chunk):
+        lines += list(zip(chunk.tolist(), det.score(checked.rows(chunk))))
+    return [r for _, r in sorted(lines, key=lambda pair: pair[0])]
+
+
 def _predict(args: argparse.Namespace) -> int:
     det = _detector(args)
-    counts = score_file(det, args.data, args.out, args.batch_size, progress=not args.no_progress)
+    if det.__dict__.get("entity_model_") is not None:
+        from .entities import cli as entity_cli
+
+        return entity_cli.score(det, args)
+    counts = score_file(
+        det, args.data, args.out, args.batch_size, progress=not args.no_progress, **engine_options(args)
+    )
     print(json.dumps(counts))
     return 0
 
 
 def _explain(args: argparse.Namespace) -> int:
     det = _detector(args)
+    if det.__dict__.get("entity_model_") is not None:
+        from .entities import cli as entity_cli
+
+        return entity_cli.explain(det, args)
     exp = det.explain(args.transaction_id, _read(args.data, det.temporal_, args) if args.data else None)
     print(json.dumps(exp.to_dict(), indent=2))
     if args.picture:

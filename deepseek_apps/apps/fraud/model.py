@@ -4,9 +4,10 @@
 features' standardisation is a buffer of the module, so saved weights carry their
 preprocessing), ``layers`` residual ``HeteroConv`` blocks, and a head scoring transaction
 nodes. ``train_gnn`` handles class imbalance by a positive-class weight or a focal loss,
-trains full-graph when the graph is untimed and small, and mini-batch over
-``TemporalSampler`` neighbourhoods otherwise, keeping the epoch with the best validation
-AUPRC.
+trains full-graph when the graph is untimed and small (one step = the whole graph), and
+mini-batch over ``TemporalSampler`` neighbourhoods otherwise, keeping the epoch with the best
+validation AUPRC. The loop is the core ``Trainer``'s (device, precision, progress, early
+stopping, ``torchrun`` DDP).
 
 Example:
     >>> model = FraudGNN({"txn": 33, "account": 1, "merchant": 1}, hidden=32)  # doctest: +SKIP
@@ -14,8 +15,7 @@ Example:
 
 from __future__ import annotations
 
-import copy
-import time
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -44,6 +44,8 @@ class GNNConfig:
     full_graph_max: int = 300_000  # untimed graphs up to this many transactions train full-graph
     patience: int = 8
     seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (core.device)
+    precision: str = "32"  # 32 | bf16 | 16
 
     def to_dict(self) -> dict:
         return {**asdict(self), "num_neighbors": list(self.num_neighbors)}
@@ -90,8 +92,8 @@ def _loss(logits: torch.Tensor, y: torch.Tensor, kind: str, pos_weight: float) -
         pt = torch.where(y > 0.5, p, 1 - p)
         alpha = torch.where(y > 0.5, 0.75, 0.25)
         return (alpha * (1 - pt) ** 2 * ce).mean()
-    w = torch.tensor(pos_weight)
-    return nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=w)
+    w = torch.tensor(pos_weight, device=logits.device)
+    return nn.functional.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=w)
 
 
 def _is_full(data, cfg: GNNConfig) -> bool:
@@ -117,12 +119,37 @@ def predict_gnn(model: FraudGNN, data, index: torch.Tensor, cfg: GNNConfig, embe
         return torch.cat(parts).numpy()
 
 
+class GraphBatches:
+    """One epoch's batches: the whole graph once (full-graph), or shuffled ``TemporalSampler`` neighbourhoods.
+
+    Under DDP rank ``r`` of ``w`` takes every ``w``-th training transaction.
+    """
+
+    def __init__(self, data, train_idx: torch.Tensor, cfg: GNNConfig):
+        self.data, self.train_idx, self.cfg = data, train_idx, cfg
+        self.full = _is_full(data, cfg)
+
+    def __call__(self, epoch: int, rank: int, world: int):
+        idx = self.train_idx
+        if world > 1:
+            idx = idx[: len(idx) - len(idx) % world][rank::world]
+        if self.full:
+            yield idx
+            return
+        from .sampler import make_loader
+
+        yield from make_loader(self.data, list(self.cfg.num_neighbors), ("txn", idx), self.cfg.batch_size, shuffle=True)
+
+    def steps(self) -> int:
+        return 1 if self.full else math.ceil(len(self.train_idx) / self.cfg.batch_size)
+
+
 def train_gnn(data, train_idx: np.ndarray, val_idx: np.ndarray, cfg: GNNConfig, progress: bool = False):
     """Train a ``FraudGNN`` on labelled txn nodes; returns ``(model, history)``.
 
     ``data["txn"].y`` holds 0/1 labels; the best epoch by validation AUPRC is kept.
     """
-    from tqdm.auto import tqdm
+    from ...core.train import TrainConfig, Trainer, TrainRecipe
 
     torch.manual_seed(cfg.seed)
     dims = {t: data[t].x.shape[1] for t in data.node_types}
@@ -134,55 +161,58 @@ def train_gnn(data, train_idx: np.ndarray, val_idx: np.ndarray, cfg: GNNConfig, 
     y_train = y[torch.as_tensor(train_idx)]
     pos = float(y_train.sum())
     pos_weight = float(np.sqrt((len(y_train) - pos) / max(pos, 1.0)))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    full = _is_full(data, cfg)
-    train_t = torch.as_tensor(train_idx)
-    best, best_state, history, waited = -1.0, None, [], 0
-    bar = tqdm(range(cfg.epochs), desc="gnn", disable=not progress, dynamic_ncols=True)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        model.train()
-        if full:
-            opt.zero_grad()
-            logits = model(data.x_dict, data.edge_index_dict)[train_t]
-            loss = _loss(logits, y[train_t], cfg.loss, pos_weight)
-            loss.backward()
-            opt.step()
-        else:
-            from .sampler import make_loader
+    batches = GraphBatches(data, torch.as_tensor(train_idx), cfg)
+    on_device: dict = {}  # the full graph, moved once to the training device
 
-            loader = make_loader(
-                data, list(cfg.num_neighbors), ("txn", train_t), batch_size=cfg.batch_size, shuffle=True
-            )
-            for batch in loader:
-                opt.zero_grad()
-                n = batch["txn"].batch_size
-                logits = model(batch.x_dict, batch.edge_index_dict)[:n]
-                loss = _loss(logits, batch["txn"].y[:n], cfg.loss, pos_weight)
-                loss.backward()
-                opt.step()
-        if not torch.isfinite(loss):
-            raise RuntimeFailure(
-                ErrorCode.FRAUD_TRAINING_DIVERGED, "GNN training diverged", value=float(loss), hint="lower the lr"
-            )
-        train_seconds = time.perf_counter() - t0
-        score = auprc(y[torch.as_tensor(val_idx)].numpy(), predict_gnn(model, data, torch.as_tensor(val_idx), cfg))
-        history.append(
-            {
-                "epoch": epoch,
-                "loss": loss.item(),
-                "val_auprc": score,
-                "train_seconds": train_seconds,
-                "seconds": time.perf_counter() - t0,
-            }
+    def loss_fn(net, batch):
+        if batches.full:  # batch: this process's training transactions
+            dev = batch.device
+            if dev not in on_device:
+                on_device.clear()
+                on_device[dev] = data if dev.type == "cpu" else data.clone().to(dev)
+            graph = on_device[dev]
+            logits = net(graph.x_dict, graph.edge_index_dict)[batch]
+            return _loss(logits, graph["txn"].y[batch], cfg.loss, pos_weight)
+        n = batch["txn"].batch_size
+        logits = net(batch.x_dict, batch.edge_index_dict)[:n]
+        return _loss(logits, batch["txn"].y[:n], cfg.loss, pos_weight)
+
+    val_t = torch.as_tensor(val_idx)
+
+    def evaluate(m) -> dict:
+        return {"val_auprc": auprc(y[val_t].numpy(), predict_gnn(m, data, val_t, cfg))}
+
+    def diverged(loss: float) -> Exception:
+        return RuntimeFailure(
+            ErrorCode.FRAUD_TRAINING_DIVERGED, "GNN training diverged", value=loss, hint="lower the lr"
         )
-        bar.set_postfix(loss=f"{loss.item():.4f}", val_auprc=f"{score:.4f}")
-        if score > best:
-            best, best_state, waited = score, copy.deepcopy(model.state_dict()), 0
-        else:
-            waited += 1
-            if waited >= cfg.patience:
-                break
-    model.load_state_dict(best_state)
+
+    recipe = TrainRecipe(
+        loss_fn=loss_fn,
+        evaluate=evaluate,
+        batches=batches,
+        steps_per_epoch=batches.steps(),
+        optimizer=lambda m: torch.optim.AdamW(m.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
+        diverged=diverged,
+    )
+    config = TrainConfig(
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        grad_clip=0.0,
+        seed=None,  # seeded above, before the weights were drawn
+        out_dir=None,
+        monitor="val_auprc",
+        progress=progress,
+        device=cfg.device,
+        precision=cfg.precision,
+        patience=cfg.patience,
+        restore_best=True,
+    )
+    result = Trainer(config).run(model, recipe)
+    on_device.clear()
     model.eval()
+    history = [
+        {k: r[k] for k in ("loss", "val_auprc", "train_seconds", "seconds")} | {"epoch": r["epoch"] - 1}
+        for r in result.history
+    ]
     return model, history

@@ -15,6 +15,7 @@ from ...core.registry import get_model
 from ...core.runtime.postprocess import select_detections
 from ...core.runtime.preprocess import scale_boxes_back, to_model_input
 from ...errors import DeepSeekAppsError, ErrorCode, InvalidInputError, MissingResourceError
+from .anomaly import facade as anomaly_facade
 from .backend import DetectorBackend
 from .images import describe, to_pil
 from .metrics import DetectionMetrics
@@ -42,6 +43,11 @@ class QualityInspector(Application):
             the data). With ``model_path`` it must match the loaded model's (``None``: the model's).
         train_config: optimisation settings for ``fit`` (``TrainConfig``); ``fit(seed=, epochs=)``
             override its values for one call without changing it.
+        task: ``"detection"`` (labelled defects) or ``"anomaly"`` (fit on good images only:
+            a score, an OK/NG verdict, a heat map and regions; see ``anomaly/``). ``None``:
+            the loaded model's task, else detection.
+        anomaly_config: settings of the anomaly task (``AnomalyConfig``; ``None``: defaults,
+            or the loaded model's).
 
     Example:
         >>> from deepseek_apps import QualityInspector
@@ -66,6 +72,8 @@ class QualityInspector(Application):
         backend: str = "onnxruntime",
         detector_config: Any = None,
         train_config: Any = None,
+        task: str | None = None,
+        anomaly_config: Any = None,
     ):
         self.model_path = model_path
         self.confidence_threshold = confidence_threshold
@@ -76,6 +84,8 @@ class QualityInspector(Application):
         self.backend = backend
         self.detector_config = detector_config
         self.train_config = train_config
+        self.task = task
+        self.anomaly_config = anomaly_config
 
     # ------------------------------------------------------------------ loading
     @property
@@ -88,9 +98,14 @@ class QualityInspector(Application):
 
     @property
     def class_names(self) -> tuple[str, ...]:
+        if anomaly_facade.is_anomaly(self):
+            return ("anomaly",)
         return self.model_.class_names
 
     def _load_now(self) -> None:
+        if anomaly_facade.is_anomaly(self):
+            anomaly_facade.model_of(self)
+            return
         self.model_  # noqa: B018  (opens the model now, so a bad path fails in load())
 
     def _open(self) -> DetectorBackend:
@@ -155,6 +170,9 @@ class QualityInspector(Application):
         Sets ``model_`` (PyTorch), ``metrics_`` (validation and test mAP@0.5) and ``out_dir_``
         (checkpoints, history; a re-run with the same ``out_dir`` resumes).
         """
+        if anomaly_facade.is_anomaly(self):  # data: good images only; val_fraction: held out for the threshold
+            self.metrics_ = anomaly_facade.fit(self, data, val_fraction=val_fraction, seed=seed, progress=progress)
+            return self
         from ...core.train import TrainConfig
         from ...datasets import NEU_CLASSES, DetectionDataset, load_dataset
         from ...datasets.synthetic import generate_samples
@@ -163,7 +181,8 @@ class QualityInspector(Application):
         from .train import train_detector
 
         dataset = data if isinstance(data, DetectionDataset) else load_dataset(data, format, class_names)
-        cfg = replace(self.detector_config or DetectorConfig(), num_classes=len(dataset.class_names))
+        auto_size = DetectorConfig(input_size=None)  # no architecture given: the size follows the training boxes
+        cfg = replace(self.detector_config or auto_size, num_classes=len(dataset.class_names))
         base = self.train_config or TrainConfig()
         tcfg = replace(
             base,
@@ -187,9 +206,15 @@ class QualityInspector(Application):
             "best_val_map50": result.best_metric,
             "best_epoch": result.best_epoch,
             **({"test_map50": test["map50"], "per_class": test["per_class"]} if test else {}),
+            "input_size": meta["resolution"]["size"],
+            "input_size_reason": meta["resolution"]["reason"],
+            "split": meta["split"]["source"],
+            "split_description": meta["split"]["description"],
+            "training_health": meta["training_health"],
         }
         self.out_dir_ = Path(tcfg.out_dir)
-        self._model = torch_backend(model, cfg, tuple(dataset.class_names), meta, self.device, self.threads)
+        trained = DetectorConfig.from_dict(meta["detector"])  # the size and normalisation fit settled on
+        self._model = torch_backend(model, trained, tuple(dataset.class_names), meta, self.device, self.threads)
         return self
 
     # ------------------------------------------------------------------ inference
@@ -207,6 +232,8 @@ class QualityInspector(Application):
                 coded error, and the other images get the same results as without it.
         """
         self.check_errors_mode(errors)
+        if anomaly_facade.is_anomaly(self):
+            return anomaly_facade.predict(self, images, errors)  # AnomalyInspection: score, heat_map, regions
         self._check_params()
         items = list(images) if isinstance(images, (list, tuple)) else [images]
         model = self.model_
@@ -271,6 +298,8 @@ class QualityInspector(Application):
     # ------------------------------------------------------------------ evaluation, saving, export
     def evaluate(self, data: str | Path | Any, format: str = "voc", split: str = "all") -> DetectionMetrics:
         """mAP@0.5 and per-class AP of this model on a dataset (``split``: all, or the model's recorded val / test)."""
+        if anomaly_facade.is_anomaly(self):  # image / pixel AUROC, region overlap (split: the data's own)
+            return anomaly_facade.evaluate(self, data, split)
         from .deploy import evaluate_model
 
         return evaluate_model(self.model_, data, format, split)
@@ -280,6 +309,8 @@ class QualityInspector(Application):
 
         PyTorch models: ``model.safetensors`` + ``config.json``; a bundle is written as a bundle folder.
         """
+        if anomaly_facade.is_anomaly(self):
+            return anomaly_facade.save(self, Path(path))
         from .deploy import save_model
 
         return save_model(self.model_, Path(path))
@@ -298,6 +329,8 @@ class QualityInspector(Application):
         Needs a PyTorch model (a training folder, a saved model, ``fit``, or
         ``QualityInspector.pretrained("neu_det-torch")``).
         """
+        if anomaly_facade.is_anomaly(self):  # INT8 patch embedder + memory bank entry
+            return anomaly_facade.export(self, Path(path), int8, calib, **kwargs)
         from .export import export_bundle
 
         self.model_.require_torch("export", self.model_path)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+
+from ...core.device import add_device_options
+from ...core.scale.options import add_engine_options, train_engine_options
 
 FORMATS = ["voc", "yolo", "coco", "masks"]
 ARCHITECTURES = {  # --arch -> DetectorConfig.head_norm
@@ -17,7 +21,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cmds = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = cmds.add_parser("train", help="train a detector on your own annotated images")
-    t.add_argument("--data", required=True, help="annotated dataset folder")
+    t.add_argument("--data", required=True, help="annotated dataset folder (anomaly: good images)")
+    t.add_argument(
+        "--task",
+        default="detection",
+        choices=["detection", "anomaly"],
+        help="anomaly: fit on the good images only (score, OK/NG, heat map); uses --data, --out, --seed, "
+        "--val-fraction (good images held out for the threshold), --input-size (long side), --threads",
+    )
     t.add_argument("--format", default="voc", choices=FORMATS, help="annotation format of --data")
     t.add_argument("--classes", default=None, help="comma-separated class names (order = label ids)")
     t.add_argument("--out", required=True, help="model folder to write (checkpoints, history; QualityInspector.load)")
@@ -28,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--batch-size", type=int, default=32, help="images per optimisation step")
     t.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     t.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / processes)")
+    add_device_options(t)  # --device, --precision
     t.add_argument(
         "--arch",
         default="fcos-gn",
@@ -35,12 +47,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="fcos-gn: GroupNorm head (more accurate, the default's); fcos-bn: BatchNorm head (fastest INT8)",
     )
     t.add_argument("--head-norm", choices=["bn", "gn"], default=None, help=argparse.SUPPRESS)  # old name of --arch
-    t.add_argument("--input-size", type=int, default=192, help="model input side in pixels (multiple of 32)")
+    t.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        help="model input side in pixels (multiple of 32); default: chosen from the training boxes",
+    )
+    t.add_argument(
+        "--backbone",
+        default="tiny",
+        choices=["tiny", "efficientnet_lite0"],
+        help="tiny: small network from scratch (the default's); efficientnet_lite0: ImageNet-pretrained",
+    )
     t.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 = grayscale model, 3 = colour")
     t.add_argument("--head-convs", type=int, default=4, help="3x3 convs in each FCOS head branch")
     t.add_argument("--synthetic", type=int, default=0, help="add N generated images to the training split")
     t.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_engine_options(t, train=True)
     t.set_defaults(func=_train)
 
     from . import cli_optimize, cli_use
@@ -51,17 +75,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from ...core.train import TrainConfig
-    from ...errors import ErrorCode, InvalidInputError
     from .app import QualityInspector
+    from .health import TrainingHealth
     from .model import DetectorConfig
+    from .ray_adapter import ray_fit
+    from .resolution import check_input_size
 
-    if args.input_size % 32:
-        raise InvalidInputError(
-            ErrorCode.INVALID_ARGUMENT,
-            "input size must be a multiple of 32",
-            value=args.input_size,
-            hint="try 192 or 224",
-        )
+    if args.task == "anomaly":
+        from .cli_anomaly import train_anomaly
+
+        return train_anomaly(args)
+    if args.input_size is not None:
+        check_input_size(args.input_size)
     classes = tuple(c.strip() for c in args.classes.split(",")) if args.classes else None
     inspector = QualityInspector(
         detector_config=DetectorConfig(
@@ -69,6 +94,7 @@ def _train(args: argparse.Namespace) -> int:
             in_channels=args.channels,
             head_convs=args.head_convs,
             head_norm=args.head_norm or ARCHITECTURES[args.arch],
+            backbone=args.backbone,
         ),
         train_config=TrainConfig(
             batch_size=args.batch_size,
@@ -76,9 +102,12 @@ def _train(args: argparse.Namespace) -> int:
             threads=args.threads,
             out_dir=args.out,
             resume=not args.no_resume,
+            device=args.device,
+            precision=args.precision,
         ),
     )
-    inspector.fit(
+    fit = inspector.fit if args.engine == "local" else ray_fit(inspector, train_engine_options(args))
+    fit(
         args.data,
         format=args.format,
         class_names=classes,
@@ -89,5 +118,10 @@ def _train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         synthetic=args.synthetic,
     )
+    health = inspector.metrics_["training_health"]
+    print(f"input size {inspector.metrics_['input_size']}: {inspector.metrics_['input_size_reason']}", file=sys.stderr)
+    print(f"split ({inspector.metrics_['split']}): {inspector.metrics_['split_description']}", file=sys.stderr)
+    if health["status"] == "failed":
+        print(TrainingHealth(**health).summary(), file=sys.stderr)
     print(json.dumps({"out": args.out, **inspector.metrics_}, default=float))  # the last line: final metrics
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ...core.scale.options import add_engine_options, engine_options
+
 FORMATS = ["voc", "yolo", "coco", "masks"]
 
 
@@ -51,6 +53,7 @@ def add_parsers(cmds: argparse._SubParsersAction) -> None:
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_argument(s)
     _backend_arg(s)
+    add_engine_options(s)
     s.set_defaults(func=_predict)
 
     x = cmds.add_parser("export", help="write an edge bundle (manifest + ONNX), INT8 unless --no-int8")
@@ -76,6 +79,7 @@ def add_parsers(cmds: argparse._SubParsersAction) -> None:
     x.add_argument("--eval-format", default="voc", choices=FORMATS, help="annotation format of --eval-data")
     x.add_argument("--eval-split", default="all", choices=["all", "val", "test"], help="split of --eval-data")
     x.add_argument("--name", default=None, help="model name written in the manifest")
+    x.add_argument("--force", action="store_true", help="export even a model whose training run failed (code 4110)")
     add_model_argument(x, torch_only=True)
     x.set_defaults(func=_export)
 
@@ -88,7 +92,7 @@ def _inspector(args, **kw):
 
 def _evaluate(args: argparse.Namespace) -> int:
     metrics = _inspector(args).evaluate(args.data, format=args.format, split=args.split)
-    if not args.table:
+    if not args.table or not hasattr(metrics, "map50"):  # anomaly metrics: JSON only
         print(json.dumps(metrics.to_dict(), default=float))
         return 0
     print(f"mAP@0.5 = {metrics.map50:.4f} on {metrics.num_images} images ({metrics.split})")
@@ -101,15 +105,22 @@ def _predict(args: argparse.Namespace) -> int:
     from .scoring import format_summary, score_files
 
     inspector = _inspector(args, confidence_threshold=args.confidence, batch_size=args.batch_size)
-    summary = score_files(inspector, args.paths, args.out, args.save_annotated, progress=not args.no_progress)
+    summary = score_files(
+        inspector, args.paths, args.out, args.save_annotated, progress=not args.no_progress, **engine_options(args)
+    )
     print(format_summary(summary, inspector.class_names))
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
     from ...core.runtime.bundle import read_bundle
+    from .anomaly.storage import is_anomaly_model
     from .app import QualityInspector
 
+    if args.model and is_anomaly_model(args.model):
+        from .cli_anomaly import export_anomaly
+
+        return export_anomaly(args)
     # The default runs as an INT8 bundle; export starts from the same model's PyTorch weights.
     inspector = QualityInspector(model_path=args.model or QualityInspector.default_weights)
     path = inspector.export(
@@ -121,6 +132,7 @@ def _export(args: argparse.Namespace) -> int:
         eval_format=args.eval_format,
         eval_split=args.eval_split,
         model_name=args.name,
+        force=args.force,
     )
     manifest = read_bundle(path).manifest
     summary = {

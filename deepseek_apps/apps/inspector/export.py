@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ... import __version__
-from ...errors import ErrorCode, InvalidInputError
+from ...errors import ErrorCode, InvalidInputError, RuntimeFailure
 from .backend import INPUT_NAME, OUTPUT_NAMES, DetectorBackend, onnx_backend
 from .deploy import evaluate_model
 
@@ -72,6 +72,34 @@ def parity_compare(ref: list[np.ndarray], got: list[np.ndarray]) -> list[float]:
     return [box_diff, score_diff, label_diff]
 
 
+def refuse_unlearned(loaded: DetectorBackend, force: bool) -> None:
+    """Raise code 4110 when the model's training run was judged failed (``health.py``), unless ``force``."""
+    health = loaded.metadata.get("training_health") or {}
+    if health.get("status") == "failed" and not force:
+        raise RuntimeFailure(
+            ErrorCode.DETECTOR_NOT_LEARNED,
+            "this model did not learn to detect the defects: " + "; ".join(health.get("problems", [])),
+            value=health.get("problems"),
+            hint="likely causes: " + "; ".join(health.get("likely_causes", [])) + ". Fix the data or the "
+            "settings and train again, or pass --force / force=True to export it anyway",
+        )
+
+
+def _training_notes(metadata: dict) -> list[str]:
+    """Model-card lines on how the model was trained: split, resolution, health verdict."""
+    lines = []
+    split, res, health = metadata.get("split", {}), metadata.get("resolution"), metadata.get("training_health")
+    if split.get("description"):
+        lines.append(f"- Split ({split.get('source')}): {split['description']}")
+    if res:
+        lines.append(f"- Input size {res['size']} ({res['chosen']}): {res['reason']}")
+    if health:
+        lines.append(f"- Training check: {health['status']}")
+        lines += [f"  - problem: {p}" for p in health.get("problems", [])]
+        lines += [f"  - likely cause: {c}" for c in health.get("likely_causes", [])]
+    return lines
+
+
 def _model_card(manifest: dict, metadata: dict) -> str:
     m = manifest["metrics"]
     lines = [
@@ -89,6 +117,9 @@ def _model_card(manifest: dict, metadata: dict) -> str:
         json.dumps(m, indent=2, default=float),
         "```",
     ]
+    training = _training_notes(metadata)
+    if training:
+        lines += ["", "## Training", "", *training]
     if metadata.get("card_notes"):
         lines += ["", "## Notes", "", metadata["card_notes"]]
     return "\n".join(lines) + "\n"
@@ -106,14 +137,18 @@ def export_bundle(
     model_name: str | None = None,
     score_threshold: float = 0.3,
     extra_metrics: dict | None = None,
+    force: bool = False,
 ) -> Path:
     """Export to ONNX (parity-checked), quantize to INT8 QDQ unless ``int8=False``, and write a bundle.
 
     INT8 calibrates on ``calib`` (see ``calibration_pixels``; the built-in generated images
     when ``None``). The manifest's metrics are measured on ``eval_data`` with the exported model itself
     when given; otherwise the PyTorch model's recorded test metrics are copied and marked so.
+    A model whose training run failed (``training_health``) is refused (code 4110) unless ``force``.
     """
     import torch
+
+    refuse_unlearned(loaded, force)
 
     from ...core.compress.quantize import quantize_static_onnx
     from ...core.runtime.export import export_onnx
@@ -160,6 +195,7 @@ def export_bundle(
         model_name,
         score_threshold,
         extra_metrics,
+        force,
     )
 
 
@@ -175,9 +211,15 @@ def write_inspector_bundle(
     model_name: str | None = None,
     score_threshold: float = 0.3,
     extra_metrics: dict | None = None,
+    force: bool = False,
 ) -> Path:
-    """Write ``onnx_bytes`` as an inspector bundle; metrics measured with the bundle's own model."""
+    """Write ``onnx_bytes`` as an inspector bundle; metrics measured with the bundle's own model.
+
+    Refuses (code 4110) a model whose training run failed, unless ``force``.
+    """
     from ...core.runtime.bundle import write_bundle
+
+    refuse_unlearned(loaded, force)
 
     cfg = loaded.metadata["detector_config"]
     manifest = {
@@ -207,6 +249,7 @@ def write_inspector_bundle(
         "export": export_report | {"path": "model.onnx"},
         "detector": cfg.to_dict(),
         "split": loaded.metadata.get("split", {}),
+        "training": {key: loaded.metadata[key] for key in ("resolution", "training_health") if key in loaded.metadata},
         "metrics": {},
     }
     if eval_data is not None:

@@ -1,4 +1,9 @@
-"""The inspector's detector: a small residual backbone, a 3-level FPN and an FCOS head.
+"""The inspector's detector: a backbone, a 3-level FPN and an FCOS head.
+
+Backbones (``DetectorConfig.backbone``): ``"tiny"``, a small residual network trained from
+scratch (the shipped default's), and ``"efficientnet_lite0"``, EfficientNet-Lite0 started
+from its ImageNet weights (``efficientnet_lite.py``; ReLU6, no squeeze-excite, so it
+quantizes well). A grayscale model sums the pretrained stem over its three input channels.
 
 ``build_detector`` returns torchvision's ``FCOS`` (its matching, focal/GIoU/centerness
 losses) on our own backbone, with BatchNorm instead of GroupNorm in the head so every
@@ -11,7 +16,7 @@ candidates, so ONNX and PyTorch share pre- and post-processing.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 
 import torch
@@ -21,6 +26,8 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.fcos import FCOSClassificationHead, FCOSRegressionHead
 from torchvision.ops import FeaturePyramidNetwork
 
+from ...errors import ErrorCode, InvalidInputError
+
 
 @dataclass
 class DetectorConfig:
@@ -28,7 +35,7 @@ class DetectorConfig:
 
     num_classes: int = 6
     in_channels: int = 1
-    input_size: int = 192
+    input_size: int | None = 192  # None: ``fit`` chooses it from the training boxes (``resolution.py``)
     widths: tuple[int, ...] = (16, 32, 64, 128, 192)
     blocks: tuple[int, ...] = (1, 2, 2, 2)
     fpn_channels: int = 64
@@ -38,6 +45,7 @@ class DetectorConfig:
     std: tuple[float, ...] = (0.25,)
     top_k: int = 100
     strides: tuple[int, ...] = field(default=(8, 16, 32))
+    backbone: str = "tiny"  # "tiny" (from scratch) or "efficientnet_lite0" (ImageNet-pretrained)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,9 +107,66 @@ class TinyBackbone(nn.Module):
         return self.fpn(feats)
 
 
-def build_detector(cfg: DetectorConfig) -> FCOS:
-    """Build the trainable detector (torchvision ``FCOS`` with our backbone and a BN head)."""
-    backbone = TinyBackbone(cfg)
+class LiteBackbone(nn.Module):
+    """EfficientNet-Lite0 (strides 8/16/32: 40/112/320 channels) with an FPN on top.
+
+    The classifier head of the ImageNet network is dropped after loading; a 1-channel model
+    gets a stem whose weights are the pretrained RGB stem summed over its input channels
+    (a gray image then gives the features of the same gray image in RGB).
+    """
+
+    def __init__(self, cfg: DetectorConfig, pretrained: bool = False):
+        super().__init__()
+        from .efficientnet_lite import efficientnet_lite0
+
+        net = efficientnet_lite0(pretrained=pretrained, out_strides=tuple(cfg.strides))
+        net._conv_head, net._bn1, net._fc = None, None, None  # never run by forward; not trained, not saved
+        if cfg.in_channels != 3:
+            rgb = net._conv_stem
+            stem = nn.Conv2d(cfg.in_channels, rgb.out_channels, 3, 2, 1, bias=False)
+            with torch.no_grad():
+                stem.weight.copy_(
+                    rgb.weight.sum(dim=1, keepdim=True).repeat(1, cfg.in_channels, 1, 1) / cfg.in_channels
+                )
+            net._conv_stem = stem
+        self.body = net
+        self.fpn = FeaturePyramidNetwork(list(net.out_channels), cfg.fpn_channels)
+        self.out_channels = cfg.fpn_channels
+
+    def forward(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+        feats = OrderedDict((f"p{i + 3}", f) for i, f in enumerate(self.body(x)))
+        return self.fpn(feats)
+
+
+BACKBONES = {
+    "tiny": "small residual network, from scratch",
+    "efficientnet_lite0": "EfficientNet-Lite0, ImageNet-pretrained",
+}
+LITE_MEAN, LITE_STD = (127.0 / 255.0,), (128.0 / 255.0,)  # the Lite0 weights' input scale: (pixel - 127) / 128
+
+
+def for_backbone(cfg: DetectorConfig) -> DetectorConfig:
+    """``cfg`` with the pixel normalisation its backbone was pretrained with (Lite0: (x - 127) / 128)."""
+    if cfg.backbone not in BACKBONES:
+        raise InvalidInputError(
+            ErrorCode.DETECTOR_BACKBONE_UNKNOWN,
+            f"unknown detector backbone '{cfg.backbone}'",
+            value=cfg.backbone,
+            hint=f"use one of: {', '.join(BACKBONES)}",
+        )
+    if cfg.backbone == "efficientnet_lite0":
+        return replace(cfg, mean=LITE_MEAN * cfg.in_channels, std=LITE_STD * cfg.in_channels)
+    return cfg
+
+
+def build_detector(cfg: DetectorConfig, pretrained: bool = False) -> FCOS:
+    """Build the trainable detector (torchvision ``FCOS`` with our backbone and a BN or GN head).
+
+    ``pretrained`` loads (and verifies) the ImageNet weights of a pretrained backbone;
+    leave it off when a checkpoint's weights are loaded next.
+    """
+    for_backbone(cfg)  # refuses an unknown backbone with our coded error
+    backbone = LiteBackbone(cfg, pretrained) if cfg.backbone == "efficientnet_lite0" else TinyBackbone(cfg)
     anchor_gen = AnchorGenerator(sizes=tuple((s,) for s in cfg.strides), aspect_ratios=((1.0,),) * len(cfg.strides))
     model = FCOS(
         backbone,

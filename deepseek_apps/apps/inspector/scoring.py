@@ -49,15 +49,23 @@ def _annotated_name(path: Path) -> str:
 
 
 def score_files(
-    inspector, inputs: Iterable[str], out: str | Path, save_annotated: str | Path | None = None, progress: bool = True
+    inspector,
+    inputs: Iterable[str],
+    out: str | Path,
+    save_annotated: str | Path | None = None,
+    progress: bool = True,
+    engine: str = "local",
+    **ray_options,
 ) -> ScoreSummary:
     """Score every image in ``inputs`` into ``out`` (JSON lines), resuming a previous run.
 
     A file that cannot be read (a decompression bomb, a truncated PNG) becomes a line with its
     coded ``error`` and the job goes on. ``out`` is locked while the job runs: a second job on
-    the same file fails at once with ``OUTPUT_LOCKED`` (4004).
+    the same file fails at once with ``OUTPUT_LOCKED`` (4004). ``engine="ray"`` scores the same
+    batches on a Ray cluster (``ray_options``: ``address``, ``workers``) and writes ``out`` as a
+    folder of JSON-lines parts (see ``core.scale.parts``).
     """
-    from tqdm.auto import tqdm
+    from ...core.scale.session import check_engine
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -65,23 +73,18 @@ def score_files(
     annotated_dir = Path(save_annotated) if save_annotated else None
     if annotated_dir:
         annotated_dir.mkdir(parents=True, exist_ok=True)
-    with locked_output(out) as fh:
-        done = read_done(out)
-        todo = [p for p in paths if str(p) not in done]
-        t0 = time.perf_counter()
-        bar = tqdm(total=len(todo), unit="img", desc="score", disable=not progress, dynamic_ncols=True)
-        for start in range(0, len(todo), inspector.batch_size):
-            batch = todo[start : start + inspector.batch_size]
-            lines = _score_batch(inspector, batch, annotated_dir)
-            append_records(fh, lines)
-            done.update((rec["source"], rec) for rec in lines)
-            bar.update(len(batch))
-        bar.close()
-    elapsed = time.perf_counter() - t0
+    if check_engine(engine) == "ray":
+        from .ray_adapter import score_on_ray
+
+        done, scored_now, elapsed = score_on_ray(
+            inspector, paths, out, annotated_dir, _score_batch, progress, **ray_options
+        )
+    else:
+        done, scored_now, elapsed = _score_local(inspector, paths, out, annotated_dir, progress)
     summary = ScoreSummary(
-        scored_now=len(todo),
-        skipped=len(paths) - len(todo),
-        images_per_s=len(todo) / elapsed if elapsed > 0 and todo else 0.0,
+        scored_now=scored_now,
+        skipped=len(paths) - scored_now,
+        images_per_s=scored_now / elapsed if elapsed > 0 and scored_now else 0.0,
     )
     for p in paths:
         rec = done[str(p)]
@@ -94,6 +97,25 @@ def score_files(
             summary.ng += 1
         summary.per_class.update(d["label"] for d in rec["defects"])
     return summary
+
+
+def _score_local(inspector, paths: list[Path], out: Path, annotated_dir: Path | None, progress: bool):
+    """``(records by source, files scored now, seconds)``: the job in this process, into one JSON-lines file."""
+    from tqdm.auto import tqdm
+
+    with locked_output(out) as fh:
+        done = read_done(out)
+        todo = [p for p in paths if str(p) not in done]
+        t0 = time.perf_counter()
+        bar = tqdm(total=len(todo), unit="img", desc="score", disable=not progress, dynamic_ncols=True)
+        for start in range(0, len(todo), inspector.batch_size):
+            batch = todo[start : start + inspector.batch_size]
+            lines = _score_batch(inspector, batch, annotated_dir)
+            append_records(fh, lines)
+            done.update((rec["source"], rec) for rec in lines)
+            bar.update(len(batch))
+        bar.close()
+    return done, len(todo), time.perf_counter() - t0
 
 
 def _score_batch(inspector, batch: list[Path], annotated_dir: Path | None) -> list[dict]:

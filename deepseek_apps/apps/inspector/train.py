@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,14 @@ from ...core.runtime.postprocess import select_detections
 from ...core.runtime.preprocess import to_model_input
 from ...core.train import TrainConfig, Trainer, TrainResult
 from ...datasets.types import DetectionDataset
+from .health import data_checks, diagnose
 from .metrics import DetectionMetrics, detection_metrics
-from .model import DetectorConfig, InspectorGraph, build_detector
+from .model import DetectorConfig, InspectorGraph, build_detector, for_backbone
+from .resolution import ResolutionChoice, check_input_size, choose_input_size
+from .splits import plan_split, split_indices
+
+log = logging.getLogger(__name__)
+__all__ = ["split_indices", "train_detector"]  # split_indices lives in splits.py; imported here for old callers
 
 
 @dataclass
@@ -38,29 +45,6 @@ def prepare(dataset: DetectionDataset, cfg: DetectorConfig, progress: bool = Fal
         boxes = sample.boxes.astype(np.float32) * np.array([sx, sy, sx, sy], dtype=np.float32)
         items.append(PreparedItem(to_model_input(image, cfg.input_size, cfg.in_channels), boxes, sample.labels))
     return items
-
-
-def split_indices(
-    dataset: DetectionDataset, val_fraction: float, test_fraction: float, seed: int
-) -> tuple[list[int], list[int], list[int]]:
-    """Seeded train/validation/test split, stratified by each image's first label.
-
-    Validation picks the best checkpoint; test is never looked at during training and is
-    what ``evaluate --split test`` and the model card report.
-    """
-    rng = np.random.default_rng(seed)
-    by_class: dict[int, list[int]] = {}
-    for i, s in enumerate(dataset.samples):
-        by_class.setdefault(int(s.labels[0]) if len(s.labels) else -1, []).append(i)
-    train, val, test = [], [], []
-    for key in sorted(by_class):
-        idx = rng.permutation(by_class[key]).tolist()
-        n_test = int(round(len(idx) * test_fraction))
-        n_val = int(round(len(idx) * val_fraction))
-        test += idx[:n_test]
-        val += idx[n_test : n_test + n_val]
-        train += idx[n_test + n_val :]
-    return sorted(train), sorted(val), sorted(test)
 
 
 def _dihedral(x: torch.Tensor, boxes: torch.Tensor, rng: np.random.Generator):
@@ -162,16 +146,31 @@ def train_detector(
     extra_train: DetectionDataset | None = None,
     init_weights: dict | None = None,
 ) -> tuple[torch.nn.Module, TrainResult, dict]:
-    """Train on ``dataset`` (split into train/validation) and return the best model."""
+    """Train on ``dataset`` and return the best model, its ``TrainResult`` and the run's metadata.
+
+    The split follows the data set's own when it has one (``splits.plan_split``); an
+    ``input_size`` of ``None`` is chosen from the training boxes (``resolution.py``); the
+    metadata carries both choices and the run's ``training_health`` verdict (``health.py``).
+    """
     from safetensors.torch import load_file
 
-    train_idx, val_idx, test_idx = split_indices(dataset, val_fraction, test_fraction, train_config.seed)
+    plan = plan_split(dataset, val_fraction, test_fraction, train_config.seed)
+    train_idx, val_idx, test_idx = plan.train, plan.val, plan.test
+    if detector_config.input_size is None:
+        resolution = choose_input_size(dataset, train_idx)
+    else:
+        size = check_input_size(detector_config.input_size)
+        resolution = ResolutionChoice(size, f"given: {size}", "given")
+    detector_config = for_backbone(replace(detector_config, input_size=resolution.size))
+    log.info("split: %s", plan.description)
+    log.info("input size %d (%s): %s", resolution.size, resolution.chosen, resolution.reason)
     items = prepare(dataset, detector_config, progress=train_config.progress)
     train_items = [items[i] for i in train_idx]
     val_items = [items[i] for i in val_idx] or train_items[: max(1, len(train_items) // 5)]
     if extra_train is not None:
         train_items += prepare(extra_train, detector_config)
-    model = build_detector(detector_config)
+    checks = data_checks(train_items, val_items, dataset.class_names, detector_config.input_size)
+    model = build_detector(detector_config, pretrained=not init_weights)
     if init_weights:
         model.load_state_dict(init_weights)
     out = Path(train_config.out_dir)
@@ -180,7 +179,10 @@ def train_detector(
         "detector": detector_config.to_dict(),
         "class_names": list(dataset.class_names),
         "train_config": asdict(train_config),
+        "resolution": resolution.to_dict(),
         "split": {
+            "source": plan.source,
+            "description": plan.description,
             "seed": train_config.seed,
             "val_fraction": val_fraction,
             "test_fraction": test_fraction,
@@ -207,5 +209,31 @@ def train_detector(
         test_items = [items[i] for i in test_idx]
         meta["test_metrics"] = evaluate_items(torch_forward(graph), test_items, dataset.class_names, "test").to_dict()
     meta["result"] = result.to_dict()
+    health = diagnose(result.history, checks, train_config.monitor)
+    meta["training_health"] = health.to_dict()
     (out / "config.json").write_text(json.dumps(meta, indent=2))
+    (out / "MODEL_CARD.md").write_text(training_card(meta))
+    (log.warning if health.failed else log.info)(health.summary())
     return model, result, meta
+
+
+def training_card(meta: dict) -> str:
+    """The model card of a training folder: data split, resolution, metrics and the health verdict."""
+    health, res, split = meta.get("training_health", {}), meta.get("resolution", {}), meta["split"]
+    det = meta["detector"]
+    lines = [
+        "# Model card: inspector detector (training folder)",
+        "",
+        f"- Classes: {', '.join(meta['class_names'])}",
+        f"- Backbone: {det.get('backbone', 'tiny')}, {det['in_channels']}-channel input {det['input_size']}px",
+        f"- Input size ({res.get('chosen', 'given')}): {res.get('reason', '')}",
+        f"- Split ({split.get('source', 'random')}): {split.get('description', '')}; "
+        f"{split['train']} train / {split['val']} val / {split['test']} test images",
+        f"- Best validation mAP@0.5: {meta['result']['best_metric']:.4f} (epoch {meta['result']['best_epoch']})",
+    ]
+    if meta.get("test_metrics"):
+        lines.append(f"- Test mAP@0.5: {meta['test_metrics']['map50']:.4f}")
+    lines += ["", "## Training check", "", f"Status: **{health.get('status', 'unknown')}**"]
+    lines += [f"- problem: {p}" for p in health.get("problems", [])]
+    lines += [f"- likely cause: {c}" for c in health.get("likely_causes", [])]
+    return "\n".join(lines) + "\n"

@@ -7,6 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from ...core.device import add_device_options
+from ...core.scale.options import add_engine_options, engine_options
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recommender", help="rank items for users from their behaviour (DINRecommender)")
@@ -35,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--patience", type=int, default=2, help="epochs without a better validation GAUC before stopping")
     t.add_argument("--seed", type=int, default=0, help="seed of negative sampling, initialisation and shuffling")
     t.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    add_device_options(t)  # --device, --precision
     t.add_argument("--baseline", action="store_true", help="also train the BaseModel and print RelaImpr")
     t.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
     t.set_defaults(func=_train)
@@ -53,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--k", type=int, default=10, help="items per user")
     s.add_argument("--out", required=True, help="JSON lines output; re-running resumes")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_engine_options(s)
     s.set_defaults(func=_score)
 
     x = cmds.add_parser("export", help="ONNX edge bundle (dynamic batch and history), INT8 by default")
@@ -107,6 +112,8 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
         progress=not args.no_progress,
+        device=args.device,
+        precision=args.precision,
     )
     rec = DINRecommender(
         user_features=args.user_features.split(",") if args.user_features else None,
@@ -147,7 +154,10 @@ def _score(args: argparse.Namespace) -> int:
     from .scoring import score_users
 
     rec = DINRecommender(model_path=args.model)
-    summary = score_users(rec, _users(args.users, rec), args.out, k=args.k, progress=not args.no_progress)
+    chunk = {"chunk": args.batch_size} if args.batch_size else {}
+    summary = score_users(
+        rec, _users(args.users, rec), args.out, k=args.k, progress=not args.no_progress, **chunk, **engine_options(args)
+    )
     print(json.dumps(summary.to_dict(), indent=2))
     return 0 if summary.errors == 0 else 1
 

@@ -43,12 +43,47 @@ def _record(rec, ranking) -> dict:
     }
 
 
-def score_users(rec, users: list, out: str | Path, k: int = 10, progress: bool = True, chunk: int = 32) -> ScoreSummary:
-    """Write ``{"user_id", "history", "recommendations" | "error"}`` per user to ``out``."""
-    from tqdm.auto import tqdm
+def score_users(
+    rec,
+    users: list,
+    out: str | Path,
+    k: int = 10,
+    progress: bool = True,
+    chunk: int = 32,
+    engine: str = "local",
+    **ray_options,
+) -> ScoreSummary:
+    """Write ``{"user_id", "history", "recommendations" | "error"}`` per user to ``out``.
+
+    ``engine="ray"`` scores the same chunks on a Ray cluster (``ray_options``: ``address``,
+    ``workers``) and writes ``out`` as a folder of JSON-lines parts (see ``core.scale.parts``).
+    """
+    from ...core.scale.session import check_engine
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if check_engine(engine) == "ray":
+        from .ray_adapter import score_on_ray
+
+        unique = list(dict.fromkeys(users))
+        done, scored_now, elapsed = score_on_ray(rec, unique, out, k, _record, chunk, progress, **ray_options)
+    else:
+        done, scored_now, elapsed = _score_local(rec, users, out, k, progress, chunk)
+    summary = ScoreSummary(
+        users=len(dict.fromkeys(users)), scored_now=scored_now, skipped=len(dict.fromkeys(users)) - scored_now
+    )
+    summary.users_per_s = scored_now / elapsed if scored_now and elapsed > 0 else 0.0
+    for u in dict.fromkeys(users):
+        r = done[u]
+        summary.errors += r["error"] is not None
+        summary.cold_start += bool(r["recommendations"] and r["recommendations"][0]["cold_start"])
+    return summary
+
+
+def _score_local(rec, users: list, out: Path, k: int, progress: bool, chunk: int) -> tuple[dict, int, float]:
+    """``(records by user, users scored now, seconds)``: the job in this process, into one JSON-lines file."""
+    from tqdm.auto import tqdm
+
     with locked_output(out) as fh:  # one writer per output (4004 for a second job); done records read under the lock
         done = read_records(out, key="user_id")
         todo = [u for u in dict.fromkeys(users) if u not in done]
@@ -62,13 +97,4 @@ def score_users(rec, users: list, out: str | Path, k: int = 10, progress: bool =
             append_records(fh, records)
             bar.update(len(records))
     bar.close()
-    elapsed = time.perf_counter() - t0
-    summary = ScoreSummary(
-        users=len(dict.fromkeys(users)), scored_now=len(todo), skipped=len(dict.fromkeys(users)) - len(todo)
-    )
-    summary.users_per_s = len(todo) / elapsed if todo and elapsed > 0 else 0.0
-    for u in dict.fromkeys(users):
-        r = done[u]
-        summary.errors += r["error"] is not None
-        summary.cold_start += bool(r["recommendations"] and r["recommendations"][0]["cold_start"])
-    return summary
+    return done, len(todo), time.perf_counter() - t0

@@ -1,8 +1,10 @@
-"""Training loop for DIN / BaseModel: Adam, BCE, mini-batch aware regularization, early stopping.
+"""Training of DIN / BaseModel on the core ``Trainer``: Adam, BCE, mini-batch aware regularization, early stopping.
 
 Samples live as tensors for the whole run and batches are index slices, so the loop spends
 its time in the model rather than in a per-sample collate. Each epoch ends with AUC, GAUC
 and log loss on the validation samples; the best epoch (by GAUC) is restored at the end.
+The ``Trainer`` brings the device (``settings.device``), mixed precision, the progress bar,
+early stopping, ``torchrun`` DDP and, with ``settings.out_dir``, checkpoints and exact resume.
 
 Example:
     >>> from deepseek_apps.apps.recommender.train import TrainSettings, train_model  # doctest: +SKIP
@@ -11,13 +13,12 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import math
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from ...errors import ErrorCode, RuntimeFailure
@@ -39,6 +40,9 @@ class TrainSettings:
     threads: int | None = None
     progress: bool = True
     compile: bool = False  # torch.compile Dice's training step (faster after a one-off compile)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (core.device)
+    precision: str = "32"  # 32 | bf16 | 16
+    out_dir: str | None = None  # checkpoints + exact resume there (None: best weights kept in memory)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,11 +88,13 @@ class TensorSamples:
 def predict_samples(model: DIN, data: TensorSamples, batch_size: int = 4096) -> np.ndarray:
     """Click probabilities of every sample (eval mode, no grad)."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     with torch.inference_mode():
         for start in range(0, len(data), batch_size):
             idx = slice(start, start + batch_size)
-            out.append(torch.sigmoid(model.logits(*data.batch(idx))[0]).numpy())
+            feats = [t.to(device) for t in data.batch(idx)]
+            out.append(torch.sigmoid(model.logits(*feats)[0]).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
@@ -112,83 +118,121 @@ def _inverse_counts(ids: torch.Tensor, size: int) -> torch.Tensor:
     return inv
 
 
-class EpochRunner:
-    """One optimiser and the MBA frequency tables for a model; ``run`` does one pass over ``train``."""
+class SliceBatches:
+    """A shuffled pass over ``train`` per epoch, as index slices (rank ``r`` of ``w`` takes every ``w``-th sample)."""
 
-    def __init__(self, model: DIN, train: TensorSamples, settings: TrainSettings):
-        self.model, self.train, self.settings = model, train, settings
-        self.opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
-        self.gen = torch.Generator().manual_seed(settings.seed)
-        items = torch.cat([train.item, train.hist_items.reshape(-1)])
-        cats = torch.cat([train.category, train.hist_cats.reshape(-1)])
-        self.inv_item = _inverse_counts(items, model.item_emb.num_embeddings)
-        self.inv_cat = _inverse_counts(cats, model.cat_emb.num_embeddings)
+    def __init__(self, train: TensorSamples, batch_size: int, seed: int):
+        self.train, self.batch_size = train, batch_size
+        self.gen = torch.Generator().manual_seed(seed)
 
-    def step(self, idx: torch.Tensor) -> float:
-        model, train = self.model, self.train
-        feats = train.batch(idx)
-        logit, _ = model.logits(*feats)
-        loss = F.binary_cross_entropy_with_logits(logit, train.label[idx])
-        if self.settings.mba_lambda:
+    def __call__(self, epoch: int, rank: int, world: int):
+        perm = torch.randperm(len(self.train), generator=self.gen)
+        if world > 1:  # the same number of batches on every rank
+            perm = perm[: len(perm) - len(perm) % world][rank::world]
+        bs = self.batch_size
+        for step in range(math.ceil(len(perm) / bs)):
+            idx = perm[step * bs : (step + 1) * bs]
+            yield (*self.train.batch(idx), self.train.label[idx])
+
+    def steps(self, world: int = 1) -> int:
+        return math.ceil((len(self.train) // world) / self.batch_size)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.gen.get_state().tolist()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
+
+
+class LogitsView(nn.Module):
+    """The model's click logits as its ``forward`` (what DDP wraps; the model's own forward gives probabilities)."""
+
+    def __init__(self, model: DIN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *feats: torch.Tensor) -> torch.Tensor:
+        return self.model.logits(*feats)[0]
+
+
+def training_recipe(model: DIN, splits: SampleSplits, settings: TrainSettings):
+    """The recommender's ``TrainRecipe``: Adam, BCE (+ MBA), GAUC on validation as the score."""
+    from ...core.train import TrainRecipe
+
+    train = TensorSamples(splits.train, splits.catalog)
+    items = torch.cat([train.item, train.hist_items.reshape(-1)])
+    cats = torch.cat([train.category, train.hist_cats.reshape(-1)])
+    inv_item = _inverse_counts(items, model.item_emb.num_embeddings)
+    inv_cat = _inverse_counts(cats, model.cat_emb.num_embeddings)
+    batches = SliceBatches(train, settings.batch_size, settings.seed)
+
+    def loss_fn(net, batch):
+        *feats, label = batch
+        loss = F.binary_cross_entropy_with_logits(net(*feats).float(), label)
+        if settings.mba_lambda:
             _, item, category, hist, hist_cats = feats
-            pen = _mba_penalty(model, item, hist, category, hist_cats, self.inv_item, self.inv_cat)
-            loss = loss + self.settings.mba_lambda * pen
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return loss.item()
+            dev = item.device
+            pen = _mba_penalty(model, item, hist, category, hist_cats, inv_item.to(dev), inv_cat.to(dev))
+            loss = loss + settings.mba_lambda * pen
+        return loss
 
-    def run(self, desc: str = "train", limit: int | None = None) -> tuple[float, float]:
-        """Mean loss and samples/s of one shuffled pass (``limit``: only the first ``limit`` samples)."""
-        from tqdm.auto import tqdm
+    def evaluate(m) -> dict:
+        return evaluate_model(m, splits.valid, splits.catalog).to_dict() if len(splits.valid) else {}
 
-        self.model.train()
-        bs = self.settings.batch_size
-        perm = torch.randperm(len(self.train), generator=self.gen)[:limit]
-        steps = math.ceil(len(perm) / bs)
-        total, t0 = 0.0, time.perf_counter()
-        bar = tqdm(range(steps), desc=desc, unit="batch", disable=not self.settings.progress, dynamic_ncols=True)
-        for step in bar:
-            total += self.step(perm[step * bs : (step + 1) * bs])
-            if step % 50 == 0:
-                bar.set_postfix(loss=f"{total / (step + 1):.4f}")
-        bar.close()
-        return total / max(steps, 1), len(perm) / (time.perf_counter() - t0)
+    def score(record: dict) -> float:
+        gauc = record.get("gauc", math.nan)
+        return -record["loss"] if math.isnan(gauc) else gauc
+
+    def diverged(loss: float) -> Exception:
+        return RuntimeFailure(
+            ErrorCode.TRAINING_DIVERGED, "training loss is not finite", value=loss, hint="lower lr or mba_lambda"
+        )
+
+    return TrainRecipe(
+        loss_fn=loss_fn,
+        evaluate=evaluate,
+        batches=batches,
+        steps_per_epoch=batches.steps(),
+        optimizer=lambda m: torch.optim.Adam(m.parameters(), lr=settings.lr),
+        score=score,
+        batch_state=batches,
+        module=LogitsView(model),
+        diverged=diverged,
+    )
 
 
 def train_model(model: DIN, splits: SampleSplits, settings: TrainSettings, desc: str = "train") -> list[EpochLog]:
     """Train ``model`` in place on ``splits.train``; restores the best validation epoch (by GAUC)."""
+    from ...core.train import TrainConfig, Trainer
     from .model import compiled_dice
 
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    torch.manual_seed(settings.seed)
     if settings.compile:
         compiled_dice(True)
-    runner = EpochRunner(model, TensorSamples(splits.train, splits.catalog), settings)
-    history: list[EpochLog] = []
-    best, best_state, bad = -math.inf, None, 0
-    for epoch in range(1, settings.epochs + 1):
-        loss, rate = runner.run(f"{desc} {epoch}/{settings.epochs}")
-        if not math.isfinite(loss):
-            raise RuntimeFailure(
-                ErrorCode.TRAINING_DIVERGED, "training loss is not finite", value=loss, hint="lower lr or mba_lambda"
-            )
-        valid = evaluate_model(model, splits.valid, splits.catalog) if len(splits.valid) else None
-        history.append(EpochLog(epoch, loss, rate, valid))
-        if settings.progress and valid:
-            print(
-                f"{desc} epoch {epoch}: loss {loss:.4f} valid AUC {valid.auc:.4f} GAUC {valid.gauc:.4f} "
-                f"logloss {valid.log_loss:.4f} ({rate:,.0f} samples/s)"
-            )
-        score = valid.gauc if valid and not math.isnan(valid.gauc) else -loss
-        if score > best:
-            best, best_state, bad = score, copy.deepcopy(model.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= settings.patience:
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    config = TrainConfig(
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        grad_clip=0.0,
+        seed=settings.seed,
+        threads=settings.threads,
+        out_dir=settings.out_dir,
+        resume=settings.out_dir is not None,
+        progress=settings.progress,
+        device=settings.device,
+        precision=settings.precision,
+        patience=settings.patience,
+        restore_best=True,
+    )
+    result = Trainer(config).run(model, training_recipe(model, splits, settings))
     model.eval()
-    return history
+    n_train = len(splits.train)
+    fields = ("auc", "gauc", "log_loss", "samples")
+    return [
+        EpochLog(
+            r["epoch"],
+            r["loss"],
+            n_train / max(r["train_seconds"], 1e-9),
+            RankingMetrics(**{k: r[k] for k in fields}) if "auc" in r else None,
+        )
+        for r in result.history
+    ]

@@ -4,7 +4,8 @@ The loss is Hinton's ``alpha * T^2 * KD + (1 - alpha) * task`` plus ``feature_we
 the MSE between chosen student and teacher feature maps, with a 1x1 conv / linear adapter when
 their channel counts differ. ``outputs_fn`` picks the logits, so one loop serves classifiers
 ``(N, C)``, token classifiers ``(N, T, C)`` (positions whose target is -100 are ignored) and
-detectors ``(N, A, C)`` with ``kd="sigmoid"``.
+detectors ``(N, A, C)`` with ``kd="sigmoid"``. The loop is the core ``Trainer``'s (device and
+mixed precision, progress with ETA); the teacher travels to the training device with the student.
 
 Example:
     >>> import torch
@@ -19,7 +20,6 @@ Example:
 from __future__ import annotations
 
 import difflib
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -108,6 +108,9 @@ def distill(
     progress: bool = True,
     kd: str = "softmax",
     lr_schedule: str = "constant",
+    device: str | None = None,
+    precision: str = "32",
+    seed: int | None = None,
 ) -> DistillReport:
     """Train ``student`` in place (AdamW) to match ``teacher`` (frozen, eval mode, same device).
 
@@ -126,13 +129,16 @@ def distill(
         kd: ``softmax`` (one label per position) or ``sigmoid`` (independent per-class scores).
         lr_schedule: ``constant``, or ``cosine`` (decays ``lr`` to zero over all steps; needs
             ``train_data`` with a length, otherwise it steps once per epoch).
+        device / precision: where and how to train (``core.device``); ``device=None``: where the
+            student is. Both models end on the student's original device.
+        seed: seed the RNGs first (``None``: leave them as they are).
 
     Example:
         >>> report = distill(teacher, student, loader, epochs=3, kd="softmax")  # doctest: +SKIP
         >>> report.kd  # doctest: +SKIP
         [1.92, 0.71, 0.40]
     """
-    from tqdm.auto import tqdm
+    from ..train import TrainConfig, Trainer, TrainRecipe
 
     _check_args(epochs, temperature, alpha, kd, batch_size, train_data)
     if lr_schedule not in LR_SCHEDULES:
@@ -141,50 +147,80 @@ def distill(
         _layers(student, [p[0] for p in feature_pairs], "student"),
         _layers(teacher, [p[1] for p in feature_pairs], "teacher"),
     )
-    device = next(student.parameters()).device
     outputs_fn = outputs_fn or _default_outputs
     task_loss = task_loss or (_cross_entropy if kd == "softmax" else _bce)
-    opt = torch.optim.AdamW(student.parameters(), lr=lr)
     adapters: dict[int, nn.Module] = {}
     report = DistillReport()
     total = _length(train_data, batch_size)
-    per_step = total is not None
-    scheduler = None
-    if lr_schedule == "cosine":
-        horizon = total * epochs if per_step else epochs
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, horizon))
-    bar = tqdm(total=total * epochs if total else None, desc="distill", disable=not progress, unit="batch")
-    with bar, _distilling(teacher, student, *layers) as (s_feats, t_feats):
-        for _ in range(epochs):
-            start, sums, n = time.perf_counter(), torch.zeros(4), 0
-            for inputs, targets in _batches(train_data, batch_size):
-                inputs, targets = _to(inputs, device), _to(targets, device)
-                with torch.no_grad():
-                    t_logits = outputs_fn(teacher, inputs)
-                s_logits = outputs_fn(student, inputs)
-                _check_logits(s_logits, t_logits)
-                kd_term = kd_loss(s_logits, t_logits, temperature, _mask(targets, s_logits), kd)
-                task = task_loss(s_logits, targets) if alpha < 1 else s_logits.new_zeros(())
-                feat = _feature_loss(feature_pairs, s_feats, t_feats, adapters, opt, report.adapters, device)
-                loss = alpha * kd_term + (1 - alpha) * task + feature_weight * feat
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if scheduler is not None and per_step:
-                    scheduler.step()
-                sums += torch.tensor([loss.item(), kd_term.item(), task.item(), feat.item()])
-                n += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.4f}", kd=f"{kd_term.item():.4f}")
-            if n == 0:
+    held: dict[str, Any] = {}  # the optimizer (adapters join it when first needed) and the epoch's loss sums
+
+    def make_optimizer(model: nn.Module) -> torch.optim.Optimizer:
+        held["opt"] = torch.optim.AdamW(model.parameters(), lr=lr)
+        return held["opt"]
+
+    def batches(epoch: int, rank: int, world: int):
+        held["sums"], held["n"] = None, 0
+        return _batches(train_data, batch_size)
+
+    def loss_fn(net: nn.Module, batch: Any) -> torch.Tensor:
+        inputs, targets = batch
+        with torch.no_grad():
+            t_logits = outputs_fn(teacher, inputs)
+        s_logits = outputs_fn(net, inputs)
+        _check_logits(s_logits, t_logits)
+        kd_term = kd_loss(s_logits, t_logits, temperature, _mask(targets, s_logits), kd)
+        task = task_loss(s_logits, targets) if alpha < 1 else s_logits.new_zeros(())
+        device = s_logits.device
+        feat = _feature_loss(feature_pairs, s_feats, t_feats, adapters, held["opt"], report.adapters, device)
+        loss = alpha * kd_term + (1 - alpha) * task + feature_weight * feat
+        parts = torch.stack([loss, kd_term, task, feat]).detach().float()
+        held["sums"] = parts if held["sums"] is None else held["sums"] + parts
+        held["n"] += 1
+        return loss
+
+    def epoch_means(model: nn.Module) -> dict:
+        means = (held["sums"].cpu() / held["n"]).tolist()
+        return dict(zip(("total", "kd", "task", "feature"), means))
+
+    recipe = TrainRecipe(
+        loss_fn=loss_fn,
+        evaluate=epoch_means,
+        batches=batches,
+        steps_per_epoch=total,
+        optimizer=make_optimizer,
+        scheduler=(lambda opt, horizon: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=horizon))
+        if lr_schedule == "cosine"
+        else None,
+        schedule_per_epoch=total is None,
+        companions=[teacher],
+    )
+    home = next(student.parameters()).device
+    config = TrainConfig(
+        epochs=epochs,
+        grad_clip=0.0,
+        seed=seed,
+        out_dir=None,
+        progress=progress,
+        device=str(home) if device is None else device,
+        precision=precision,
+    )
+    with _distilling(teacher, student, *layers) as (s_feats, t_feats):
+        try:
+            result = Trainer(config).run(student, recipe)
+        except InvalidInputError as exc:
+            if exc.code == ErrorCode.DATASET_EMPTY:
                 raise InvalidInputError(
                     ErrorCode.DATASET_EMPTY, "train_data yielded no batch", value=type(train_data).__name__
-                )
-            for values, mean in zip((report.total, report.kd, report.task, report.feature), (sums / n).tolist()):
-                values.append(mean)
-            report.seconds.append(time.perf_counter() - start)
-            if scheduler is not None and not per_step:
-                scheduler.step()
+                ) from exc
+            raise
+    for record in result.history:
+        for values, key in zip(
+            (report.total, report.kd, report.task, report.feature), ("total", "kd", "task", "feature")
+        ):
+            values.append(record[key])
+        report.seconds.append(record["train_seconds"])
+    for adapter in adapters.values():
+        adapter.to(home)
     return report
 
 
@@ -269,16 +305,6 @@ def _batches(data: Any, batch_size: int | None) -> Iterable[tuple[Any, Any]]:
     for i in range(0, len(inputs), size):
         pick = order[i : i + size]
         yield inputs[pick], None if targets is None else targets[pick]
-
-
-def _to(value: Any, device: torch.device) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    if isinstance(value, dict):
-        return {k: _to(v, device) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_to(v, device) for v in value)
-    return value
 
 
 def _default_outputs(model: nn.Module, inputs: Any) -> torch.Tensor:

@@ -3,7 +3,8 @@
 Training windows are every window touching a clause plus ``neg_ratio`` times as many
 clause-free windows, drawn again each epoch (most windows of a contract touch no clause).
 The loss is binary cross-entropy on the word head plus the window head. Only the LoRA
-adapters and the heads train (AdamW, linear warm-up then cosine decay).
+adapters and the heads train (AdamW, linear warm-up then cosine decay), on the core
+``Trainer`` (``device`` / ``precision``, progress, ``torchrun`` DDP).
 
 Example:
     >>> from deepseek_apps.apps.contracts.clauses.train import TrainConfig
@@ -47,6 +48,8 @@ class TrainConfig:
     seed: int = 0
     max_steps: int | None = None
     init: str | None = None  # folder of trained weights to continue from (e.g. the shipped model)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (core.device)
+    precision: str = "32"  # 32 | bf16 | 16
 
 
 def _examples(contracts: list[LabelledContract], size: int, stride: int) -> tuple[list, list]:
@@ -76,17 +79,55 @@ def _schedule(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
+class WindowBatches:
+    """Each epoch: every clause window plus freshly drawn clause-free ones, shuffled and tokenised.
+
+    The global step budget (``total``) ends the last epochs early; under DDP rank ``r`` of ``w``
+    takes every ``w``-th window. The RNG state is checkpointed, so a resumed run draws the same.
+    """
+
+    def __init__(self, contracts, positive, negative, n_negative, config: TrainConfig, tokenizer, total: int):
+        self.contracts, self.positive, self.negative, self.n_negative = contracts, positive, negative, n_negative
+        self.config, self.tokenizer, self.total = config, tokenizer, total
+        self.per_epoch = math.ceil((len(positive) + n_negative) / config.batch_size)
+        self.rng = np.random.default_rng(config.seed)
+
+    def __call__(self, epoch: int, rank: int, world: int):
+        rng, negative = self.rng, self.negative
+        drawn = (
+            [negative[j] for j in rng.choice(len(negative), self.n_negative, replace=False)] if self.n_negative else []
+        )
+        examples = self.positive + drawn
+        ordered = [examples[j] for j in rng.permutation(len(examples))]
+        if world > 1:
+            ordered = ordered[: len(ordered) - len(ordered) % world][rank::world]
+        left = self.total - epoch * self.per_epoch
+        for k, batch in enumerate(_batches(self.contracts, ordered, self.config.batch_size, self.tokenizer)):
+            if k >= left:
+                break
+            yield batch
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+
 def train_tagger(
     contracts: list[LabelledContract],
     config: TrainConfig | None = None,
     progress: bool = True,
     on_epoch: Callable[[ClauseTagger, int], None] | None = None,
+    out_dir: str | None = None,
 ) -> tuple[ClauseTagger, object, list[float]]:
     """Fine-tune a fresh tagger on labelled contracts; returns (tagger, tokenizer, epoch losses).
 
     ``on_epoch(tagger, epoch)`` is called after each epoch (e.g. to save a checkpoint).
+    ``out_dir``: the core ``Trainer``'s checkpoints there, and exact resume from them.
     """
-    from tqdm.auto import tqdm
+    from deepseek_apps.core.train import TrainConfig as LoopConfig
+    from deepseek_apps.core.train import Trainer, TrainRecipe
 
     config = config or TrainConfig()
     positive, negative = _examples(contracts, config.size, config.stride)
@@ -102,49 +143,53 @@ def train_tagger(
         load_trained_weights(tagger, Path(config.init))
     heads = [p for n, p in tagger.named_parameters() if n.startswith(("word_head", "window_head"))]
     adapters = [p for m in tagger.modules() if isinstance(m, LoRALinear) for p in (m.lora_a, m.lora_b)]
-    optimizer = torch.optim.AdamW(
-        [{"params": adapters, "lr": config.lr}, {"params": heads, "lr": config.head_lr}], weight_decay=0.01
-    )
-    base_lrs = [config.lr, config.head_lr]
     n_negative = min(len(negative), int(round(config.neg_ratio * len(positive))))
     per_epoch = math.ceil((len(positive) + n_negative) / config.batch_size)
     total = min(per_epoch * config.epochs, config.max_steps or 10**12)
     warmup = max(1, total // 20)
-    rng = np.random.default_rng(config.seed)
+    batches = WindowBatches(contracts, positive, negative, n_negative, config, tokenizer, total)
     bce = nn.BCEWithLogitsLoss()
-    step, losses = 0, []
-    bar = tqdm(total=total, desc="clause tagger", unit="batch", disable=not progress)
-    tagger.train()
-    for _ in range(config.epochs):
-        drawn = [negative[j] for j in rng.choice(len(negative), n_negative, replace=False)] if n_negative else []
-        examples = positive + drawn
-        order = rng.permutation(len(examples))
-        running = []
-        for batch, word_labels, word_mask in _batches(
-            contracts, [examples[j] for j in order], config.batch_size, tokenizer
-        ):
-            if step >= total:
-                break
-            for group, base in zip(optimizer.param_groups, base_lrs):
-                group["lr"] = base * _schedule(step, total, warmup)
-            word_logits, window_logits = tagger(**batch)
-            loss = bce(word_logits[word_mask], word_labels[word_mask]) + bce(window_logits, word_labels.amax(dim=1))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(adapters + heads, 1.0)
-            optimizer.step()
-            running.append(loss.item())
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}")
-        losses.append(float(np.mean(running)) if running else float("nan"))
-        if on_epoch is not None and running:
-            tagger.eval()
-            on_epoch(tagger, len(losses))
-            tagger.train()
-    bar.close()
+
+    def loss_fn(net, batch):
+        inputs, word_labels, word_mask = batch
+        word_logits, window_logits = net(**inputs)
+        word_logits, window_logits = word_logits.float(), window_logits.float()
+        return bce(word_logits[word_mask], word_labels[word_mask]) + bce(window_logits, word_labels.amax(dim=1))
+
+    epochs_done = []
+
+    def evaluate(model) -> dict:
+        epochs_done.append(len(epochs_done) + 1)
+        if on_epoch is not None:
+            on_epoch(tagger, epochs_done[-1])
+        return {}
+
+    recipe = TrainRecipe(
+        loss_fn=loss_fn,
+        evaluate=evaluate,
+        batches=batches,
+        steps_per_epoch=per_epoch,
+        optimizer=lambda m: torch.optim.AdamW(
+            [{"params": adapters, "lr": config.lr}, {"params": heads, "lr": config.head_lr}], weight_decay=0.01
+        ),
+        scheduler=lambda opt, _: torch.optim.lr_scheduler.LambdaLR(opt, lambda step: _schedule(step, total, warmup)),
+        batch_state=batches,
+    )
+    loop = LoopConfig(
+        epochs=min(config.epochs, math.ceil(total / per_epoch)),
+        batch_size=config.batch_size,
+        grad_clip=1.0,
+        seed=None,  # build_tagger seeded before drawing the adapters
+        out_dir=out_dir,
+        resume=out_dir is not None,
+        progress=progress,
+        device=config.device,
+        precision=config.precision,
+    )
+    result = Trainer(loop).run(tagger, recipe)
     tagger.eval()
-    return tagger, tokenizer, losses
+    losses = [r["loss"] for r in result.history]
+    return tagger, tokenizer, losses + [float("nan")] * (config.epochs - len(losses))
 
 
 def load_trained_weights(tagger: ClauseTagger, folder: Path) -> None:

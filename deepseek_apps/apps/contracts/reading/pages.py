@@ -115,7 +115,10 @@ class Document:
         """The 1-based page number holding character ``offset`` of ``text``."""
         if not self.pages:
             return 1
-        index = bisect.bisect_right([page.start for page in self.pages], offset) - 1
+        starts = self.__dict__.get("_starts")
+        if starts is None or len(starts) != len(self.pages):  # built once: O(log pages) per fact, not O(pages)
+            starts = self.__dict__["_starts"] = [page.start for page in self.pages]
+        index = bisect.bisect_right(starts, offset) - 1
         return self.pages[max(index, 0)].number
 
     @property

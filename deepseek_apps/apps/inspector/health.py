@@ -1,0 +1,129 @@
+"""Did the detector learn anything? A verdict on a finished training run, with likely causes.
+
+A run whose best validation mAP@0.5 stays at or near zero, or whose training loss does not
+fall, is ``status="failed"``: the CLI says so at the end, the model card carries it, and
+``export`` refuses such a model (code 4110) unless forced. The data checks are computed
+before training from the prepared (resized) images, so the causes name what the model saw:
+defects too small at the chosen resolution, too few positives, class imbalance, boxes
+outside the images, a validation split without defects.
+
+Example:
+    >>> checks = {"train_boxes": 0, "train_images": 10, "val_boxes": 0}
+    >>> verdict = diagnose([{"epoch": 1, "loss": 2.0, "map50": 0.0}], checks)
+    >>> verdict.status
+    'failed'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+NEAR_ZERO_MAP = 0.05  # a best validation mAP@0.5 below this is "learned nothing useful"
+LOSS_FALL = 0.95  # the late loss must fall below this share of the first epoch's
+FINEST_STRIDE = 8
+FEW_BOXES, FEW_PER_CLASS, IMBALANCE = 50, 10, 20.0
+SMALL_SHARE, POSITIVE_SHARE = 0.25, 0.10
+
+
+@dataclass
+class TrainingHealth:
+    """The verdict: ``status`` ("ok" or "failed"), what went wrong and what the data suggests."""
+
+    status: str
+    problems: list[str] = field(default_factory=list)
+    likely_causes: list[str] = field(default_factory=list)
+    checks: dict = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """A few plain lines for the end of a training log."""
+        if not self.failed:
+            return "training check: ok"
+        lines = ["TRAINING FAILED: the model did not learn to detect the defects."]
+        lines += [f"  - {p}" for p in self.problems]
+        lines += ["Likely causes found in the data:"] + [f"  - {c}" for c in self.likely_causes]
+        lines.append("Export refuses this model (code 4110) unless forced (--force / force=True).")
+        return "\n".join(lines)
+
+
+def data_checks(train_items: Sequence, val_items: Sequence, class_names: Sequence[str], input_size: int) -> dict:
+    """Counts the verdict needs, from prepared items (boxes in model-input pixels)."""
+    boxes = [it.boxes for it in train_items if len(it.boxes)]
+    labels = np.concatenate([it.labels for it in train_items]) if train_items else np.zeros(0, dtype=np.int64)
+    all_boxes = np.concatenate(boxes) if boxes else np.zeros((0, 4), dtype=np.float32)
+    short = np.minimum(all_boxes[:, 2] - all_boxes[:, 0], all_boxes[:, 3] - all_boxes[:, 1])
+    outside = (all_boxes[:, :2] < -0.5).any(1) | (all_boxes[:, 2:] > input_size + 0.5).any(1) | (short < 1.0)
+    per_class = np.bincount(labels, minlength=len(class_names)) if len(labels) else np.zeros(len(class_names))
+    return {
+        "input_size": int(input_size),
+        "train_images": len(train_items),
+        "train_images_with_defects": len(boxes),
+        "train_boxes": int(len(all_boxes)),
+        "boxes_per_class": {name: int(n) for name, n in zip(class_names, per_class)},
+        "small_box_share": float(np.mean(short < FINEST_STRIDE)) if len(short) else 0.0,
+        "short_side_p10_px": float(np.percentile(short, 10)) if len(short) else None,
+        "boxes_outside_or_degenerate": int(outside.sum()),
+        "val_images": len(val_items),
+        "val_boxes": int(sum(len(it.boxes) for it in val_items)),
+    }
+
+
+def likely_causes(checks: dict) -> list[str]:
+    """Sentences naming what in the data can explain a failed run."""
+    causes = []
+    size = checks.get("input_size")
+    if checks.get("small_box_share", 0.0) > SMALL_SHARE:
+        causes.append(
+            f"objects too small for the resolution: {checks['small_box_share']:.0%} of the training boxes are under "
+            f"{FINEST_STRIDE} px on their short side at {size}x{size} (10th percentile "
+            f"{checks.get('short_side_p10_px') or 0:.1f} px); raise --input-size or crop/tile the images"
+        )
+    if checks.get("train_boxes", 0) < FEW_BOXES:
+        causes.append(f"too few positives: {checks.get('train_boxes', 0)} training boxes (want at least {FEW_BOXES})")
+    images, positives = checks.get("train_images", 0), checks.get("train_images_with_defects", 0)
+    if images and positives / images < POSITIVE_SHARE:
+        causes.append(f"too few positives: only {positives} of {images} training images show a defect")
+    per_class = checks.get("boxes_per_class", {})
+    rare = [f"{name} ({n})" for name, n in per_class.items() if n < FEW_PER_CLASS]
+    if rare:
+        causes.append(f"classes with fewer than {FEW_PER_CLASS} training boxes: {', '.join(rare)}")
+    counts = [n for n in per_class.values() if n > 0]
+    if len(counts) > 1 and max(counts) / min(counts) > IMBALANCE:
+        causes.append(f"class imbalance: {max(counts)} boxes in the largest class, {min(counts)} in the smallest")
+    if checks.get("boxes_outside_or_degenerate", 0):
+        causes.append(
+            f"boxes outside the images or under 1 px after resizing: {checks['boxes_outside_or_degenerate']}; "
+            "check the annotations' coordinate convention"
+        )
+    if checks.get("val_images", 0) and not checks.get("val_boxes", 0):
+        causes.append("the validation split holds no annotated defects, so its mAP cannot rise above 0")
+    return causes
+
+
+def diagnose(history: Sequence[dict], checks: dict, monitor: str = "map50") -> TrainingHealth:
+    """The verdict on a run from its per-epoch ``history`` (loss and validation metric) and ``data_checks``."""
+    problems = []
+    values = [float(h[monitor]) for h in history if monitor in h]
+    best = max(values) if values else 0.0
+    if best < NEAR_ZERO_MAP:
+        problems.append(f"validation mAP@0.5 stayed near zero (best {best:.3f} over {len(values)} epochs)")
+    losses = [float(h["loss"]) for h in history if "loss" in h]
+    if len(losses) >= 3:
+        late = min(losses[len(losses) * 2 // 3 :])
+        if late > LOSS_FALL * losses[0]:
+            problems.append(f"the training loss did not fall ({losses[0]:.3f} in epoch 1, {late:.3f} at best late)")
+    if not problems:
+        return TrainingHealth("ok", checks=checks)
+    causes = likely_causes(checks) or [
+        "none of the data checks explains it: try more epochs, a lower --lr, or --backbone efficientnet_lite0"
+    ]
+    return TrainingHealth("failed", problems, causes, checks)
