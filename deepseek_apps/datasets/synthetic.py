@@ -174,3 +174,47 @@ def write_voc(directory: str | Path, count: int, seed: int = 0, size: int = 200)
     for sample in generate_samples(count, seed=seed, size=size):
         write_voc_sample(root, sample, NEU_CLASSES)
     return root
+
+
+LARGE_CLASSES = ("pit", "spot")
+
+
+def render_large(rng: np.random.Generator, side: int = 1024, defects: int = 8, sizes: tuple[int, int] = (10, 16)):
+    """A ``side x side`` plate with ``defects`` small dark pits (class 0) and bright spots (class 1).
+
+    The tiling tests' data: defects of ``sizes`` pixels, far apart, which
+    shrink below what a detector resolves when the whole plate is resized to 640.
+    Returns the image and its YOLO label lines.
+    """
+    canvas = _base_surface(rng, side)
+    lines: list[str] = []
+    taken: list[tuple[int, int]] = []
+    while len(lines) < defects:
+        d = int(rng.integers(sizes[0], sizes[1] + 1))
+        x, y = int(rng.integers(2, side - d - 2)), int(rng.integers(2, side - d - 2))
+        if any(abs(x - tx) < 60 and abs(y - ty) < 60 for tx, ty in taken):
+            continue
+        taken.append((x, y))
+        label = len(lines) % 2
+        yy, xx = np.mgrid[0:d, 0:d]
+        disc = ((yy - (d - 1) / 2) ** 2 + (xx - (d - 1) / 2) ** 2) <= (d / 2) ** 2
+        patch = canvas[y : y + d, x : x + d]
+        patch[disc] = patch[disc] - rng.uniform(55, 80) if label == 0 else patch[disc] + rng.uniform(55, 80)
+        lines.append(f"{label} {(x + d / 2) / side:.6f} {(y + d / 2) / side:.6f} {d / side:.6f} {d / side:.6f}")
+    return Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8)), lines
+
+
+def write_large_yolo(directory: str | Path, splits: dict[str, int], side: int = 1024, seed: int = 0) -> Path:
+    """Write large plates with small defects as a YOLO folder with its own split (``images/<split>``)."""
+    root = Path(directory)
+    rng = np.random.default_rng(seed)
+    (root / "classes.txt").parent.mkdir(parents=True, exist_ok=True)
+    (root / "classes.txt").write_text("\n".join(LARGE_CLASSES) + "\n")
+    for split, count in splits.items():
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            image, lines = render_large(rng, side)
+            image.save(root / "images" / split / f"plate_{i:03d}.png")
+            (root / "labels" / split / f"plate_{i:03d}.txt").write_text("\n".join(lines) + "\n")
+    return root

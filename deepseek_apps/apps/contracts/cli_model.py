@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ...core.device import add_device_options
+from ...core.scale.options import add_engine_options, train_engine_options
 
 
 def add_commands(cmds: argparse._SubParsersAction) -> None:
@@ -27,6 +29,7 @@ def add_commands(cmds: argparse._SubParsersAction) -> None:
     t.add_argument("--rank", type=int, default=16, help="LoRA rank")
     t.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
     add_device_options(t)  # --device, --precision
+    add_engine_options(t, train=True)  # --engine ray --workers N: DDP on Ray Train
     t.add_argument("--max-steps", type=int, default=None, help="stop after this many batches (quick runs)")
     t.add_argument("--init", default=None, help="continue from a model folder ('default' = the shipped model)")
     t.add_argument("--lr", type=float, default=5e-4, help="adapter learning rate (heads: 4x)")
@@ -63,13 +66,20 @@ def _train(args: argparse.Namespace) -> int:
     from .app import ContractParser
 
     torch.set_num_threads(args.threads)
-    parser = ContractParser().fit(
-        args.data, val_fraction=args.val_fraction, seed=args.seed, epochs=args.epochs, progress=not args.no_progress,
+    settings = dict(
+        val_fraction=args.val_fraction, seed=args.seed, epochs=args.epochs, progress=not args.no_progress,
         neg_ratio=args.neg_ratio, rank=args.rank, max_steps=args.max_steps, init=args.init, lr=args.lr,
         device=args.device, precision=args.precision,
     )  # fmt: skip
-    out = parser.save(args.out)
-    print(json.dumps({"out": str(out), **parser.metrics_}))
+    if args.engine == "ray":  # DDP on Ray Train workers; rank 0 saves to --out
+        from ...core.scale.ray_train import fit_app_on_ray
+
+        _, metrics = fit_app_on_ray(ContractParser(), args.data, settings, args.out, **train_engine_options(args))
+        out = Path(args.out)
+    else:
+        parser = ContractParser().fit(args.data, **settings)
+        out, metrics = parser.save(args.out), parser.metrics_
+    print(json.dumps({"out": str(out), **(metrics or {})}))
     return 0
 
 

@@ -8,15 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-
 from ...core.contract import Application
 from ...core.registry import get_model
-from ...core.runtime.postprocess import select_detections
-from ...core.runtime.preprocess import scale_boxes_back, to_model_input
+from ...core.runtime.tiling import Tiling, detect_images
 from ...errors import DeepSeekAppsError, ErrorCode, InvalidInputError, MissingResourceError
 from .anomaly import facade as anomaly_facade
-from .backend import DetectorBackend
+from .backend import DetectorBackend, model_tiling
 from .images import describe, to_pil
 from .metrics import DetectionMetrics
 from .results import Defect, Inspection
@@ -48,6 +45,11 @@ class QualityInspector(Application):
             the loaded model's task, else detection.
         anomaly_config: settings of the anomaly task (``AnomalyConfig``; ``None``: defaults,
             or the loaded model's).
+        tile: tiled detection of large images (``core.runtime.tiling``): ``None`` follows the
+            model (a model trained on tiles predicts on tiles; ``fit`` decides from the training
+            boxes), ``0`` turns it off, ``N`` cuts images larger than ``N`` pixels into
+            overlapping ``N x N`` windows at native resolution, for training and prediction.
+        tile_overlap: the fraction of a tile that neighbouring tiles share (with ``tile=N``).
 
     Example:
         >>> from deepseek_apps import QualityInspector
@@ -74,6 +76,8 @@ class QualityInspector(Application):
         train_config: Any = None,
         task: str | None = None,
         anomaly_config: Any = None,
+        tile: int | None = None,
+        tile_overlap: float = 0.25,
     ):
         self.model_path = model_path
         self.confidence_threshold = confidence_threshold
@@ -86,6 +90,8 @@ class QualityInspector(Application):
         self.train_config = train_config
         self.task = task
         self.anomaly_config = anomaly_config
+        self.tile = tile
+        self.tile_overlap = tile_overlap
 
     # ------------------------------------------------------------------ loading
     @property
@@ -200,7 +206,9 @@ class QualityInspector(Application):
                     hint="drop --synthetic for other class sets",
                 )
             extra = DetectionDataset(generate_samples(synthetic, seed=tcfg.seed + 12345), NEU_CLASSES)
-        model, result, meta = train_detector(dataset, cfg, tcfg, val_fraction, test_fraction, extra)
+        model, result, meta = train_detector(
+            dataset, cfg, tcfg, val_fraction, test_fraction, extra, tile=self.tile, tile_overlap=self.tile_overlap
+        )
         test = meta.get("test_metrics")
         self.metrics_ = {
             "best_val_map50": result.best_metric,
@@ -208,6 +216,7 @@ class QualityInspector(Application):
             **({"test_map50": test["map50"], "per_class": test["per_class"]} if test else {}),
             "input_size": meta["resolution"]["size"],
             "input_size_reason": meta["resolution"]["reason"],
+            "tiling": meta["tiling"],
             "split": meta["split"]["source"],
             "split_description": meta["split"]["description"],
             "training_health": meta["training_health"],
@@ -278,14 +287,25 @@ class QualityInspector(Application):
                     hint=f"pass a valid {name} to QualityInspector(...)",
                 )
 
+    def tiling_(self, model: DetectorBackend | None = None) -> Tiling | None:
+        """The tiling prediction and evaluation use: ``tile`` if given (0: none), else the model's."""
+        if self.tile is None:
+            return model_tiling((model or self.model_).metadata)
+        return Tiling(self.tile, self.tile_overlap) if self.tile else None
+
     def _predict_batch(self, images: list, model: DetectorBackend) -> list[Inspection]:
         t0 = time.perf_counter()
-        pixels = np.stack([to_model_input(im, model.input_size, model.channels) for im in images]).astype(np.float32)
-        boxes, scores, labels = model.forward(pixels)
+        found = detect_images(
+            images,
+            model.forward,
+            model.input_size,
+            model.channels,
+            self.tiling_(model),
+            self.confidence_threshold,
+            self.iou_threshold,
+        )
         out = []
-        for im, b, s, lab in zip(images, boxes, scores, labels):
-            b, s, lab = select_detections(b, s, lab, self.confidence_threshold, self.iou_threshold)
-            b = scale_boxes_back(b, model.input_size, im.width, im.height)
+        for im, (b, s, lab) in zip(images, found):
             defects = [
                 Defect(model.class_names[int(c)], float(p), tuple(float(v) for v in bb)) for bb, p, c in zip(b, s, lab)
             ]
@@ -302,7 +322,7 @@ class QualityInspector(Application):
             return anomaly_facade.evaluate(self, data, split)
         from .deploy import evaluate_model
 
-        return evaluate_model(self.model_, data, format, split)
+        return evaluate_model(self.model_, data, format, split, tiling=self.tiling_())
 
     def save(self, path: str | Path) -> Path:
         """Write the model as a folder that ``QualityInspector.load`` opens.

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ...core.runtime.tiling import Tiling
 from ...errors import ErrorCode, ModelFormatError
 
 INPUT_NAME, OUTPUT_NAMES = "pixels", ("boxes", "scores", "labels")
@@ -55,6 +56,11 @@ class DetectorBackend:
                 hint="load a training folder or a saved model, QualityInspector.pretrained('neu_det-torch'), "
                 "or call fit() first",
             )
+
+
+def model_tiling(metadata: dict) -> Tiling | None:
+    """The tiling a model was trained with: ``tiling`` of its config, or ``preprocessing.tiling`` of its bundle."""
+    return Tiling.from_dict(metadata.get("tiling") or metadata.get("preprocessing", {}).get("tiling"))
 
 
 def torch_backend(model, cfg, class_names, meta: dict, device: str = "cpu", threads: int = 2) -> DetectorBackend:
@@ -106,5 +112,5 @@ def onnx_backend(onnx_bytes: bytes, like: DetectorBackend, threads: int = 2) -> 
         like.class_names,
         like.input_size,
         like.channels,
-        {"split": like.metadata.get("split", {})},
+        {"split": like.metadata.get("split", {}), "tiling": like.metadata.get("tiling")},
     )

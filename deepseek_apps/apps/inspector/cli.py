@@ -8,8 +8,8 @@ import sys
 
 from ...core.device import add_device_options
 from ...core.scale.options import add_engine_options, train_engine_options
+from .cli_use import FORMATS, add_tile_options
 
-FORMATS = ["voc", "yolo", "coco", "masks"]
 ARCHITECTURES = {  # --arch -> DetectorConfig.head_norm
     "fcos-gn": "gn",  # torchvision's GroupNorm head: more accurate (the shipped default)
     "fcos-bn": "bn",  # BatchNorm head: folds into the convs, fastest INT8
@@ -61,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     t.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 = grayscale model, 3 = colour")
     t.add_argument("--head-convs", type=int, default=4, help="3x3 convs in each FCOS head branch")
+    add_tile_options(t, train=True)
     t.add_argument("--synthetic", type=int, default=0, help="add N generated images to the training split")
     t.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -105,6 +106,8 @@ def _train(args: argparse.Namespace) -> int:
             device=args.device,
             precision=args.precision,
         ),
+        tile=args.tile,
+        tile_overlap=args.tile_overlap,
     )
     fit = inspector.fit if args.engine == "local" else ray_fit(inspector, train_engine_options(args))
     fit(
@@ -120,6 +123,8 @@ def _train(args: argparse.Namespace) -> int:
     )
     health = inspector.metrics_["training_health"]
     print(f"input size {inspector.metrics_['input_size']}: {inspector.metrics_['input_size_reason']}", file=sys.stderr)
+    if inspector.metrics_.get("tiling"):
+        print(f"tiling: {inspector.metrics_['tiling']}", file=sys.stderr)
     print(f"split ({inspector.metrics_['split']}): {inspector.metrics_['split_description']}", file=sys.stderr)
     if health["status"] == "failed":
         print(TrainingHealth(**health).summary(), file=sys.stderr)

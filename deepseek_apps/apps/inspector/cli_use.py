@@ -24,6 +24,21 @@ def _backend_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_tile_options(p: argparse.ArgumentParser, train: bool = False) -> None:
+    """``--tile`` / ``--tile-overlap``: tiled detection of large images (``core.runtime.tiling``)."""
+    default = "decided from the training boxes" if train else "the model's own (tiled if it was trained on tiles)"
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        metavar="PX",
+        help=f"cut images larger than PX into overlapping PX x PX tiles at native resolution; 0: never; default: {default}",
+    )
+    p.add_argument(
+        "--tile-overlap", type=float, default=0.25, help="share of a tile its neighbours overlap (with --tile)"
+    )
+
+
 def add_parsers(cmds: argparse._SubParsersAction) -> None:
     e = cmds.add_parser("evaluate", help="mAP@0.5 and per-class AP on an annotated dataset (JSON)")
     e.add_argument("--data", required=True, help="annotated dataset folder")
@@ -38,6 +53,7 @@ def add_parsers(cmds: argparse._SubParsersAction) -> None:
     e.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # JSON is the default now
     add_model_argument(e)
     _backend_arg(e)
+    add_tile_options(e)
     e.set_defaults(func=_evaluate)
 
     s = cmds.add_parser(
@@ -53,6 +69,7 @@ def add_parsers(cmds: argparse._SubParsersAction) -> None:
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_argument(s)
     _backend_arg(s)
+    add_tile_options(s)
     add_engine_options(s)
     s.set_defaults(func=_predict)
 
@@ -87,7 +104,8 @@ def add_parsers(cmds: argparse._SubParsersAction) -> None:
 def _inspector(args, **kw):
     from .app import QualityInspector
 
-    return QualityInspector(model_path=args.model, backend=getattr(args, "backend", "onnxruntime"), **kw)
+    tiles = {"tile": args.tile, "tile_overlap": args.tile_overlap} if hasattr(args, "tile") else {}
+    return QualityInspector(model_path=args.model, backend=getattr(args, "backend", "onnxruntime"), **tiles, **kw)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -111,11 +111,23 @@ def split_dataset(data: Any, format: str, class_names: Sequence[str], split: str
     return DetectionDataset(kept, dataset.class_names)
 
 
-def evaluate_model(loaded: DetectorBackend, data: Any, format: str = "voc", split: str = "all") -> DetectionMetrics:
-    """mAP@0.5 of ``loaded`` on ``data`` (a folder in ``format`` or a ``DetectionDataset``)."""
+def evaluate_model(
+    loaded: DetectorBackend, data: Any, format: str = "voc", split: str = "all", tiling: Any = "model"
+) -> DetectionMetrics:
+    """mAP@0.5 of ``loaded`` on ``data`` (a folder in ``format`` or a ``DetectionDataset``).
+
+    ``tiling``: a ``Tiling``, ``None`` (whole images), or ``"model"`` (the model's own): tiled
+    models are measured on whole images through the tiled path, in image pixels.
+    """
+    from .backend import model_tiling
     from .model import DetectorConfig
-    from .train import evaluate_items, prepare
+    from .train import evaluate_items, evaluate_tiled, prepare
 
     dataset = split_dataset(data, format, loaded.class_names, split, loaded.metadata)
+    tiling = model_tiling(loaded.metadata) if tiling == "model" else tiling
+    if tiling is not None:
+        truth = ((s.load(), s.boxes, s.labels) for s in dataset.samples)  # one image in memory at a time
+        size, channels = loaded.input_size, loaded.channels
+        return evaluate_tiled(loaded.forward, truth, size, channels, tiling, loaded.class_names, split)
     cfg = DetectorConfig(input_size=loaded.input_size, in_channels=loaded.channels)
     return evaluate_items(loaded.forward, prepare(dataset, cfg), loaded.class_names, split)

@@ -238,6 +238,7 @@ def write_inspector_bundle(
             "layout": "NCHW",
             "mean": list(cfg.mean),
             "std": list(cfg.std),
+            **({"tiling": loaded.metadata["tiling"]} if loaded.metadata.get("tiling") else {}),
         },
         "postprocessing": {"score_threshold": score_threshold, "iou_threshold": 0.5, "max_detections": cfg.top_k},
         "input_spec": {

@@ -85,7 +85,7 @@ def likely_causes(checks: dict) -> list[str]:
         causes.append(
             f"objects too small for the resolution: {checks['small_box_share']:.0%} of the training boxes are under "
             f"{FINEST_STRIDE} px on their short side at {size}x{size} (10th percentile "
-            f"{checks.get('short_side_p10_px') or 0:.1f} px); raise --input-size or crop/tile the images"
+            f"{checks.get('short_side_p10_px') or 0:.1f} px); raise --input-size, or train on tiles at native resolution (--tile PX)"
         )
     if checks.get("train_boxes", 0) < FEW_BOXES:
         causes.append(f"too few positives: {checks.get('train_boxes', 0)} training boxes (want at least {FEW_BOXES})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -14,12 +14,13 @@ import torch.nn.functional as F
 
 from ...core.runtime.postprocess import select_detections
 from ...core.runtime.preprocess import to_model_input
+from ...core.runtime.tiling import Tiling, detect_images, tile_boxes, windows
 from ...core.train import TrainConfig, Trainer, TrainResult
 from ...datasets.types import DetectionDataset
 from .health import data_checks, diagnose
 from .metrics import DetectionMetrics, detection_metrics
 from .model import DetectorConfig, InspectorGraph, build_detector, for_backbone
-from .resolution import ResolutionChoice, check_input_size, choose_input_size
+from .resolution import ResolutionChoice, check_input_size, choose_input_size, plan_tiling
 from .splits import plan_split, split_indices
 
 log = logging.getLogger(__name__)
@@ -35,15 +36,28 @@ class PreparedItem:
     labels: np.ndarray
 
 
-def prepare(dataset: DetectionDataset, cfg: DetectorConfig, progress: bool = False) -> list[PreparedItem]:
+def _prepared(image, boxes: np.ndarray, labels: np.ndarray, cfg: DetectorConfig) -> PreparedItem:
+    sx, sy = cfg.input_size / image.width, cfg.input_size / image.height
+    boxes = boxes.astype(np.float32) * np.array([sx, sy, sx, sy], dtype=np.float32)
+    return PreparedItem(to_model_input(image, cfg.input_size, cfg.in_channels), boxes, labels)
+
+
+def prepare(
+    dataset: DetectionDataset, cfg: DetectorConfig, progress: bool = False, tiling: Tiling | None = None
+) -> list[PreparedItem]:
+    """Every image resized to the model input; with ``tiling``, a large image gives one item per tile (and itself)."""
     from tqdm.auto import tqdm
 
     items = []
     for sample in tqdm(dataset.samples, desc="load", unit="img", disable=not progress):
         image = sample.load()
-        sx, sy = cfg.input_size / image.width, cfg.input_size / image.height
-        boxes = sample.boxes.astype(np.float32) * np.array([sx, sy, sx, sy], dtype=np.float32)
-        items.append(PreparedItem(to_model_input(image, cfg.input_size, cfg.in_channels), boxes, sample.labels))
+        if tiling is not None and tiling.applies(image.width, image.height):
+            for window in windows(image.width, image.height, tiling):
+                boxes, labels = tile_boxes(sample.boxes, sample.labels, window)
+                items.append(_prepared(image.crop(tuple(int(v) for v in window)), boxes, labels, cfg))
+            if not tiling.whole_image:
+                continue
+        items.append(_prepared(image, sample.boxes, sample.labels, cfg))
     return items
 
 
@@ -137,6 +151,30 @@ def evaluate_items(
     return detection_metrics(preds, [(it.boxes, it.labels) for it in items], class_names, split)
 
 
+def evaluate_tiled(
+    forward: Callable,
+    truth: Iterable[tuple],
+    size: int,
+    channels: int,
+    tiling: Tiling,
+    class_names: Sequence[str],
+    split: str = "all",
+) -> DetectionMetrics:
+    """mAP@0.5 of a tiled model on whole images ``truth``: ``(PIL image, boxes, labels)`` items, in image pixels.
+
+    ``truth`` may be a generator: one image is in memory at a time.
+    """
+    preds, targets = [], []
+    for image, boxes, labels in truth:
+        preds.append(detect_images([image], forward, size, channels, tiling, score_threshold=0.01)[0])
+        targets.append((boxes, labels))
+    return detection_metrics(preds, targets, class_names, split)
+
+
+def _loaded(dataset: DetectionDataset, indices: Sequence[int]) -> list[tuple]:
+    return [(dataset.samples[i].load(), dataset.samples[i].boxes, dataset.samples[i].labels) for i in indices]
+
+
 def train_detector(
     dataset: DetectionDataset,
     detector_config: DetectorConfig,
@@ -145,12 +183,17 @@ def train_detector(
     test_fraction: float = 0.15,
     extra_train: DetectionDataset | None = None,
     init_weights: dict | None = None,
+    tile: int | None = None,
+    tile_overlap: float = 0.25,
 ) -> tuple[torch.nn.Module, TrainResult, dict]:
     """Train on ``dataset`` and return the best model, its ``TrainResult`` and the run's metadata.
 
     The split follows the data set's own when it has one (``splits.plan_split``); an
     ``input_size`` of ``None`` is chosen from the training boxes (``resolution.py``); the
     metadata carries both choices and the run's ``training_health`` verdict (``health.py``).
+    ``tile`` (``resolution.plan_tiling``): ``0`` never tile, ``N`` tiles of ``N`` pixels,
+    ``None`` tile when the smaller defects need more than the largest input size; a tiled model
+    is validated and tested on whole images through the tiled path.
     """
     from safetensors.torch import load_file
 
@@ -161,14 +204,20 @@ def train_detector(
     else:
         size = check_input_size(detector_config.input_size)
         resolution = ResolutionChoice(size, f"given: {size}", "given")
+    resolution, tiling = plan_tiling(resolution, tile, tile_overlap)
     detector_config = for_backbone(replace(detector_config, input_size=resolution.size))
     log.info("split: %s", plan.description)
     log.info("input size %d (%s): %s", resolution.size, resolution.chosen, resolution.reason)
-    items = prepare(dataset, detector_config, progress=train_config.progress)
-    train_items = [items[i] for i in train_idx]
-    val_items = [items[i] for i in val_idx] or train_items[: max(1, len(train_items) // 5)]
+    if tiling is None:
+        items = prepare(dataset, detector_config, progress=train_config.progress)
+        train_items = [items[i] for i in train_idx]
+        val_items = [items[i] for i in val_idx] or train_items[: max(1, len(train_items) // 5)]
+    else:
+        train_items = prepare(_subset(dataset, train_idx), detector_config, train_config.progress, tiling)
+        val_items = prepare(_subset(dataset, val_idx), detector_config, tiling=tiling) if val_idx else []
+        val_items = val_items or train_items[: max(1, len(train_items) // 5)]
     if extra_train is not None:
-        train_items += prepare(extra_train, detector_config)
+        train_items += prepare(extra_train, detector_config, tiling=tiling)
     checks = data_checks(train_items, val_items, dataset.class_names, detector_config.input_size)
     model = build_detector(detector_config, pretrained=not init_weights)
     if init_weights:
@@ -180,6 +229,7 @@ def train_detector(
         "class_names": list(dataset.class_names),
         "train_config": asdict(train_config),
         "resolution": resolution.to_dict(),
+        "tiling": tiling.to_dict() if tiling else None,
         "split": {
             "source": plan.source,
             "description": plan.description,
@@ -195,8 +245,14 @@ def train_detector(
     }
     (out / "config.json").write_text(json.dumps(meta, indent=2))
 
+    val_truth = _loaded(dataset, val_idx) if tiling is not None and val_idx else None
+
     def evaluate(m):
         graph = InspectorGraph(m, detector_config).eval()
+        if val_truth:
+            size, channels = detector_config.input_size, detector_config.in_channels
+            names = dataset.class_names
+            return evaluate_tiled(torch_forward(graph), val_truth, size, channels, tiling, names, "val").to_dict()
         return evaluate_items(torch_forward(graph), val_items, dataset.class_names, "val").to_dict()
 
     result = Trainer(train_config).fit(model, train_items, make_collate(True), detection_loss, evaluate)
@@ -206,8 +262,13 @@ def train_detector(
     model.eval()
     if test_idx:
         graph = InspectorGraph(model, detector_config).eval()
-        test_items = [items[i] for i in test_idx]
-        meta["test_metrics"] = evaluate_items(torch_forward(graph), test_items, dataset.class_names, "test").to_dict()
+        if tiling is None:
+            test = evaluate_items(torch_forward(graph), [items[i] for i in test_idx], dataset.class_names, "test")
+        else:
+            size, channels = detector_config.input_size, detector_config.in_channels
+            truth = _loaded(dataset, test_idx)
+            test = evaluate_tiled(torch_forward(graph), truth, size, channels, tiling, dataset.class_names, "test")
+        meta["test_metrics"] = test.to_dict()
     meta["result"] = result.to_dict()
     health = diagnose(result.history, checks, train_config.monitor)
     meta["training_health"] = health.to_dict()
@@ -227,6 +288,7 @@ def training_card(meta: dict) -> str:
         f"- Classes: {', '.join(meta['class_names'])}",
         f"- Backbone: {det.get('backbone', 'tiny')}, {det['in_channels']}-channel input {det['input_size']}px",
         f"- Input size ({res.get('chosen', 'given')}): {res.get('reason', '')}",
+        f"- Tiling: {_tiling_line(meta.get('tiling'))}",
         f"- Split ({split.get('source', 'random')}): {split.get('description', '')}; "
         f"{split['train']} train / {split['val']} val / {split['test']} test images",
         f"- Best validation mAP@0.5: {meta['result']['best_metric']:.4f} (epoch {meta['result']['best_epoch']})",
@@ -237,3 +299,14 @@ def training_card(meta: dict) -> str:
     lines += [f"- problem: {p}" for p in health.get("problems", [])]
     lines += [f"- likely cause: {c}" for c in health.get("likely_causes", [])]
     return "\n".join(lines) + "\n"
+
+
+def _tiling_line(tiling: dict | None) -> str:
+    if not tiling:
+        return "none (whole images)"
+    whole = ", plus the whole image" if tiling.get("whole_image", True) else ""
+    return f"{tiling['tile']} px tiles, {tiling['overlap']:.0%} overlap{whole}"
+
+
+def _subset(dataset: DetectionDataset, indices: Sequence[int]) -> DetectionDataset:
+    return DetectionDataset([dataset.samples[i] for i in indices], dataset.class_names)

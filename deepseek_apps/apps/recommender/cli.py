@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ...core.device import add_device_options
-from ...core.scale.options import add_engine_options, engine_options
+from ...core.scale.options import add_engine_options, engine_options, train_engine_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int, default=0, help="seed of negative sampling, initialisation and shuffling")
     t.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     add_device_options(t)  # --device, --precision
+    add_engine_options(t, train=True)  # --engine ray --workers N: DDP on Ray Train
     t.add_argument("--baseline", action="store_true", help="also train the BaseModel and print RelaImpr")
     t.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
     t.set_defaults(func=_train)
@@ -125,8 +126,13 @@ def _train(args: argparse.Namespace) -> int:
         train_settings=settings,
         threads=args.threads,
     )
-    rec.fit(_load(args), baseline=args.baseline)
-    rec.save(args.out)
+    if args.engine == "ray":  # DDP on Ray Train workers; rank 0 saves to --out
+        from ...core.scale.ray_train import fit_app_on_ray
+
+        rec, _ = fit_app_on_ray(rec, _load(args), {"baseline": args.baseline}, args.out, **train_engine_options(args))
+    else:
+        rec.fit(_load(args), baseline=args.baseline)
+        rec.save(args.out)
     keep = ("valid", "test", "samples", "baseline_test", "rela_impr_test_auc")
     print(json.dumps({"out": str(args.out), **{k: v for k, v in rec.metrics_.items() if k in keep}}, default=float))
     return 0

@@ -15,7 +15,8 @@ import math
 import re
 from typing import Any
 
-from ...errors import ErrorCode, ModelFormatError
+from ...errors import DeepSeekAppsError, ErrorCode, ModelFormatError
+from .tiling import Tiling
 
 FORMAT = "deepseek-apps-bundle"
 FORMAT_VERSION = 2  # 2: manifest.sha256 (and optional manifest.sig, encryption); 1 still reads
@@ -128,6 +129,17 @@ def _check_class_names(names: Any, task: Any) -> None:
         raise invalid("class_names", names, f"is empty for a {task} model")
 
 
+def _check_tiling(tiling: Any) -> None:
+    try:
+        if not isinstance(tiling, dict) or "tile" not in tiling:
+            raise TypeError
+        Tiling.from_dict(tiling)
+    except (DeepSeekAppsError, TypeError, ValueError) as exc:
+        raise invalid(
+            "preprocessing.tiling", tiling, "must be {tile: int >= 64, overlap: 0..0.9, whole_image: bool}"
+        ) from exc
+
+
 def _check_preprocessing(pre: Any, task: Any) -> None:
     if not isinstance(pre, dict):
         raise invalid("preprocessing", pre, "must be a dict")
@@ -141,6 +153,8 @@ def _check_preprocessing(pre: Any, task: Any) -> None:
         _numbers("preprocessing.mean", pre["mean"], channels)
     if "std" in pre:
         _numbers("preprocessing.std", pre["std"], channels, positive=True)
+    if pre.get("tiling") is not None:
+        _check_tiling(pre["tiling"])
     if "pixel_range" in pre:
         rng = pre["pixel_range"]
         _numbers("preprocessing.pixel_range", rng, 2)

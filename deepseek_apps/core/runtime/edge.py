@@ -24,9 +24,9 @@ from PIL import Image
 from ...errors import ErrorCode, InvalidInputError, ModelFormatError
 from .bundle import Bundle, read_bundle
 from .bundle_manifest import validate_manifest
-from .postprocess import select_detections
-from .preprocess import decode_image, scale_boxes_back, to_8bit, to_model_input
+from .preprocess import decode_image, to_8bit
 from .session import create_session
+from .tiling import Tiling, detect_images
 
 
 @dataclass
@@ -97,6 +97,7 @@ class EdgeRuntime:
         self.class_names = list(manifest["class_names"])
         pre = manifest["preprocessing"]
         self.size, self.channels = int(pre["size"]), int(pre["channels"])
+        self.tiling = Tiling.from_dict(pre.get("tiling"))  # large images: tiles at native resolution
         post = manifest.get("postprocessing", {})
         self.score_threshold = post.get("score_threshold", 0.3) if score_threshold is None else score_threshold
         self.iou_threshold = post.get("iou_threshold", 0.5)
@@ -112,13 +113,17 @@ class EdgeRuntime:
     def predict(self, images: Sequence[str | Path | Image.Image]) -> list[EdgeDetections]:
         pils = [self._open(im) for im in images]
         t0 = time.perf_counter()
-        batch = np.stack([to_model_input(p, self.size, self.channels) for p in pils]).astype(np.float32)
-        boxes, scores, labels = self.forward(batch)
-        results = []
-        for p, b, s, lab in zip(pils, boxes, scores, labels):
-            b, s, lab = select_detections(b, s, lab, self.score_threshold, self.iou_threshold, self.max_detections)
-            b = scale_boxes_back(b, self.size, p.width, p.height)
-            results.append(EdgeDetections(b, s, self._labels(lab), size=p.size))
+        found = detect_images(
+            pils,
+            self.forward,
+            self.size,
+            self.channels,
+            self.tiling,
+            self.score_threshold,
+            self.iou_threshold,
+            self.max_detections,
+        )
+        results = [EdgeDetections(b, s, self._labels(lab), size=p.size) for p, (b, s, lab) in zip(pils, found)]
         per_image = (time.perf_counter() - t0) * 1000 / max(1, len(pils))
         for r in results:
             r.latency_ms = per_image

@@ -101,6 +101,36 @@ def fit_on_ray(
         )
 
 
+def fit_app_on_ray(
+    app: Any, data: Any, fit_kwargs: dict, model_dir: str | Path, **train_options: Any
+) -> tuple[Any, dict | None]:
+    """``app.fit(data, **fit_kwargs)`` on Ray Train workers (DDP); returns the fitted app (opened from ``model_dir``) and rank 0's ``metrics_``.
+
+    Every worker rebuilds the application from its constructor arguments and fits it: the
+    apps' training loops run on the core ``Trainer``, which takes rank ``r``'s share of the
+    batches and averages the gradients over the workers. Rank 0 saves the fitted model to
+    ``model_dir`` (``app.save``); Ray hands that folder back as the run's checkpoint, so a
+    driver on another node gets it too. ``train_options``: as
+    ``fit_on_ray`` (``workers``, ``use_gpu``, ``address``, ``max_failures``).
+
+    Example:
+        >>> rec, metrics = fit_app_on_ray(DINRecommender(), log, {}, "runs/rec", workers=2)  # doctest: +SKIP
+    """
+    out = Path(model_dir).resolve()
+    job = partial(_fit_app_worker, type(app), app.get_params(), data, fit_kwargs, str(out))
+    run = fit_on_ray(job, out, **train_options)
+    return type(app).load(out), run.value
+
+
+def _fit_app_worker(cls: type, params: dict, data: Any, fit_kwargs: dict, model_dir: str) -> Any:
+    import ray.train
+
+    app = cls(**params).fit(data, **fit_kwargs)
+    if ray.train.get_context().get_world_rank() == 0:
+        app.save(model_dir)
+    return getattr(app, "metrics_", None)
+
+
 def _check_capacity(ray: Any, workers: int, use_gpu: bool) -> None:
     have = ray.cluster_resources()
     kind = "GPU" if use_gpu else "CPU"
