@@ -3,12 +3,17 @@
 Data: the seeded synthetic entity generator (mule chains, shell rings, camouflage) and YelpChi
 framed at entity level (reviews as nodes; R-U-R = same user, R-P-R = same product, sampled to
 ``--product-links`` random same-product reviews per review; R-S-R / R-T-R need ratings and
-dates, which are ``None`` in our copy). Every seed refits everything; metrics are on the test
-split (stratified, seeded), mean +- std over seeds. ``pick`` is what ``auto`` chose on validation.
+dates, which are ``None`` in our copy), and a transaction log (``--data txlog``: the seeded
+transaction generator through ``TransactionLog``, accounts labelled from a separate table:
+``--labels involved`` = every account in a fraudulent transaction, ``mules`` = the accounts of
+mule chains; of the other accounts 70% are labelled 0, the rest and all merchants unknown).
+Every seed refits everything; metrics are on the test split (stratified, seeded), mean +- std
+over seeds, with the test split's positive rate. ``pick`` is what ``auto`` chose on validation.
 
     flock /tmp/cpu.lock .venv/bin/python benchmarks/fraud_entities.py --data synthetic --n 5000 --seeds 0 1 2
     flock /tmp/cpu.lock .venv/bin/python benchmarks/fraud_entities.py --data yelpchi --seeds 0
     flock /tmp/cpu.lock .venv/bin/python benchmarks/fraud_entities.py --data scale --n 100000 --seeds 0
+    flock /tmp/cpu.lock .venv/bin/python benchmarks/fraud_entities.py --data txlog --n 30000 --labels mules --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ import numpy as np
 import pandas as pd
 
 from deepseek_apps import FraudDetector
-from deepseek_apps.apps.fraud.entities import EntityTask
+from deepseek_apps.apps.fraud.entities import EntityTask, TransactionLog
 from deepseek_apps.apps.fraud.entities.detector import ENTITY_ARCHS
 from deepseek_apps.apps.fraud.entities.synthetic import generate_entities
+from deepseek_apps.apps.fraud.synthetic import generate_transactions
 
 METRICS = ("auc", "auprc", "recall_at_1pct_fpr")
 
@@ -63,11 +69,23 @@ def yelpchi_entities(root: str, product_links: int, seed: int = 0):
     return nodes, {"user": same(user, 50), "product": same(prod, product_links)}
 
 
+def txlog_entities(n: int, labels: str, seed: int = 0) -> TransactionLog:
+    """The transaction generator's log and an account label table (see the module docstring)."""
+    table = generate_transactions(n, seed=seed)
+    fraud = table.label == 1 if labels == "involved" else table.pattern == "mule_chain"
+    bad = set(table.src[fraud]) | {d for d in table.dst[fraud] if d.startswith("a")}
+    accounts = sorted(set(table.src) | {d for d in table.dst if d.startswith("a")})
+    rng = np.random.default_rng(seed)
+    label = [1.0 if a in bad else (0.0 if rng.random() < 0.7 else np.nan) for a in accounts]
+    return TransactionLog(table, pd.DataFrame({"id": accounts, "label": label}))
+
+
 def run_once(nodes, edges, directed, seed: int, epochs: int | None) -> dict:
     t0 = time.perf_counter()
     det = FraudDetector(task=EntityTask(directed=directed), seed=seed).fit(nodes, edges, epochs=epochs)
     fit_s = time.perf_counter() - t0
-    ids = nodes["id"].astype(str).tolist()
+    graph = det.entity_model_.graph
+    ids = graph.ids.tolist()
     t1 = time.perf_counter()
     det.score_entities(ids[:20000])
     score_s = time.perf_counter() - t1
@@ -75,6 +93,8 @@ def run_once(nodes, edges, directed, seed: int, epochs: int | None) -> dict:
     return {
         "seed": seed,
         "pick": det.arch_,
+        "nodes": graph.n,
+        "test_positive_rate": float(np.mean(graph.label[det.split_["test"]])),
         "fit_s": fit_s,
         "score_per_s": min(len(ids), 20000) / score_s,
         "test": {m: {k: test[m][k] for k in METRICS} for m in ENTITY_ARCHS},
@@ -108,7 +128,8 @@ def summary(runs: list[dict]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", choices=["synthetic", "yelpchi", "scale"], default="synthetic")
+    ap.add_argument("--data", choices=["synthetic", "yelpchi", "scale", "txlog"], default="synthetic")
+    ap.add_argument("--labels", choices=["involved", "mules"], default="involved", help="txlog: who is fraudulent")
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=None, help="GNN epochs (default: EntityTask's)")
@@ -119,6 +140,12 @@ def main() -> None:
     print(f"# CPU: {platform.processor() or platform.machine()}, torch threads 2; data={args.data} n={args.n}")
     runs = []
     for seed in args.seeds:
+        if args.data == "txlog":
+            r = run_once(txlog_entities(args.n, args.labels, seed), None, (), seed, args.epochs)
+            del r["det"]
+            print(json.dumps(r))
+            runs.append(r)
+            continue
         if args.data == "yelpchi":
             nodes, edges = yelpchi_entities(args.root, args.product_links, seed)
             directed = ()
@@ -150,6 +177,8 @@ def main() -> None:
         print(f"| {m} | " + " | ".join(f"{s[m][k][0]:.3f} ± {s[m][k][1]:.3f}" for k in METRICS) + " |")
     base = s["trees"]["auprc"]
     print(f"| pick ({', '.join(s['pick']['archs'])}) | | {s['pick']['auprc'][0]:.3f} ± {s['pick']['auprc'][1]:.3f} | |")
+    rate = [r["test_positive_rate"] for r in runs]
+    print(f"test positive rate: {np.mean(rate):.3f} ± {np.std(rate):.3f}")
     print(f"pick - trees AUPRC: {s['pick']['auprc'][0] - base[0]:+.3f} (trees std {base[1]:.3f})")
     if args.out:
         Path(args.out).write_text(json.dumps({"runs": runs, "summary": s}, indent=2))

@@ -75,6 +75,7 @@ class ErrorCode(IntEnum):
     FRAUD_BAD_EDGES = 1218  # entity task: an edge table without source / destination, or a bad relation
     FRAUD_NODE_COLUMNS = 1219  # entity task: no id column, or new nodes without the model's attributes
     FRAUD_WRONG_TASK = 1220  # a transaction method on an entity model, or the reverse
+    FRAUD_LABELS_NOT_IN_LOG = 1221  # entity task from a transaction log: no labelled entity id occurs in the log
     # 13xx contracts: bad input
     CONTRACT_UNSUPPORTED_TYPE = 1301
     CONTRACT_PDF_ENCRYPTED = 1302

@@ -13,6 +13,7 @@ negative ones without ``--allow-negative-amounts`` are 1209). An empty, header-o
 binary or unreadable file stops the job with 1210 / 1211 and a hint.
 
     deepseek-apps fraud train --data transactions.csv --out fraud_model --epochs 20
+    deepseek-apps fraud train --transactions tx.csv --entity-labels mules.csv --out runs/mules  # entities
     deepseek-apps fraud evaluate --model fraud_model --data labelled.csv
     deepseek-apps fraud predict new.csv --model fraud_model --out scores.jsonl
     deepseek-apps fraud export --model fraud_model --out fraud_bundle.zip
@@ -68,7 +69,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fraud", help="fraud detection on transaction graphs (FraudDetector)")
     cmds = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     t = cmds.add_parser("train", help="train on labelled transactions (CSV / Parquet / JSONL)")
-    t.add_argument("--data", default=None, help="labelled transactions file, or 'synthetic:N' for generated data")
+    t.add_argument(
+        "--data",
+        "--transactions",
+        dest="data",
+        default=None,
+        help="labelled transactions file, or 'synthetic:N' for generated data; with --entity-labels: the transaction log",
+    )
+    t.add_argument(
+        "--entity-labels",
+        default=None,
+        help="entity task from the --transactions log: entity labels (id, label 1 / 0 / empty; unlisted = unknown)",
+    )
     t.add_argument("--nodes", default=None, help="entity task: node table (id, label, attributes, type)")
     t.add_argument("--edges", action="append", help="entity task: RELATION=PATH (repeat), or one table")
     t.add_argument("--directed", action="append", help="entity task: a directed relation's name (repeat; '*' = all)")
@@ -149,12 +161,14 @@ def _read(data: str, temporal: bool, args: argparse.Namespace):
 def _train(args: argparse.Namespace) -> int:
     from .app import FraudDetector
 
-    if args.nodes:
+    if args.nodes or args.entity_labels:
         from .entities import cli as entity_cli
 
         return entity_cli.train(args)
     if not args.data:
-        raise SystemExit("fraud train needs --data (transactions) or --nodes/--edges (entities)")
+        raise SystemExit(
+            "fraud train needs --data (transactions), --nodes/--edges or --transactions/--entity-labels (entities)"
+        )
     from .model import GNNConfig
 
     gnn = GNNConfig(device=args.device, precision=args.precision)

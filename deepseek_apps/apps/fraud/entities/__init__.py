@@ -1,5 +1,6 @@
 """Entity-level fraud: fraudulent nodes of an attributed, multi-relation graph (``FraudDetector(task="entities")``)."""
 
 from .graph import EntityTask
+from .txlog import TransactionLog
 
-__all__ = ["EntityTask"]
+__all__ = ["EntityTask", "TransactionLog"]

@@ -1,6 +1,7 @@
-"""``deepseek-apps fraud train --nodes ... --edges rel=path`` and the entity side of ``score`` / ``evaluate`` / ``explain``.
+"""``fraud train --nodes/--edges`` or ``--transactions/--entity-labels``; the entity side of ``score`` / ``evaluate`` / ``explain``.
 
 deepseek-apps fraud train --nodes nodes.csv --edges invest=invest.csv --edges sale=sale.csv --out runs/companies
+deepseek-apps fraud train --transactions tx.csv --entity-labels mules.csv --out runs/mules  # graph from a log
 deepseek-apps fraud score ids.csv --model runs/companies --out scores.jsonl   # fitted ids, or new nodes + --edges
 deepseek-apps fraud evaluate --model runs/companies --data labelled_nodes.csv
 deepseek-apps fraud explain c17 --model runs/companies --picture c17.png
@@ -11,9 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from ....errors import ErrorCode, InvalidInputError
 from .graph import EntityTask
+from .txlog import TransactionLog
 
 
 def edge_specs(specs: list[str] | None) -> dict[str, str] | None:
@@ -36,12 +39,28 @@ def edge_specs(specs: list[str] | None) -> dict[str, str] | None:
     return out
 
 
+def graph_input(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``fit``'s ``(nodes, edges)``: the node and edge tables, or a ``TransactionLog`` (``--entity-labels``)."""
+    if not args.entity_labels:
+        return args.nodes, edge_specs(args.edges)
+    if args.nodes or args.edges or not args.data:
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            "--entity-labels builds the graph from --transactions; it takes no --nodes / --edges",
+            value={"nodes": args.nodes, "edges": args.edges, "transactions": args.data},
+            hint="deepseek-apps fraud train --transactions tx.csv --entity-labels mules.csv --out runs/mules",
+        )
+    return TransactionLog(args.data, args.entity_labels), None
+
+
 def train(args: argparse.Namespace) -> int:
     from ..app import FraudDetector
 
     task = EntityTask(directed=tuple(args.directed or ()), epochs=args.epochs)
-    det = FraudDetector(task=task, arch=args.arch, target_fpr=args.target_fpr, seed=args.seed)
-    det.fit(args.nodes, edge_specs(args.edges), val_fraction=args.val_fraction, test_fraction=args.test_fraction)
+    amounts = {"max_amount": args.max_amount, "allow_negative_amounts": args.allow_negative_amounts}
+    det = FraudDetector(task=task, arch=args.arch, target_fpr=args.target_fpr, seed=args.seed, **amounts)
+    nodes, edges = graph_input(args)
+    det.fit(nodes, edges, val_fraction=args.val_fraction, test_fraction=args.test_fraction)
     out = det.save(args.out)
     print(
         json.dumps({"arch": det.arch_, "threshold": det.threshold_, "test": det.metrics_.get("test"), "out": str(out)})

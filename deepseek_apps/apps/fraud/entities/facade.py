@@ -6,6 +6,7 @@ nodes with their edges to the fitted graph, without re-running it (``online.py``
 
 Example:
     >>> det = FraudDetector(task="entities").fit("nodes.csv", {"invest": "invest.csv"})  # doctest: +SKIP
+    >>> det = FraudDetector(task="entities").fit(TransactionLog("tx.csv", "mules.csv"))  # doctest: +SKIP
     >>> det.score_entities(["c17"])[0].to_dict()  # doctest: +SKIP
 """
 
@@ -26,6 +27,7 @@ from .explain import EntityExplanation, explain_entity
 from .graph import EntityTask, load_entity_graph, read_nodes
 from .online import new_rows, score_new
 from .persist import is_entity_bundle, load_entity_model, save_entities
+from .txlog import TransactionLog, log_graph
 
 __all__ = ["is_entity_bundle", "save_entities"]
 
@@ -55,11 +57,25 @@ def active(det) -> EntityModel | None:
 
 
 def fit(det, nodes: Any, edges: Any, val_fraction, test_fraction, seed, epochs) -> Any:
-    """Load and check the graph, fit every architecture, calibrate; sets the detector's fitted attributes."""
+    """Load and check the graph, fit every architecture, calibrate; sets the detector's fitted attributes.
+
+    ``nodes`` is a node table (with ``edges``) or a ``TransactionLog`` (no ``edges``: the graph
+    of its entities and payments, see ``txlog.py``).
+    """
     task = task_of(det)
     seed = det.seed if seed is None else int(seed)
     trees = det.trees or TreeConfig(seed=seed)
-    graph = load_entity_graph(nodes, edges, task, det.columns)
+    if isinstance(nodes, TransactionLog):
+        if edges is not None:
+            raise InvalidInputError(
+                ErrorCode.FRAUD_BAD_EDGES,
+                f"a TransactionLog brings its own edges (relation {nodes.relation!r}); edges must be None",
+                value=type(edges).__name__,
+                hint="fit(TransactionLog(transactions, labels)) with no edges, or fit(nodes, edges) for a node table",
+            )
+        graph, task = log_graph(nodes, task, det.columns, det.max_amount, det.allow_negative_amounts)
+    else:
+        graph = load_entity_graph(nodes, edges, task, det.columns)
     val = det.val_fraction if val_fraction is None else val_fraction
     test = det.test_fraction if test_fraction is None else test_fraction
     model = EntityModel(task, trees, seed).fit(graph, val, test, epochs)

@@ -30,7 +30,7 @@ import numpy as np
 from ....errors import ErrorCode, InvalidInputError
 from ..reading import read_frame
 
-ID_NAMES = ("id", "entity_id", "node_id")
+ID_NAMES = ("id", "entity_id", "node_id", "account_id")
 SRC_NAMES = ("src", "source", "from")
 DST_NAMES = ("dst", "destination", "target", "to")
 
@@ -109,11 +109,13 @@ class EntityGraph:
         return {k: i for i, k in enumerate(self.ids.tolist())}
 
 
-def _rows(mask: np.ndarray, limit: int = 10) -> list[int]:
+def first_rows(mask: np.ndarray, limit: int = 10) -> list[int]:
+    """The first ``limit`` positions where ``mask`` is true (for error messages)."""
     return np.flatnonzero(mask)[:limit].tolist()
 
 
-def _pick(frame, given: str | None, names: tuple[str, ...], what: str, code: ErrorCode) -> str:
+def pick_column(frame, given: str | None, names: tuple[str, ...], what: str, code: ErrorCode) -> str:
+    """``given`` if ``frame`` has it, else the first of ``names`` it has; ``code`` naming the columns otherwise."""
     if given is not None and given in frame.columns:
         return given
     for name in names if given is None else ():
@@ -127,7 +129,8 @@ def _pick(frame, given: str | None, names: tuple[str, ...], what: str, code: Err
     )
 
 
-def _labels(frame, column: str) -> np.ndarray:
+def node_labels(frame, column: str) -> np.ndarray:
+    """Column ``column`` as float32 labels (NaN = unknown, also when absent); 1214 naming the bad rows."""
     pd = __import__("pandas")
     if column not in frame.columns:
         return np.full(len(frame), np.nan, dtype=np.float32)
@@ -139,11 +142,11 @@ def _labels(frame, column: str) -> np.ndarray:
     if bad.any():
         raise InvalidInputError(
             ErrorCode.FRAUD_NODE_BAD_LABEL,
-            f"{int(bad.sum())} node label(s) outside {{0, 1, empty}} at rows {_rows(bad)}",
+            f"{int(bad.sum())} node label(s) outside {{0, 1, empty}} at rows {first_rows(bad)}",
             value=raw[bad].head(5).tolist(),
             hint="use 1 = fraud, 0 = legitimate, empty = unknown",
         )
-    return value.to_numpy(dtype=np.float32)
+    return np.array(value.to_numpy(dtype=np.float32), dtype=np.float32)  # a writable copy (pandas may hand out a view)
 
 
 def _numeric(frame, columns: list[str], what: str) -> tuple[np.ndarray, int]:
@@ -163,7 +166,7 @@ def _numeric(frame, columns: list[str], what: str) -> tuple[np.ndarray, int]:
         rows = inf.any(axis=1)
         raise InvalidInputError(
             ErrorCode.FRAUD_NONFINITE_ATTRIBUTE,
-            f"infinite {what} values at rows {_rows(rows)} in columns {[columns[j] for j in np.flatnonzero(inf.any(0))]}",
+            f"infinite {what} values at rows {first_rows(rows)} in columns {[columns[j] for j in np.flatnonzero(inf.any(0))]}",
             value=int(inf.sum()),
             hint="replace inf with a finite value or leave the cell empty (empty cells are imputed with the median)",
         )
@@ -178,19 +181,19 @@ def read_nodes(nodes: Any, task: EntityTask, columns: dict[str, str] | None = No
     """The node table as ``(ids, x, attr_names, label, types, imputed)``, checked."""
     frame = read_frame(nodes, text_columns=())
     cols = columns or {}
-    id_col = _pick(frame, cols.get("id", task.id_column), ID_NAMES, "node id", ErrorCode.FRAUD_NODE_COLUMNS)
+    id_col = pick_column(frame, cols.get("id", task.id_column), ID_NAMES, "node id", ErrorCode.FRAUD_NODE_COLUMNS)
     ids = frame[id_col].astype(str).to_numpy(dtype=object)
     dup = frame[id_col].astype(str).duplicated(keep=False).to_numpy()
     if dup.any():
         raise InvalidInputError(
             ErrorCode.FRAUD_DUPLICATE_NODE_ID,
-            f"{int(dup.sum())} rows share a node id, at rows {_rows(dup)}",
+            f"{int(dup.sum())} rows share a node id, at rows {first_rows(dup)}",
             value=sorted(set(ids[dup].tolist()))[:5],
             hint="give each entity one row (merge or drop the repeats)",
         )
     label_col = cols.get("label", task.label_column)
     type_col = cols.get("type", task.type_column)
-    label = _labels(frame, label_col)
+    label = node_labels(frame, label_col)
     types = frame[type_col].astype(str).to_numpy(dtype=object) if type_col in frame.columns else None
     attrs = [c for c in frame.columns if c not in (id_col, label_col, type_col)]
     x, imputed = _numeric(frame, attrs, "attribute")
@@ -211,8 +214,8 @@ def edge_frames(edges: Any, task: EntityTask) -> dict[str, Any]:
 
 
 def relation_from_frame(name: str, frame, lookup: dict[str, int], task: EntityTask, report: dict) -> Relation:
-    src_col = _pick(frame, None, SRC_NAMES, f"source (relation {name!r})", ErrorCode.FRAUD_BAD_EDGES)
-    dst_col = _pick(frame, None, DST_NAMES, f"destination (relation {name!r})", ErrorCode.FRAUD_BAD_EDGES)
+    src_col = pick_column(frame, None, SRC_NAMES, f"source (relation {name!r})", ErrorCode.FRAUD_BAD_EDGES)
+    dst_col = pick_column(frame, None, DST_NAMES, f"destination (relation {name!r})", ErrorCode.FRAUD_BAD_EDGES)
     src_raw, dst_raw = frame[src_col].astype(str).to_numpy(), frame[dst_col].astype(str).to_numpy()
     src = np.array([lookup.get(s, -1) for s in src_raw], dtype=np.int64)
     dst = np.array([lookup.get(d, -1) for d in dst_raw], dtype=np.int64)
@@ -221,7 +224,7 @@ def relation_from_frame(name: str, frame, lookup: dict[str, int], task: EntityTa
         names = np.where(src[unknown] < 0, src_raw[unknown], dst_raw[unknown])
         raise InvalidInputError(
             ErrorCode.FRAUD_EDGE_UNKNOWN_NODE,
-            f"relation {name!r}: {int(unknown.sum())} edge(s) point at unknown nodes, at rows {_rows(unknown)}",
+            f"relation {name!r}: {int(unknown.sum())} edge(s) point at unknown nodes, at rows {first_rows(unknown)}",
             value=sorted(set(names.tolist()))[:5],
             hint="add those entities to the node table (label empty if unknown) or drop the edges",
         )
