@@ -119,3 +119,18 @@ def test_inductive_new_node_scored_from_its_edges_as_after_load(fitted, tmp_path
     with pytest.raises(InvalidInputError) as err:
         det.score(new.drop(columns=["x0"]), edges=edges)
     assert err.value.code == 1219
+
+
+def test_a_node_table_without_a_type_column_fits_and_scores_new_nodes():
+    nodes, edges = generate_entities(300, seed=5, fraud_rate=0.1)
+    untyped = nodes.drop(columns=[c for c in ("type",) if c in nodes.columns])
+    det = FraudDetector(task=EntityTask(directed=("transfer",), epochs=2, hidden=8, folds=2), arch="trees", seed=0)
+    det.fit(untyped, edges)
+    assert len(det.score_entities(untyped["id"].tolist()[:5])) == 5
+    new = untyped.head(1).drop(columns=["label"]).assign(id=["fresh"])
+    link = {
+        "transfer": pd.DataFrame(
+            {"src": ["fresh"], "dst": [untyped["id"].iloc[3]], "amount": [1.0], "timestamp": [1.0]}
+        )
+    }
+    assert det.score(new, edges=link)[0].id == "fresh"

@@ -91,7 +91,7 @@ class EntityModel:
         self.graph = graph
         self.type_vocab = sorted(set(graph.types.tolist())) if graph.types is not None else []
         self.node_names = graph.attr_names + [f"type:{t}" for t in self.type_vocab]
-        self.x_all = np.hstack([graph.x, one_hot_types(graph.types, self.type_vocab)]).astype(np.float32)
+        self.x_all = np.hstack([graph.x, one_hot_types(graph.types, self.type_vocab, len(graph.x))]).astype(np.float32)
         self.channels = channels_of(graph)
         self.fold = fold_of(graph.ids, self.task.folds, self.seed)
 

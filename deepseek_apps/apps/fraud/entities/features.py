@@ -58,9 +58,10 @@ def fold_of(ids: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return np.array([zlib.crc32(salt + str(i).encode()) % folds for i in ids.tolist()], dtype=np.int64)
 
 
-def one_hot_types(types: np.ndarray | None, vocab: list[str]) -> np.ndarray:
+def one_hot_types(types: np.ndarray | None, vocab: list[str], n: int) -> np.ndarray:
+    """``(n, len(vocab))`` one-hot entity types; all zeros for a table without a type column."""
     if types is None or not vocab:
-        return np.zeros((0 if types is None else len(types), len(vocab)), dtype=np.float32)
+        return np.zeros((n, len(vocab)), dtype=np.float32)
     lookup = {t: j for j, t in enumerate(vocab)}
     out = np.zeros((len(types), len(vocab)), dtype=np.float32)
     for i, t in enumerate(types.tolist()):

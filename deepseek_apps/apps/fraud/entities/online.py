@@ -57,7 +57,7 @@ def _attributes(model: EntityModel, nodes: Any):
             hint="score_entities() scores fitted nodes; new nodes need new ids",
         )
     order = [names.index(a) for a in model.graph.attr_names]
-    x = np.hstack([x[:, order], one_hot_types(types, model.type_vocab)])
+    x = np.hstack([x[:, order], one_hot_types(types, model.type_vocab, len(x))])
     return ids, x.astype(np.float32)
 
 
