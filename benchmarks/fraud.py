@@ -7,8 +7,9 @@ are trained on train, early-stopped and calibrated on validation, reported on te
 
 Scale: synthetic streams of 1e4 and 1e5 transactions (1e6 with ``--big``), each in its own
 process (clean peak memory): features + graph build, GNN seconds per epoch (mini-batch,
-temporal sampler), tree fit, batch scoring throughput, online scoring p50/p99 of single
-transactions for each model.
+temporal sampler), tree fit, batch scoring throughput (1k-row ``score()`` calls: the old full
+rebuild of history + batch against the incremental path, with their largest score difference),
+online scoring p50/p99 of single transactions for each model.
 
     python benchmarks/fraud.py [--data ../shared/data/yelpchi] [--seeds 0 1 2] [--big] [--threads 1]
 """
@@ -133,6 +134,10 @@ def scale_one(n: int, online_repeat: int) -> dict:
     det.score_history(reasons=False)  # every transaction of the graph: inputs built once, models over all
     out["history_txn_per_s"] = n / (time.perf_counter() - t0)
     print(json.dumps(out), file=sys.stderr, flush=True)  # partial results survive a later failure
+    t0 = time.perf_counter()
+    det.history_state()  # the per-entity indexes score() and score_one() share (built once, timed separately)
+    out["state_s"] = time.perf_counter() - t0
+    out.update(rebuild_vs_incremental(det, new))
     for m in MODELS:
         det.model_ = m
         det.threshold_ = det.thresholds_[m]
@@ -167,6 +172,32 @@ def scale_one(n: int, online_repeat: int) -> dict:
     return out
 
 
+def rebuild_vs_incremental(det, new, repeat: int = 2) -> dict:
+    """1k-row ``score()`` calls (blend): the old full rebuild of history + batch against the incremental path.
+
+    Both give the same scores (``batch_max_diff``: the largest difference, 0.0 when bit-identical).
+    """
+    from deepseek_apps.apps.fraud.incremental import rebuild_after_history
+
+    det.model_, det.threshold_ = "blend", det.thresholds_["blend"]
+
+    def rebuild():
+        both, inputs, index = rebuild_after_history(det, new)
+        return det.score_rows(inputs, index, both.ids[index], reasons=False)
+
+    out = {}
+    for name, fn in (("rebuild", rebuild), ("incremental", lambda: det.score(new, reasons=False))):
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            scores = fn()
+            times.append(time.perf_counter() - t0)
+        out[f"batch_{name}_txn_per_s"] = len(new) / min(times)
+        out[f"batch_{name}_scores"] = np.array([s.score for s in scores])
+    out["batch_max_diff"] = float(np.abs(out.pop("batch_rebuild_scores") - out.pop("batch_incremental_scores")).max())
+    return out
+
+
 def scale(sizes: list[int], threads: int, online_repeat: int) -> list[dict]:
     results = []
     for n in sizes:
@@ -192,9 +223,10 @@ def scale(sizes: list[int], threads: int, online_repeat: int) -> list[dict]:
 def scale_table(results: list[dict]) -> str:
     head = (
         "| transactions | features + graph s | GNN s / epoch (train rows) | LightGBM fit s | scoring txn/s: whole graph / 1k new (blend) | "
+        "1k new txn/s: rebuild / incremental (max diff) | state s | "
         "online p50 / p99 ms: trees | gnn | hybrid | blend | peak RSS MB |"
     )
-    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         on = r["online"]
         cells = [
@@ -203,6 +235,8 @@ def scale_table(results: list[dict]) -> str:
             f"{r['gnn_epoch_s']:.1f} ({r['gnn_train_rows']:,})",
             f"{r['trees_fit_s']:.1f}",
             f"{r['history_txn_per_s']:.0f} / {r['batch']['blend']:.0f}",
+            f"{r['batch_rebuild_txn_per_s']:.0f} / {r['batch_incremental_txn_per_s']:.0f} ({r['batch_max_diff']:.1g})",
+            f"{r['state_s']:.2f}",
         ]
         cells += [f"{on[m]['p50_ms']:.1f} / {on[m]['p99_ms']:.1f}" for m in ("trees", "gnn", "hybrid", "blend")]
         cells.append(f"{r['peak_rss_mb']:.0f} ({r['base_rss_mb']:.0f})")
@@ -215,6 +249,8 @@ def scale_table(results: list[dict]) -> str:
             f"Growth {a['n']:,} -> {b['n']:,} ({k:.0f}x data): features {b['build_s'] / a['build_s']:.1f}x, "
             f"GNN epoch {b['gnn_epoch_s'] / a['gnn_epoch_s']:.1f}x, LightGBM {b['trees_fit_s'] / a['trees_fit_s']:.1f}x, "
             f"online p99 (blend) {b['online']['blend']['p99_ms'] / a['online']['blend']['p99_ms']:.1f}x, "
+            f"1k-row score() rebuild {b['batch_rebuild_txn_per_s'] / a['batch_rebuild_txn_per_s']:.2f}x "
+            f"vs incremental {b['batch_incremental_txn_per_s'] / a['batch_incremental_txn_per_s']:.2f}x throughput, "
             f"peak RSS {b['peak_rss_mb'] / a['peak_rss_mb']:.1f}x."
         )
     return "\n".join(lines)

@@ -32,7 +32,7 @@ from .rows import CheckedRows, as_frame, check_rows
 from .scoring import all_scores, score_rows
 from .trees import TreeConfig
 
-CACHES = ("_online", "_history_inputs", "_history_index")
+CACHES = ("_online", "_history_inputs", "_history_index", "_history_state")
 GNN_SHAPE = ("hidden", "layers", "conv", "num_neighbors")  # what a loaded GNN fixes
 
 
@@ -151,6 +151,16 @@ class FraudDetector(Application):
         cached = self.__dict__.get("_history_inputs")
         if cached is None:
             cached = self.__dict__["_history_inputs"] = self.inputs_for(self.history_, self.known_)
+        return cached
+
+    def history_state(self):
+        """Per-entity indexes of the timed history (``incremental.HistoryState``; built once, then kept)."""
+        from .incremental import HistoryState
+
+        self._ensure_fitted()
+        cached = self.__dict__.get("_history_state")
+        if cached is None:
+            cached = self.__dict__["_history_state"] = HistoryState(self)
         return cached
 
     def history_index(self) -> dict[str, int]:
@@ -301,8 +311,12 @@ class FraudDetector(Application):
         return entity_task.active(self)
 
     # ---------------------------------------------------------------- scoring
-    def with_history(self, transactions: Any) -> tuple[TransactionTable, np.ndarray, np.ndarray]:
-        """History followed by new ``transactions`` (labels hidden): the table, ``known`` and the new rows' index."""
+    def new_rows(self, transactions: Any) -> TransactionTable:
+        """New ``transactions`` as they are scored after the history: ids checked, labels hidden, times clamped.
+
+        A time earlier than the history's last one is scored as if it came last (documented
+        handling of out-of-order rows), so it becomes that last time.
+        """
         self._ensure_fitted()
         new = self._table(transactions, require_time=self.temporal_)
         new = new.take(np.arange(len(new)))
@@ -315,15 +329,33 @@ class FraudDetector(Application):
                 value=clash[:5],
                 hint="score new transactions only, or use score_history() for known ids",
             )
+        if self.temporal_ and new.time is not None and len(new):
+            new.time = np.maximum(new.time, self.history_.time.max())
+        return new
+
+    def with_history(self, transactions: Any) -> tuple[TransactionTable, np.ndarray, np.ndarray]:
+        """History followed by new ``transactions`` (see ``new_rows``): the table, ``known`` and the new rows' index."""
+        new = self.new_rows(transactions)
         hist = self.history_
         if hist.label is None:
             hist.label = np.full(len(hist), np.nan, dtype=np.float32)
         both = hist.concat(new)
-        if self.temporal_ and new.time is not None and len(new) and new.time.min() < hist.time.max():
-            # out-of-order with history: documented handling is "scored as if it came last"
-            both.time = np.concatenate([hist.time, np.maximum(new.time, hist.time.max())])
         known = np.concatenate([self.known_, np.zeros(len(new), dtype=bool)])
         return both, known, np.arange(len(hist), len(both))
+
+    def inputs_after_history(self, transactions: Any) -> tuple[TransactionTable, Inputs, np.ndarray]:
+        """Model inputs of new ``transactions`` scored after the history: ``(table, inputs, index)``.
+
+        ``index`` holds the new rows of ``table`` / ``inputs`` (in time order). Timed models
+        build them incrementally, in time proportional to the batch and the entities it
+        touches (``incremental.py``); untimed ones rebuild history + batch (whole-table
+        features, full-graph GNN).
+        """
+        from .incremental import incremental_after_history, rebuild_after_history
+
+        self._ensure_fitted()
+        build = incremental_after_history if self.temporal_ else rebuild_after_history
+        return build(self, transactions)
 
     def score_rows(self, inputs: Inputs, index: np.ndarray, ids, reasons: bool = True) -> list[FraudScore]:
         """``FraudScore`` of rows ``index`` of built ``inputs`` (see ``history_inputs`` / ``inputs_for``)."""
@@ -348,10 +380,10 @@ class FraudDetector(Application):
             return self.score_entities(list(transactions), kind=kind)
         t0 = time.perf_counter()
         table = self._table(transactions, require_time=self.temporal_, labels=False)
-        both, known, index = self.with_history(table)
+        rows, inputs, index = self.inputs_after_history(table)
         if table.row is not None:
             index = index[np.argsort(table.row, kind="stable")]  # back to input order
-        return score_rows(self, self.inputs_for(both, known), index, both.ids[index], reasons, t0)
+        return score_rows(self, inputs, index, rows.ids[index], reasons, t0)
 
     def predict(self, transactions: Any, errors: str = "raise", reasons: bool = True) -> list[FraudScore]:
         """``score`` under the application contract: with ``errors="record"`` a bad row gets a result whose ``error`` is set.
@@ -472,8 +504,8 @@ class FraudDetector(Application):
             raise InvalidInputError(
                 ErrorCode.FRAUD_TOO_FEW_LABELS, "evaluate needs labels", value=None, hint="add a 'label' column"
             )
-        both, known, index = self.with_history(table)
-        scores = all_scores(self, self.inputs_for(both, known), index)
+        _, inputs, index = self.inputs_after_history(table)
+        scores = all_scores(self, inputs, index)
         per_model = {m: evaluate_scores(table.label, s, self.thresholds_[m]) for m, s in scores.items()}
         return FraudMetrics(self.arch_, per_model)
 

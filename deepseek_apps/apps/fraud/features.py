@@ -163,34 +163,70 @@ def encode(values: np.ndarray, vocab: dict[str, int] | None = None) -> tuple[np.
 def features_for(table: TransactionTable, channels: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """The feature matrix (float32) of every transaction in ``table`` and the feature names."""
     temporal = table.time is not None
+    cols, names = head_columns(table)
+    src, _ = encode(table.src)
+    dst, _ = encode(table.dst)
+    pair, _ = encode(pair_ids(table.src, table.dst))
+    if temporal:
+        sides = []
+        for keys in (src, dst):
+            index = EntityIndex(keys, table.time, table.amount, int(keys.max()) + 1 if len(keys) else 0)
+            sides.append(index.batch())
+        _, dst_vocab = encode(table.dst)
+        recv = index.received(encode(table.src, dst_vocab)[0], table.time)
+        pair_prior = EntityIndex(pair, table.time, None, int(pair.max()) + 1 if len(pair) else 0).batch()["n_all"]
+        c, nm = stream_columns(table.amount, sides[0], sides[1], recv, pair_prior)
+    else:
+        c, nm = structural_columns(src, dst, pair)
+    cols += c
+    names += nm
+    c, nm = tail_columns(table, channels)
+    x = np.stack(cols + c, axis=1).astype(np.float32) if cols + c else np.zeros((len(table), 0), np.float32)
+    return x, names + nm
+
+
+def pair_ids(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """One string per (source, destination) pair: the key of the pair features."""
+    return np.char.add(np.char.add(src.astype(str), "\x1f"), dst.astype(str))
+
+
+def stream_columns(amount, src_stats: dict, dst_stats: dict, recv: dict, pair_prior: np.ndarray):
+    """The per-entity columns of a timed stream from the stats of each row's source, destination and pair.
+
+    ``src_stats`` / ``dst_stats`` are ``EntityIndex.batch`` dicts, ``recv`` ``EntityIndex.received``'s,
+    ``pair_prior`` the pair's earlier-event count; the full rebuild and the incremental path
+    (``incremental.py``) both assemble their columns here.
+    """
     cols: list[np.ndarray] = []
     names: list[str] = []
-    if temporal:
+    for prefix, stats in (("src", src_stats), ("dst", dst_stats)):
+        c, nm = side_columns(stats, amount, prefix, True)
+        cols += c
+        names += nm
+    cols += [np.log1p(recv[k]) for k in RECEIVED]
+    names += [f"src_{k}" for k in RECEIVED]
+    cols += [np.log1p(pair_prior), (pair_prior == 0).astype(np.float64)]
+    names += ["pair_n_all", "pair_new"]
+    return cols, names
+
+
+def head_columns(table: TransactionTable) -> tuple[list[np.ndarray], list[str]]:
+    """Time encodings and the log amount of each row."""
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    if table.time is not None:
         cols += time_encoding(table.time)
         names += ["hour_sin", "hour_cos", "dow_sin", "dow_cos"]
     if table.amount is not None:
         cols.append(np.log1p(np.abs(table.amount)))
         names.append("log_amount")
-    src, _ = encode(table.src)
-    dst, _ = encode(table.dst)
-    pair, _ = encode(np.char.add(np.char.add(table.src.astype(str), "\x1f"), table.dst.astype(str)))
-    if temporal:
-        for prefix, keys in (("src", src), ("dst", dst)):
-            index = EntityIndex(keys, table.time, table.amount, int(keys.max()) + 1 if len(keys) else 0)
-            c, nm = side_columns(index.batch(), table.amount, prefix, True)
-            cols += c
-            names += nm
-        _, dst_vocab = encode(table.dst)
-        recv = index.received(encode(table.src, dst_vocab)[0], table.time)
-        cols += [np.log1p(recv[k]) for k in RECEIVED]
-        names += [f"src_{k}" for k in RECEIVED]
-        pair_prior = EntityIndex(pair, table.time, None, int(pair.max()) + 1 if len(pair) else 0).batch()["n_all"]
-        cols += [np.log1p(pair_prior), (pair_prior == 0).astype(np.float64)]
-        names += ["pair_n_all", "pair_new"]
-    else:
-        c, nm = structural_columns(src, dst, pair)
-        cols += c
-        names += nm
+    return cols, names
+
+
+def tail_columns(table: TransactionTable, channels: list[str] | None) -> tuple[list[np.ndarray], list[str]]:
+    """Channel indicators and the table's extra numeric columns."""
+    cols: list[np.ndarray] = []
+    names: list[str] = []
     if table.channel is not None and channels:
         for ch in channels:
             cols.append((table.channel == ch).astype(np.float64))
@@ -198,8 +234,7 @@ def features_for(table: TransactionTable, channels: list[str] | None = None) -> 
     for k, v in table.extra.items():
         cols.append(v.astype(np.float64))
         names.append(k)
-    x = np.stack(cols, axis=1).astype(np.float32) if cols else np.zeros((len(table), 0), np.float32)
-    return x, names
+    return cols, names
 
 
 def structural_columns(src: np.ndarray, dst: np.ndarray, pair: np.ndarray):

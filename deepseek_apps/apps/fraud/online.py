@@ -22,16 +22,10 @@ import torch
 from ...errors import ErrorCode, InvalidInputError
 from .blend import blend
 from .data import parse_amounts, parse_timestamps
-from .features import RECEIVED, EntityIndex, encode, side_columns, time_encoding
+from .features import RECEIVED, side_columns, time_encoding
 from .pipeline import entity_matrix
 from .results import FraudScore, Reason
 from .trees import contributions, predict_trees
-
-
-def _sums(keys: np.ndarray, x: np.ndarray, n_keys: int) -> np.ndarray:
-    out = np.zeros((n_keys, x.shape[1]))
-    np.add.at(out, keys, x.astype(np.float64))
-    return out
 
 
 class OnlineScorer:
@@ -40,31 +34,23 @@ class OnlineScorer:
     def __init__(self, det):
         h = det.history_
         self.det = det
-        self.src, self.src_vocab = encode(h.src)
-        self.dst, self.dst_vocab = encode(h.dst)
-        pair_ids = np.char.add(np.char.add(h.src.astype(str), "\x1f"), h.dst.astype(str))
-        pair, self.pair_vocab = encode(pair_ids)
+        state = det.history_state()  # the indexes batch scoring after the history uses too
+        self.src_vocab, self.dst_vocab, self.pair_vocab = (
+            {u: i for i, u in enumerate(r.uniq.tolist())} for r in (state.src, state.dst, state.pair)
+        )
         self.t_max = float(h.time.max())
-        self.src_index = EntityIndex(self.src, h.time, h.amount, len(self.src_vocab))
-        self.dst_index = EntityIndex(self.dst, h.time, h.amount, len(self.dst_vocab))
-        self.pair_index = EntityIndex(pair, h.time, None, len(self.pair_vocab))
+        self.src_index, self.dst_index, self.pair_index = state.src.index, state.dst.index, state.pair.index
         inputs = det.history_inputs()
         self.x = inputs.x
         self.x_torch = torch.from_numpy(inputs.x)
-        n_base = len([n for n in inputs.names if not n.endswith(("_label_rate", "_labelled"))])
-        self.n_base = n_base
-        self.src_sum = _sums(self.src, inputs.x[:, :n_base], len(self.src_vocab))
-        self.dst_sum = _sums(self.dst, inputs.x[:, :n_base], len(self.dst_vocab))
+        self.n_base = state.n_base
+        self.src_sum, self.dst_sum = state.sums
         self.k = det.gnn_config_.num_neighbors[-1]
         self.entities = {kind: det.entities_.get(kind) for kind in ("account", "merchant")}
         if det.label_features_:
-            y = np.nan_to_num(h.label, nan=0.0)
             known = det.known_
-            self.prior = float(y[known].mean())
-            self.rates = [
-                (np.bincount(k[known], weights=y[known], minlength=len(v)), np.bincount(k[known], minlength=len(v)))
-                for k, v in ((self.src, self.src_vocab), (self.dst, self.dst_vocab))
-            ]
+            self.prior = float(np.nan_to_num(h.label, nan=0.0)[known].mean())
+            self.rates = state.rates
 
     def features(self, src: str, dst: str, t: float, amount: float, channel: str | None, extra: dict) -> np.ndarray:
         """The GNN input row of one new transaction (same columns as ``features_for``)."""

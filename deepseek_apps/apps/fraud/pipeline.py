@@ -73,13 +73,19 @@ def build_inputs(
     for kind, et in (("account", acc), ("merchant", mer)):
         tree_names += [f"{kind}.{n}" for n in (et.feature_names if et is not None else [])]
     x_tree = np.hstack([x, *agg, *ent]).astype(np.float32)
+    return Inputs(x, x_tree, names, tree_names, entity_graph(table, x, entities))
+
+
+def entity_graph(table: TransactionTable, x: np.ndarray, entities: dict[str, EntityTable]) -> TransactionGraph:
+    """``build_graph`` of ``table`` with GNN input ``x``; entity attributes join the entity nodes' features."""
     graph = build_graph(table, x, table.label)
-    for kind, et, vocab in (("account", acc, graph.account_vocab), ("merchant", mer, graph.merchant_vocab)):
+    for kind, vocab in (("account", graph.account_vocab), ("merchant", graph.merchant_vocab)):
+        et = entities.get(kind)
         if et is not None:
             ids = np.array(sorted(vocab, key=vocab.get), dtype=object)
             feats = torch.from_numpy(entity_matrix(ids, et))
             graph.data[kind].x = torch.cat([graph.data[kind].x, feats], dim=1)
-    return Inputs(x, x_tree, names, tree_names, graph)
+    return graph
 
 
 def split_rows(

@@ -116,6 +116,23 @@ def span_metrics(questions: list[tuple[str, list[str], list[tuple[str, float]]]]
     }
 
 
+def gold_answers(clauses: list[str]) -> list[str]:
+    """CUAD's gold answers of one (contract, category): the clause strings, ``<omitted>`` as a space."""
+    return [g for g in (" ".join(s.replace("<omitted>", " ").split()) for s in clauses) if g]
+
+
+def contract_questions(
+    contract, found: list[list[tuple[int, int, float]]]
+) -> list[tuple[str, list[str], list[tuple[str, float]]]]:
+    """The 41 span questions of one labelled contract: (category, gold texts, [(predicted text,
+    confidence)]) with the predictions given as word spans per category (``decode_spans``)."""
+    questions = []
+    for c, category in enumerate(CATEGORIES):
+        predicted = [(contract.text[contract.offsets[a, 0] : contract.offsets[b - 1, 1]], p) for a, b, p in found[c]]
+        questions.append((category, gold_answers(contract.clauses[c]), predicted))
+    return questions
+
+
 def tfidf_baseline(train_texts: list[str], train_labels: np.ndarray, test_texts: list[str]) -> np.ndarray:
     """Scores (n_test, n_categories) of the baseline: TF-IDF word 1-2 grams (200k features) +
     one logistic regression per category, fitted on ``train_texts``."""
@@ -179,11 +196,7 @@ def evaluate_tagger(
             shipped.append(combine(tagger, lexical_scores))
         extra = rule_answers(rules(contract.text)) if rules else {}
         found = decode_spans(word_probs, ends=sentence_ends(contract.words))
-        for c, category in enumerate(CATEGORIES):
-            predicted = [
-                (contract.text[contract.offsets[a, 0] : contract.offsets[b - 1, 1]], p) for a, b, p in found[c]
-            ]
-            gold = [g for g in (" ".join(s.replace("<omitted>", " ").split()) for s in contract.clauses[c]) if g]
+        for category, gold, predicted in contract_questions(contract, found):
             questions.append((category, gold, predicted))
             combined.append((category, gold, predicted + extra.get(category, [])))
     labels = np.concatenate(labels)
