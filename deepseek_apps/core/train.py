@@ -107,6 +107,9 @@ class TrainRecipe:
             calls the model's logits method.
         companions: other modules moved to the training device (a distillation teacher).
         diverged: ``loss -> exception`` raised when a loss is not finite (default: 4003).
+        find_unused_parameters: under DDP, let parameters that take no part in a step's loss
+            go without gradients (e.g. a heterogeneous GNN's last-layer convolutions into node
+            types the loss never reads); DDP's own flag, at the cost of a graph traversal per step.
     """
 
     loss_fn: Callable[[nn.Module, Any], torch.Tensor]
@@ -121,6 +124,7 @@ class TrainRecipe:
     module: nn.Module | None = None
     companions: Sequence[nn.Module] = ()
     diverged: Callable[[float], Exception] | None = None
+    find_unused_parameters: bool = False
 
 
 def distributed_context(backend: str = "gloo") -> tuple[int, int]:
@@ -251,7 +255,11 @@ class Trainer:
             state.load(model, opt, sched, scaler, recipe.batch_state)
         net = recipe.module or model
         if world > 1:
-            net = nn.parallel.DistributedDataParallel(net, device_ids=[place.device.index] if place.is_cuda else None)
+            net = nn.parallel.DistributedDataParallel(
+                net,
+                device_ids=[place.device.index] if place.is_cuda else None,
+                find_unused_parameters=recipe.find_unused_parameters,
+            )
         bar = _progress_bar(cfg, rank, steps, state.run["epoch"])
         try:
             for epoch in range(state.run["epoch"], cfg.epochs):

@@ -33,6 +33,7 @@ from ...core.device import add_device_options
 from ...core.runtime.jsonl import append_records, locked_output, read_records
 from ...core.scale.options import add_engine_options, engine_options
 from ...errors import require
+from .cli_train import fit_and_save
 from .data import MAX_AMOUNT
 
 ARCH_CHOICES = ["auto", "gnn", "trees", "hybrid", "blend"]
@@ -96,6 +97,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--merchants", default=None, help="optional merchant table (entity_id + numeric attributes)")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_device_options(t)  # --device, --precision
+    add_engine_options(t, train=True)  # --engine ray --workers N: the GNN under DDP on Ray Train
     _amount_flags(t)
     t.set_defaults(func=_train)
     e = cmds.add_parser("evaluate", help="metrics of every architecture on new labelled transactions (JSON)")
@@ -173,17 +175,16 @@ def _train(args: argparse.Namespace) -> int:
 
     gnn = GNNConfig(device=args.device, precision=args.precision)
     det = FraudDetector(arch=args.arch, target_fpr=args.target_fpr, seed=args.seed, gnn=gnn, **_amount_rules(args))
-    det.fit(
-        _read(args.data, not args.no_time, args),
-        accounts=args.accounts,
-        merchants=args.merchants,
-        val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction,
-        seed=args.seed,
-        epochs=args.epochs,
-        progress=not args.no_progress,
-    )
-    out = det.save(args.out)
+    fit_kwargs = {
+        "accounts": args.accounts,
+        "merchants": args.merchants,
+        "val_fraction": args.val_fraction,
+        "test_fraction": args.test_fraction,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "progress": not args.no_progress,
+    }
+    det, out = fit_and_save(det, _read(args.data, not args.no_time, args), fit_kwargs, args)
     print(json.dumps({"arch": det.arch_, "threshold": det.threshold_, "test": det.metrics_["test"], "out": str(out)}))
     return 0
 

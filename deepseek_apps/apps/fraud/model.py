@@ -194,6 +194,7 @@ def train_gnn(data, train_idx: np.ndarray, val_idx: np.ndarray, cfg: GNNConfig, 
         steps_per_epoch=batches.steps(),
         optimizer=lambda m: torch.optim.AdamW(m.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
         diverged=diverged,
+        find_unused_parameters=True,  # the last layer's convolutions into account / merchant nodes feed no loss
     )
     config = TrainConfig(
         epochs=cfg.epochs,

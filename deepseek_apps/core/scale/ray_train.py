@@ -189,11 +189,17 @@ def report_epoch(rank: int, out: Path | None, state: dict) -> None:
     ray.train.report(metrics, checkpoint=checkpoint, delete_local_checkpoint_after_upload=rank == 0)
 
 
+def _worker_cause(exc: BaseException) -> str:
+    """The last line of a worker's traceback in Ray's error text (the exception that stopped it), or ''."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f" ... {lines[-1]}" if len(lines) > 1 else ""
+
+
 def _train_error(exc: BaseException, out: Path) -> DeepSeekAppsError:
     """Our own error when a worker raised one; else ``RAY_TRAIN_FAILED`` (4013)."""
     return our_error(exc) or RuntimeFailure(
         ErrorCode.RAY_TRAIN_FAILED,
-        f"Ray Train stopped: {first_line(exc)}",
+        f"Ray Train stopped: {first_line(exc)}{_worker_cause(exc)}",
         value=str(out),
         hint="fix the cause and run the same command again: training resumes from the last checkpoint",
     )

@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from ....errors import ErrorCode, InvalidInputError
+from ..cli_train import fit_and_save
 from .graph import EntityTask
 from .txlog import TransactionLog
 
@@ -60,8 +61,8 @@ def train(args: argparse.Namespace) -> int:
     amounts = {"max_amount": args.max_amount, "allow_negative_amounts": args.allow_negative_amounts}
     det = FraudDetector(task=task, arch=args.arch, target_fpr=args.target_fpr, seed=args.seed, **amounts)
     nodes, edges = graph_input(args)
-    det.fit(nodes, edges, val_fraction=args.val_fraction, test_fraction=args.test_fraction)
-    out = det.save(args.out)
+    fit_kwargs = {"accounts": edges, "val_fraction": args.val_fraction, "test_fraction": args.test_fraction}
+    det, out = fit_and_save(det, nodes, fit_kwargs, args)
     print(
         json.dumps({"arch": det.arch_, "threshold": det.threshold_, "test": det.metrics_.get("test"), "out": str(out)})
     )

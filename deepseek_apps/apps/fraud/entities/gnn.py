@@ -7,8 +7,10 @@ that links to many benign nodes (camouflage) is not averaged into them. Per node
 attention weighs the channels; the output reads the concatenation of every layer's
 representation (H2GCN's combination of intermediate layers).
 
-Training uses the whole graph in one step per epoch through ``core.train.Trainer.fit`` (one
-item, ``batch_size=1``; the best validation AUPRC epoch is restored). The same layers score new
+Training uses the whole graph in one step per epoch through ``core.train.Trainer.run`` (the
+best validation AUPRC epoch is restored). Under DDP (``torchrun``, Ray Train) every process
+runs the whole graph and takes the loss of its share of the training nodes (rank ``r`` of
+``w``: every ``w``-th), so the averaged gradients are the whole graph's. The same layers score new
 nodes online from the cached layer states of the fitted graph (``forward_rows``).
 
 Example:
@@ -27,7 +29,7 @@ import torch
 from torch import nn
 
 from ....core.metrics import average_precision
-from ....core.train import TrainConfig, Trainer
+from ....core.train import TrainConfig, Trainer, TrainRecipe, warmup_cosine
 
 
 def mean_adjacency(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> torch.Tensor:
@@ -118,8 +120,12 @@ def train_gnn(
     loss = nn.BCEWithLogitsLoss(pos_weight=weight)
     yv = label[val]
 
-    def loss_fn(model, _batch):
-        return loss(model(xt, adjs)[tr], y)
+    def loss_fn(model, shard):
+        rows, target = shard
+        return loss(model(xt, adjs)[rows], target)
+
+    def batches(epoch: int, rank: int, world: int):
+        yield tr[rank::world], y[rank::world]  # one full-graph step; this process's training nodes
 
     def evaluate(model):
         s = model(xt, adjs)[torch.from_numpy(val)].numpy()
@@ -127,10 +133,8 @@ def train_gnn(
 
     cfg = TrainConfig(
         epochs=settings.epochs,
-        batch_size=1,
         lr=settings.lr,
         weight_decay=5e-4,
-        warmup_epochs=3,
         seed=seed,
         out_dir=None,
         monitor="auprc",
@@ -140,5 +144,13 @@ def train_gnn(
         patience=20,
         restore_best=True,
     )
-    Trainer(cfg).fit(net, [0], lambda items, rng: items, loss_fn, evaluate)
+    recipe = TrainRecipe(
+        loss_fn=loss_fn,
+        evaluate=evaluate,
+        batches=batches,
+        steps_per_epoch=1,
+        find_unused_parameters=True,  # under DDP: layers the loss does not reach in a step get no gradient
+        scheduler=lambda opt, total: torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(3, total)),
+    )
+    Trainer(cfg).run(net, recipe)
     return net.eval()
