@@ -112,12 +112,16 @@ def test_an_app_fits_on_ray_workers_and_comes_back_as_a_saved_model(tmp_path):
     """DINRecommender.fit on 2 Ray Train workers: rank 0 saves, the driver opens the folder, metrics are rank 0's."""
     from deepseek_apps import DINRecommender
     from deepseek_apps.apps.recommender.synthetic import generate_log
+    from deepseek_apps.apps.recommender.train import TrainSettings
     from deepseek_apps.core.scale.ray_train import fit_app_on_ray
 
     log = generate_log(n_users=40, n_items=30, seed=1)
     out = tmp_path / "rec"
-    rec, metrics = fit_app_on_ray(DINRecommender(max_len=10), log, {"epochs": 2, "progress": False}, out, workers=2)
+    settings = TrainSettings(epochs=2, progress=False, out_dir=str(out))  # as `recommender train --engine ray`
+    rec, metrics = fit_app_on_ray(DINRecommender(max_len=10, train_settings=settings), log, {}, out, workers=2)
     assert any(out.glob("*.safetensors")) and "test" in metrics and metrics == rec.metrics_
+    # each epoch's Trainer checkpoint went to Ray (a lost worker resumes from it, as the inspector test shows)
+    assert (out / "last_state.pt").exists() and len(list((tmp_path / ".ray_train" / "rec").glob("checkpoint_*"))) >= 2
     again = DINRecommender.load(out)
     user = log.users[0]
     assert [r.item_id for r in rec.recommend(user, k=5)] == [r.item_id for r in again.recommend(user, k=5)]

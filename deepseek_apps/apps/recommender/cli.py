@@ -115,6 +115,8 @@ def _train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         device=args.device,
         precision=args.precision,
+        # on Ray: the Trainer checkpoints into --out each epoch, Ray keeps them, a lost worker resumes
+        out_dir=args.out if args.engine == "ray" else None,
     )
     rec = DINRecommender(
         user_features=args.user_features.split(",") if args.user_features else None,
