@@ -107,7 +107,7 @@ def stages(data: Path, n_docs: int, threads: int) -> dict:
     runtime = parser.tagger()
     texts = [p.read_bytes() for p in sorted((data / "contracts").glob("*.txt"))[:n_docs]]
     clock = dict.fromkeys(("read", "rules", "words", "tokenise", "encoder", "decode"), 0.0)
-    encode, logits = runtime.tokenizer.encode, runtime.logits
+    tokenize, pack, logits = runtime.tokenizer.tokenize, runtime.tokenizer.pack, runtime.logits
 
     def timed(name, fn):
         def run(*a, **k):
@@ -118,7 +118,8 @@ def stages(data: Path, n_docs: int, threads: int) -> dict:
 
         return run
 
-    runtime.tokenizer.encode, runtime.logits = timed("tokenise", encode), timed("encoder", logits)
+    runtime.tokenizer.tokenize, runtime.tokenizer.pack = timed("tokenise", tokenize), timed("tokenise", pack)
+    runtime.logits = timed("encoder", logits)
     characters, started = 0, time.perf_counter()
     try:
         for i, raw in enumerate(texts):
@@ -129,7 +130,7 @@ def stages(data: Path, n_docs: int, threads: int) -> dict:
             _, _, probs = runtime.predict_words(tokens)
             timed("decode", decode_spans)(probs, ends=timed("decode", sentence_ends)(tokens))
     finally:
-        runtime.tokenizer.encode, runtime.logits = encode, logits
+        runtime.tokenizer.tokenize, runtime.tokenizer.pack, runtime.logits = tokenize, pack, logits
     total = time.perf_counter() - started
     clock["predict_words other (windows, averaging)"] = total - sum(clock.values())
     pages = characters / 3000

@@ -89,6 +89,18 @@ def test_shipped_tagger_finds_clauses_with_evidence():
     assert "## Clauses" in result.to_markdown()
 
 
+def test_shipped_int8_tagger_gives_a_document_the_same_clauses_alone_or_in_a_batch():
+    """The INT8 encoder quantizes activations per batch, so batches never mix documents:
+    ``predict`` of several documents equals ``analyze`` of each alone, exactly, with the real model."""
+    contracts = generate_contracts(3, seed=7)
+    files = [(f"c{i}.txt", c.text.encode()) for i, c in enumerate(contracts)]
+    parser = ContractParser(min_confidence=0.0)
+    together = parser.predict(files)
+    for (name, data), result in zip(files, together):
+        alone = parser.analyze(data, filename=name)
+        assert result.clauses and [c.model_dump() for c in result.clauses] == [c.model_dump() for c in alone.clauses]
+
+
 @pytest.mark.realdata
 def test_shipped_tagger_beats_a_floor_on_held_out_cuad():
     if not CUAD.is_dir():

@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from .results import Clause, ContractAnalysis, ContractMetrics, DocumentInfo, Ev
 from .rules import extract
 
 OUTPUT_FORMATS = ("model", "dict", "json", "markdown")
+DOCUMENTS_PER_BATCH = 16  # ``predict``: documents whose clause windows share encoder batches
 Source = str | Path | bytes | tuple[str, bytes]
 
 __all__ = ["ContractMetrics", "ContractParser", "OUTPUT_FORMATS"]
@@ -232,10 +234,20 @@ class ContractParser(Application):
     # ------------------------------------------------------------------ analysis
     def find_clauses(self, document: Document) -> list[Clause]:
         """Clauses of the 41 CUAD categories in ``document``, most confident first."""
-        tokens, offsets = words(document.text)
+        return self.find_clauses_many([document])[0]
+
+    def find_clauses_many(self, documents: list[Document]) -> list[list[Clause]]:
+        """``find_clauses`` of several documents, their windows batched together through the encoder."""
+        split = [words(document.text) for document in documents]
+        predicted = self.tagger().predict_many([tokens for tokens, _ in split])
+        return [
+            self._clauses(document, tokens, offsets, word_probs)
+            for document, (tokens, offsets), (_, _, word_probs) in zip(documents, split, predicted)
+        ]
+
+    def _clauses(self, document: Document, tokens: list[str], offsets, word_probs) -> list[Clause]:
         if not tokens:
             return []
-        _, _, word_probs = self.tagger().predict_words(tokens)
         found = []
         for category, spans in zip(CATEGORIES, decode_spans(word_probs, ends=sentence_ends(tokens))):
             for first, end, confidence in spans:
@@ -262,12 +274,21 @@ class ContractParser(Application):
         text over ``ReadLimits.max_characters`` (1312), a decompression-bomb scan (1309), and
         any exception a reader library raises on one file (4002) included.
 
+        The clause windows of up to ``DOCUMENTS_PER_BATCH`` documents share encoder batches
+        (sorted by length); each ``elapsed_ms`` holds its document's share of that pass.
+
         Example:
             >>> ContractParser(clauses=False).predict([b"%PDF-1.4 broken"], errors="record")[0].error["code"]
             1303
         """
         items = list(enumerate(sources))
-        return map_items(items, lambda item: self._analysis(*_named(item[1])), errors, _failed)
+        out: list[ContractAnalysis] = []
+        for start in range(0, len(items), DOCUMENTS_PER_BATCH):
+            chunk = items[start : start + DOCUMENTS_PER_BATCH]
+            read = map_items(chunk, lambda item: self._facts(*_named(item[1])), errors, _failed_pair)
+            self._add_clauses([pair for pair in read if pair[1] is not None], errors)
+            out += [analysis for analysis, _ in read]
+        return out
 
     def analyze(self, source: str | Path | bytes, filename: str = "") -> ContractAnalysis | dict | str:
         """Read one contract (path or bytes) and extract its facts, in ``output_format``."""
@@ -288,28 +309,52 @@ class ContractParser(Application):
 
     def _analysis(self, source: str | Path | bytes, filename: str = "") -> ContractAnalysis:
         """Read and analyse one document; a library's exception becomes our ``BACKEND_FAILURE`` (4002)."""
+        pair = self._facts(source, filename)
+        self._add_clauses([pair], "raise")
+        return pair[0]
+
+    def _facts(self, source: str | Path | bytes, filename: str = "") -> tuple[ContractAnalysis, Document]:
+        """Read one document and extract its facts by rules (clauses still empty), with its elapsed time."""
+        started = time.perf_counter()
+        with _backend_failure(filename or _display_name(source)):
+            document = self.read(source, filename)
+            analysis = self.analyze_document(document, clauses=False)
+        analysis.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        return analysis, document
+
+    def _add_clauses(self, pairs: list[tuple[ContractAnalysis, Document]], errors: str) -> None:
+        """Fill the clauses of analysed documents in one batched pass; each analysis's ``elapsed_ms``
+        gains its share (by characters) of the pass. With ``errors="record"`` a failing pass is
+        retried document by document and a document that still fails records its error."""
+        if not self.clauses or not pairs:
+            return
         started = time.perf_counter()
         try:
-            analysis = self.analyze_document(self.read(source, filename))
+            with _backend_failure(", ".join(a.document.name for a, _ in pairs)[:200]):
+                found = self.find_clauses_many([document for _, document in pairs])
         except DeepSeekAppsError:
-            raise
-        except Exception as exc:  # a reader library failing on one odd file is that file's error
-            raise RuntimeFailure(
-                ErrorCode.BACKEND_FAILURE,
-                f"unexpected {type(exc).__name__} while analysing the document: {exc}",
-                value=f"{filename or _display_name(source)}: {type(exc).__name__}: {exc}",
-                hint="the file may be damaged; please report it if it opens elsewhere",
-            ) from exc
-        analysis.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-        return analysis
+            if errors == "raise" or len(pairs) == 1:
+                raise
+            for analysis, document in pairs:
+                try:
+                    self._add_clauses([(analysis, document)], "raise")
+                except DeepSeekAppsError as exc:
+                    analysis.__dict__.update(ContractAnalysis.failed(analysis.document.name, exc.to_dict()).__dict__)
+            return
+        seconds = time.perf_counter() - started
+        total = sum(max(1, len(document.text)) for _, document in pairs)
+        for (analysis, document), clauses in zip(pairs, found):
+            analysis.clauses, analysis.stage = clauses, "rules+model"
+            analysis.elapsed_ms = round(analysis.elapsed_ms + 1000 * seconds * max(1, len(document.text)) / total, 3)
 
-    def analyze_document(self, document: Document) -> ContractAnalysis:
-        """Extract the facts of an already read ``Document``."""
+    def analyze_document(self, document: Document, clauses: bool | None = None) -> ContractAnalysis:
+        """Extract the facts of an already read ``Document`` (``clauses``: None follows the parser's)."""
         found = extract(document, self.legal_terms())
         info = DocumentInfo(
             name=document.name, kind=document.kind, n_pages=len(document.pages), ocr_pages=document.ocr_pages,
             n_tables=len(document.tables), characters=len(document.text),
         )  # fmt: skip
+        clauses = self.clauses if clauses is None else clauses
         return ContractAnalysis(
             document=info,
             parties=found.parties,
@@ -318,8 +363,8 @@ class ContractParser(Application):
             facts=found.facts,
             relations=relations(document.text, found.parties, found.facts),
             definitions=found.definitions,
-            clauses=self.find_clauses(document) if self.clauses else [],
-            stage="rules+model" if self.clauses else "rules",
+            clauses=self.find_clauses(document) if clauses else [],
+            stage="rules+model" if clauses else "rules",
         )
 
     def _render(self, analysis: ContractAnalysis):
@@ -348,6 +393,26 @@ def _display_name(source: Any, index: int | None = None) -> str:
     if isinstance(source, bytes | bytearray | memoryview):
         return f"<bytes{number}>"
     return f"<{type(source).__name__}{number}>"
+
+
+@contextmanager
+def _backend_failure(name: str):
+    """A reader or model library's exception on one document becomes our ``BACKEND_FAILURE`` (4002)."""
+    try:
+        yield
+    except DeepSeekAppsError:
+        raise
+    except Exception as exc:  # a reader library failing on one odd file is that file's error
+        raise RuntimeFailure(
+            ErrorCode.BACKEND_FAILURE,
+            f"unexpected {type(exc).__name__} while analysing the document: {exc}",
+            value=f"{name}: {type(exc).__name__}: {exc}",
+            hint="the file may be damaged; please report it if it opens elsewhere",
+        ) from exc
+
+
+def _failed_pair(item: tuple[int, Source], exc: DeepSeekAppsError) -> tuple[ContractAnalysis, None]:
+    return _failed(item, exc), None
 
 
 def _failed(item: tuple[int, Source], exc: DeepSeekAppsError) -> ContractAnalysis:

@@ -21,7 +21,7 @@ from .inference import INPUTS, OUTPUTS
 from .model import ClauseTagger, encode_windows
 from .tokens import WordTokenizer
 
-EXPORT_VERSION = "2"  # part of the cache key: bump when the export or quantization changes
+EXPORT_VERSION = "3"  # part of the cache key: bump when the export or quantization changes
 ONNX_FILES = {"onnx": "clause_tagger_fp32.onnx", "onnx-int8": "clause_tagger_int8.onnx"}
 
 
@@ -35,6 +35,9 @@ def export_tagger(tagger: ClauseTagger, tokenizer: WordTokenizer, out_dir: str |
     from deepseek_apps.core.runtime.export import export_onnx
 
     out_dir = Path(out_dir)
+    # eager attention: the SDPA graph adds IsNaN / Where masking that costs ~12% of the INT8 encoder
+    if hasattr(tagger.encoder, "set_attn_implementation"):
+        tagger.encoder.set_attn_implementation("eager")
     example = encode_windows(tokenizer, ["This Agreement is governed by the laws of Ohio .".split(), ["Term"] * 3])
     longer = encode_windows(tokenizer, ["The Licensee shall pay royalties quarterly".split()] * 3)
     axes = {

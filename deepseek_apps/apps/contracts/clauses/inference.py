@@ -32,6 +32,7 @@ INPUTS = ("input_ids", "attention_mask", "word_index")
 OUTPUTS = ("word_logits", "window_logits")
 MODEL_FILE = "clause_tagger.onnx"
 LEGAL_TERMS_FILE = "legal_terms.json"
+REFINE = 0.3  # the cascade level (``ClauseRuntime``), chosen on the seed-0 CUAD validation split
 
 Logits = Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]]
 
@@ -46,9 +47,13 @@ class ClauseRuntime:
         lexical: the lexical scorer averaged into the window scores (None: tagger only).
         backend: a label for reports ("torch", "onnx", "onnx-int8").
         batch_size: windows per forward pass.
-        stride: words between inference windows (default 30: every word is read in two windows
+        stride: words between inference windows (default 30: a word can be read in two windows
             with different context, then averaged; the training stride is faster, a little
             less accurate).
+        refine: a cascade: read the windows that tile the text, then the overlapping ones only
+            around words scored at or above ``refine`` (None: read every window). The default
+            0.3 (the span threshold) reads about 72% of the windows of real contracts with the
+            same window / span AUPR on the seed-0 CUAD validation split.
     """
 
     def __init__(
@@ -60,8 +65,10 @@ class ClauseRuntime:
         backend: str = "onnx-int8",
         batch_size: int = 32,
         stride: int | None = 30,
+        refine: float | None = REFINE,
     ):
         self.logits = logits
+        self.refine = refine
         self.tokenizer = tokenizer
         self.meta = meta
         self.lexical = lexical
@@ -72,7 +79,9 @@ class ClauseRuntime:
         self.stride = min(stride or self.window_stride, self.size)
 
     @classmethod
-    def from_bundle(cls, bundle, threads: int = 2, batch_size: int = 32, stride: int | None = 30) -> ClauseRuntime:
+    def from_bundle(
+        cls, bundle, threads: int = 2, batch_size: int = 32, stride: int | None = 30, refine: float | None = REFINE
+    ) -> ClauseRuntime:
         """The runtime of an exported bundle (``core.runtime.bundle.Bundle``): onnxruntime only."""
         from deepseek_apps.core.runtime.session import OrtSession
 
@@ -98,26 +107,77 @@ class ClauseRuntime:
             backend=bundle.manifest.get("preprocessing", {}).get("backend", "onnx-int8"),
             batch_size=batch_size,
             stride=stride,
+            refine=refine,
         )
 
     def predict_words(self, words: list[str]) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:
         """(windows, window probabilities (n_windows, 41), word probabilities (n_words, 41)).
 
-        A word's probability is the mean over the windows that contain it.
+        A word's probability is the mean over the windows that contain it (``predict_many``).
         """
-        spans = windows(len(words), self.size, self.stride)
-        window_probs = np.zeros((len(spans), len(CATEGORIES)), dtype=np.float32)
-        word_sum = np.zeros((len(words), len(CATEGORIES)), dtype=np.float32)
-        word_count = np.zeros((len(words), 1), dtype=np.float32)
-        for start in range(0, len(spans), self.batch_size):
-            chunk = spans[start : start + self.batch_size]
-            word_logits, window_logits = self.logits(self.tokenizer.encode([words[a:b] for a, b in chunk]))
-            window_probs[start : start + len(chunk)] = sigmoid(window_logits)
-            probs = sigmoid(word_logits)
-            for row, (a, b) in enumerate(chunk):
-                word_sum[a:b] += probs[row, : b - a]
-                word_count[a:b] += 1
-        return spans, window_probs, word_sum / np.maximum(word_count, 1)
+        return self.predict_many([words])[0]
+
+    def predict_many(self, documents: list[list[str]]) -> list[tuple[list[tuple[int, int]], np.ndarray, np.ndarray]]:
+        """``predict_words`` of several documents, their windows batched together.
+
+        Every window is tokenised once; each document's windows are sorted by token count and
+        cut into batches of ``batch_size``, so a batch is padded to about its own length (a
+        contract's windows run from about 60 to 128 tokens). A batch never mixes documents: the
+        INT8 encoder quantizes activations with one scale per batch, so a document's clauses
+        would otherwise depend on the documents read next to it. With ``refine`` the encoder
+        first reads every other window (the windows that tile the text without overlap), then
+        only those of the others that overlap a word the first pass scored at or above
+        ``refine`` in some category; a window not read has probabilities 0 and its words take
+        the mean over the windows that were read.
+        """
+        layouts = [windows(len(words), self.size, self.stride) for words in documents]
+        texts = [words[a:b] for words, spans in zip(documents, layouts) for a, b in spans]
+        window_probs = np.zeros((len(texts), len(CATEGORIES)), dtype=np.float32)
+        word_probs: list[np.ndarray | None] = [None] * len(texts)
+        doc_of = np.repeat(np.arange(len(layouts)), [len(spans) for spans in layouts])
+        if self.refine is None:
+            self._encode(texts, range(len(texts)), window_probs, word_probs, doc_of)
+            return self._average(documents, layouts, window_probs, word_probs)
+        first, offset = _tiling(layouts, self.size)
+        self._encode(texts, first, window_probs, word_probs, doc_of)
+        rough = self._average(documents, layouts, window_probs, word_probs)
+        starts = np.cumsum([0, *(len(spans) for spans in layouts)])
+        wanted = [i for i in offset if _flagged(rough, layouts, starts, i, self.refine)]
+        self._encode(texts, wanted, window_probs, word_probs, doc_of)
+        return self._average(documents, layouts, window_probs, word_probs)
+
+    def _encode(self, texts: list[list[str]], which, window_probs: np.ndarray, word_probs: list, doc_of) -> None:
+        """Run the encoder on the windows ``which`` (indices into ``texts``), per document, sorted by length."""
+        which = np.asarray(list(which), dtype=np.int64)
+        if not which.size:
+            return
+        rows = self.tokenizer.tokenize([texts[i] for i in which])
+        order = np.lexsort(([len(e.ids) for e in rows], doc_of[which]))  # by document, then by length
+        bounds = np.flatnonzero(np.diff(doc_of[which][order])) + 1
+        for group in np.split(order, bounds):
+            for start in range(0, len(group), self.batch_size):
+                chunk = group[start : start + self.batch_size]
+                batch = self.tokenizer.pack([rows[r] for r in chunk], [texts[which[r]] for r in chunk])
+                word_logits, window_logits = self.logits(batch)
+                window_probs[which[chunk]] = sigmoid(window_logits)
+                probs = sigmoid(word_logits)
+                for row, r in enumerate(chunk):
+                    word_probs[which[r]] = probs[row, : len(texts[which[r]])]
+
+    @staticmethod
+    def _average(documents, layouts, window_probs: np.ndarray, word_probs: list) -> list:
+        """Per document (windows, window probabilities, word probabilities averaged over the windows read)."""
+        out, first = [], 0
+        for words, spans in zip(documents, layouts):
+            word_sum = np.zeros((len(words), window_probs.shape[1]), dtype=np.float32)
+            word_count = np.zeros((len(words), 1), dtype=np.float32)
+            for k, (a, b) in enumerate(spans):  # in window order, as for one document alone
+                if word_probs[first + k] is not None:
+                    word_sum[a:b] += word_probs[first + k]
+                    word_count[a:b] += 1
+            out.append((spans, window_probs[first : first + len(spans)], word_sum / np.maximum(word_count, 1)))
+            first += len(spans)
+        return out
 
     def window_parts(
         self, words: list[str], word_probs: np.ndarray
@@ -146,6 +206,28 @@ def onnx_logits(session) -> Logits:
         return word, window
 
     return run
+
+
+def _tiling(layouts: list[list[tuple[int, int]]], size: int) -> tuple[list[int], list[int]]:
+    """Global window indices: (windows that tile each document without overlap, the others)."""
+    first, others, at = [], [], 0
+    for spans in layouts:
+        end = 0
+        for k, (a, b) in enumerate(spans):
+            if a >= end or k == len(spans) - 1:  # the last window always: it covers the tail
+                first.append(at + k)
+                end = b
+            else:
+                others.append(at + k)
+        at += len(spans)
+    return first, others
+
+
+def _flagged(rough: list, layouts: list, starts: np.ndarray, index: int, level: float) -> bool:
+    """Whether the first pass scored a word of window ``index`` (global) at or above ``level``."""
+    doc = int(np.searchsorted(starts, index, side="right") - 1)
+    a, b = layouts[doc][index - starts[doc]]
+    return bool((rough[doc][2][a:b] >= level).any())
 
 
 def combine(tagger: np.ndarray, lexical: np.ndarray | None) -> np.ndarray:

@@ -23,7 +23,7 @@ from deepseek_apps.core.lora import merge_lora
 from deepseek_apps.errors import ErrorCode, InvalidInputError
 
 from .folder import default_dir, read_folder
-from .inference import ClauseRuntime, combine, onnx_logits
+from .inference import REFINE, ClauseRuntime, combine, onnx_logits
 from .lexical import LexicalScorer
 from .model import ClauseTagger, build_tagger
 from .tokens import WordTokenizer
@@ -66,6 +66,7 @@ class ClauseModel(ClauseRuntime):
         threads: intra-op threads.
         batch_size: windows per forward pass.
         stride: words between inference windows (see ``ClauseRuntime``).
+        refine: the cascade level (see ``ClauseRuntime``; None reads every window).
 
     Clause detection scores windows of ``size`` words every ``window_stride`` words (the
     training layout) by the mean of the tagger's highest word probability in the window
@@ -79,6 +80,7 @@ class ClauseModel(ClauseRuntime):
         threads: int = 2,
         batch_size: int = 32,
         stride: int | None = 30,
+        refine: float | None = REFINE,
         *,
         trained: tuple[bytes, dict, LexicalScorer | None] | None = None,
     ):
@@ -104,4 +106,6 @@ class ClauseModel(ClauseRuntime):
             onnx = cached_onnx(weights, backend, lambda: merged_tagger(weights, meta))
             tokenizer = WordTokenizer.default()
             logits = onnx_logits(OrtSession(onnx, threads=threads))
-        super().__init__(logits, tokenizer, meta, lexical, backend=backend, batch_size=batch_size, stride=stride)
+        super().__init__(
+            logits, tokenizer, meta, lexical, backend=backend, batch_size=batch_size, stride=stride, refine=refine
+        )

@@ -61,9 +61,17 @@ class WordTokenizer:
 
     def encode(self, word_lists: list[list[str]], max_tokens: int = MAX_TOKENS) -> dict[str, np.ndarray]:
         """``input_ids``, ``attention_mask`` (batch, tokens) and ``word_index`` (batch, words), int64."""
+        return self.pack(self.tokenize(word_lists, max_tokens), word_lists)
+
+    def tokenize(self, word_lists: list[list[str]], max_tokens: int = MAX_TOKENS) -> list:
+        """The ``tokenizers`` encodings of the windows (truncated to ``max_tokens``), for ``pack``."""
         if (self.tokenizer.truncation or {}).get("max_length") != max_tokens:
             self.tokenizer.enable_truncation(max_length=max_tokens)  # keeps [CLS] / [SEP], as transformers
-        rows = self.tokenizer.encode_batch(word_lists, is_pretokenized=True)
+        return self.tokenizer.encode_batch(word_lists, is_pretokenized=True)
+
+    @staticmethod
+    def pack(rows: list, word_lists: list[list[str]]) -> dict[str, np.ndarray]:
+        """Encodings of ``tokenize`` as a padded batch (``encode``'s arrays), padded to its longest row."""
         n_tokens = max(len(e.ids) for e in rows)
         n_words = max(len(w) for w in word_lists)
         input_ids = np.zeros((len(rows), n_tokens), dtype=np.int64)
