@@ -38,13 +38,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/kolektorsdd")
     parser.add_argument("--out", default="runs/anomaly")
-    parser.add_argument("--long-side", type=int, default=AnomalyConfig.long_side)
+    parser.add_argument(
+        "--long-side", type=int, default=AnomalyConfig.long_side, help="working long side (0: from the images)"
+    )
+    parser.add_argument("--patch-stride", type=int, default=AnomalyConfig.patch_stride)
     parser.add_argument("--coreset-ratio", type=float, default=AnomalyConfig.coreset_ratio)
     parser.add_argument("--latency-images", type=int, default=10)
     args = parser.parse_args()
     torch.set_num_threads(2)
     out = Path(args.out)
-    config = AnomalyConfig(long_side=args.long_side, coreset_ratio=args.coreset_ratio)
+    config = AnomalyConfig(
+        long_side=args.long_side or None, patch_stride=args.patch_stride, coreset_ratio=args.coreset_ratio
+    )
     inspector = QualityInspector(task="anomaly", anomaly_config=config, batch_size=8)
     t0 = time.perf_counter()
     inspector.fit(args.data, seed=0)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from deepseek_apps.apps.inspector.anomaly.config import AnomalyConfig, auto_long_side
 from deepseek_apps.apps.inspector.anomaly.data import polygon_mask
 from deepseek_apps.apps.inspector.anomaly.maps import gaussian_blur, regions_above
-from deepseek_apps.apps.inspector.anomaly.memory import greedy_coreset, nearest_distances
+from deepseek_apps.apps.inspector.anomaly.memory import greedy_coreset, grouped_coreset, nearest_distances
 from deepseek_apps.apps.inspector.anomaly.model import threshold_for
 from deepseek_apps.errors import ErrorCode, InvalidInputError
 
@@ -74,3 +75,65 @@ def test_polygon_mask_rasterises_yolo_lines(tmp_path):
     with pytest.raises(InvalidInputError) as info:
         polygon_mask(label, 100, 50)
     assert info.value.code == ErrorCode.ANNOTATION_INVALID
+
+
+def test_grouped_coreset_keeps_each_images_outliers_and_covers_like_greedy():
+    rng = np.random.default_rng(4)
+    groups = [rng.normal(0, 0.1, (200, 8)) for _ in range(5)]
+    groups[1][17] = 30.0  # one far patch in image 1, another in image 3
+    groups[3][150] = -30.0
+    features = torch.tensor(np.concatenate(groups), dtype=torch.float32)
+    chosen = grouped_coreset(features, 10, group_rows=200, projection_dim=8, seed=0, exact_work=0)
+    assert {217, 750} <= set(chosen.tolist())
+    assert len(set(chosen.tolist())) == 10
+    points = np.concatenate([rng.normal(c, 0.3, (300, 4)) for c in range(6)]).astype(np.float32)
+    grouped = grouped_coreset(torch.tensor(points), 12, group_rows=100, projection_dim=4, exact_work=0).numpy()
+    full = greedy_coreset(torch.tensor(points), 12, projection_dim=4).numpy()
+    assert nearest_distances(points, points[grouped]).max() < 1.5 * nearest_distances(points, points[full]).max()
+    # cheap enough, one group, or groups too small to reduce: the plain greedy pass
+    assert grouped_coreset(features, 10, group_rows=200).tolist() == greedy_coreset(features, 10).tolist()
+    assert grouped_coreset(features, 10, 1000, exact_work=0).tolist() == greedy_coreset(features, 10).tolist()
+
+
+def test_automatic_working_size_follows_the_images_within_limits():
+    auto = AnomalyConfig(long_side=None)
+    kolektor = auto.with_size_for(1255 / 500, 1255)
+    assert kolektor.size == (1248, 496) and kolektor.patch_stride == 16  # native, sides on 16; 31 patches across
+    assert auto.with_size_for(1.0, 4000).size == (816, 816)  # shrunk to about the pixel budget
+    assert auto.with_size_for(1.0, 100).size == (224, 224)  # small parts enlarged
+    assert AnomalyConfig().with_size_for(1255 / 500, 1255).size == (640, 256)  # the default: 640
+    assert AnomalyConfig(long_side=640).with_size_for(2.5).patch_stride == 8  # 16 patches at 16 px: too few
+    assert AnomalyConfig(long_side=640, patch_stride=16).with_size_for(2.5).patch_stride == 16
+    assert auto_long_side(5000, 0.25) == 1280
+
+
+def test_old_configs_keep_their_patch_grid_and_bad_grids_have_a_code():
+    assert AnomalyConfig.from_dict({"long_side": 640, "strides": [8, 16]}).patch_stride == 8
+    assert AnomalyConfig.from_dict(AnomalyConfig().to_dict()) == AnomalyConfig()
+    fitted = AnomalyConfig(long_side=None).with_size_for(1.0, 1000)
+    assert AnomalyConfig.from_dict(fitted.to_dict()) == fitted
+    with pytest.raises(InvalidInputError) as info:
+        AnomalyConfig(strides=(8,), patch_stride=16).validated()
+    assert info.value.code == ErrorCode.ANOMALY_BAD_OPTION
+    with pytest.raises(InvalidInputError):
+        AnomalyConfig(long_side=16).validated()
+
+
+def test_patch_grid_averages_finer_levels_and_upsamples_coarser():
+    from torch.nn import functional as F
+
+    from deepseek_apps.apps.inspector.anomaly.features import PatchEmbedder
+    from deepseek_apps.apps.inspector.efficientnet_lite import normalize_pixels
+
+    class Levels(torch.nn.Module):
+        out_strides, out_channels = (8, 16), (2, 3)
+
+        def forward(self, x):
+            return [x[:, :2, ::8, ::8], x[:, :3, ::16, ::16]]
+
+    pixels = torch.rand(1, 3, 64, 32) * 255
+    coarse = PatchEmbedder(Levels(), pool=1, patch_stride=16)(pixels)
+    fine = PatchEmbedder(Levels(), pool=1)(pixels)
+    assert coarse.shape == (1, 5, 4, 2) and fine.shape == (1, 5, 8, 4)
+    torch.testing.assert_close(coarse[:, :2], F.avg_pool2d(fine[:, :2], 2))
+    torch.testing.assert_close(coarse[:, 2:], Levels()(normalize_pixels(pixels))[1])

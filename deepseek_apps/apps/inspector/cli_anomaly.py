@@ -22,7 +22,7 @@ def train_anomaly(args: argparse.Namespace) -> int:
     inspector.save(args.out)
     summary = inspector.metrics_
     print(
-        f"working size {summary['working_size']} (long side {config.long_side}, aspect of the good images); "
+        f"working size {summary['working_size']} (long side {config.long_side or 'from the images'}, aspect of the good images); "
         f"{summary['good_images']} good images, {summary['defective_left_out']} defective left out",
         file=sys.stderr,
     )

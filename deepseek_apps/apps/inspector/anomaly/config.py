@@ -8,6 +8,10 @@ from typing import Any
 from ....errors import ErrorCode, InvalidInputError
 
 SIZE_MULTIPLE = 16  # the deepest feature is at stride 16
+MAX_AUTO_LONG_SIDE = 1280  # an automatic working size follows the images up to this long side ...
+MAX_AUTO_PIXELS = 1280 * 512  # ... and this many pixels (CPU time per image grows with the area)
+MIN_AUTO_LONG_SIDE = 224  # small images are enlarged to this (ImageNet features see objects of this scale)
+MIN_GRID = 28  # an automatic patch grid keeps at least this many patches across the short side
 
 
 @dataclass(frozen=True)
@@ -17,23 +21,38 @@ class AnomalyConfig:
     Args:
         long_side: the working size's long side in pixels; the short side follows the median
             aspect ratio of the training images (rounded to a multiple of 16), so parts are
-            never squashed.
+            never squashed (default 640). ``None``: follow the images' own median size, shrunk
+            only as far as needed to stay within 1280 px on the long side and 1280 x 512 pixels
+            (small images are enlarged to a 224 px long side), so thin defects are not
+            downscaled away. Not the default: on KolektorSDD (1264 x 496 instead of 640 x 256)
+            it measured the same image AUROC with a 0.015 lower pixel AUROC and 1.7x the FP32
+            time per image (2026-12-05).
         size: ``(height, width)`` to use as given instead (``None``: from ``long_side``).
         strides: backbone feature strides concatenated per patch (PatchCore: two middle levels).
+        patch_stride: the stride of the patch grid (one memory-bank row per ``patch_stride``
+            pixels); finer levels are averaged down to it, coarser ones upsampled. ``None``
+            (default): the coarsest of ``strides`` that still gives at least 28 patches across
+            the working size's short side (PatchCore's 28 x 28 grid at 224 px), so a large
+            working size keeps the bank and the search as small as half the size would, while
+            small images keep the fine grid. Fixed at fit; models saved before this setting keep
+            the finest stride.
         pool: side of the neighbourhood each feature is averaged over (PatchCore: 3).
-        coreset_ratio: fraction of the good patches kept by greedy coreset selection (PatchCore: 1%-10%).
-        max_bank: upper bound on the memory bank's rows whatever the ratio.
+        coreset_ratio: fraction of the good patches kept by greedy (k-center) coreset selection
+            (PatchCore: 1%-10%).
+        max_bank: upper bound on the memory bank's rows whatever the ratio (bounds the search
+            time per image).
         projection_dim: random projection used only to choose the coreset (PatchCore: 128).
         sigma: Gaussian smoothing of the upsampled map, in working-size pixels (anomalib: 4).
         target_frr: wanted false-reject rate on good parts; sets the OK/NG threshold.
     """
 
-    long_side: int = 640
+    long_side: int | None = 640
     size: tuple[int, int] | None = None
     strides: tuple[int, ...] = (8, 16)
+    patch_stride: int | None = None
     pool: int = 3
     coreset_ratio: float = 0.01
-    max_bank: int = 50_000
+    max_bank: int = 10_000
     projection_dim: int = 128
     sigma: float = 4.0
     target_frr: float = 0.01
@@ -52,17 +71,30 @@ class AnomalyConfig:
             values["size"] = tuple(int(v) for v in values["size"])
         if "strides" in values:
             values["strides"] = tuple(int(v) for v in values["strides"])
+        if "patch_stride" not in values:  # saved before the setting existed: the grid was the finest stride
+            values["patch_stride"] = min(values.get("strides", cls.strides))
         return cls(**values).validated()
 
     def validated(self) -> AnomalyConfig:
         """``self`` or an ``InvalidInputError`` (1021) naming the first bad setting."""
         checks = (
-            ("long_side", self.long_side, isinstance(self.long_side, int) and 32 <= self.long_side <= 4096, "32..4096"),
+            (
+                "long_side",
+                self.long_side,
+                self.long_side is None or isinstance(self.long_side, int) and 32 <= self.long_side <= 4096,
+                "None or 32..4096",
+            ),
             (
                 "size",
                 self.size,
                 self.size is None or _valid_size(self.size),
                 "None or (height, width), multiples of 16 in 32..4096",
+            ),
+            (
+                "patch_stride",
+                self.patch_stride,
+                self.patch_stride is None or self.patch_stride in tuple(self.strides),
+                "None or one of strides",
             ),
             ("pool", self.pool, isinstance(self.pool, int) and self.pool >= 1 and self.pool % 2 == 1, "an odd int"),
             ("coreset_ratio", self.coreset_ratio, 0.0 < self.coreset_ratio <= 1.0, "in (0, 1]"),
@@ -81,11 +113,29 @@ class AnomalyConfig:
                 )
         return self
 
-    def with_size_for(self, aspect: float) -> AnomalyConfig:
-        """A copy whose ``size`` is fixed: as given, or ``long_side`` with the short side from ``aspect`` (h / w)."""
-        if self.size is not None:
-            return self
-        return replace(self, size=working_size(self.long_side, aspect))
+    def with_size_for(self, aspect: float, long_side: float | None = None) -> AnomalyConfig:
+        """A copy whose ``size`` and ``patch_stride`` are fixed: the size as given, or ``long_side`` with the
+        short side from ``aspect`` (h / w); the grid as given or chosen for that size.
+
+        With ``long_side=None`` in the settings, ``long_side`` here (the images' median long
+        side in pixels) sets it, within the automatic limits.
+        """
+        config = self
+        if config.size is None:
+            side = self.long_side if self.long_side is not None else auto_long_side(long_side or 640, aspect)
+            config = replace(config, size=working_size(side, aspect))
+        if config.patch_stride is None:
+            short = min(config.size)  # type: ignore[type-var]
+            fitting = [s for s in config.strides if short // s >= MIN_GRID]
+            config = replace(config, patch_stride=max(fitting) if fitting else min(config.strides))
+        return config
+
+
+def auto_long_side(native: float, aspect: float) -> int:
+    """The images' own long side ``native``, shrunk to fit ``MAX_AUTO_LONG_SIDE`` and ``MAX_AUTO_PIXELS``."""
+    ratio = min(aspect, 1 / aspect)  # short / long
+    fit_area = (MAX_AUTO_PIXELS / ratio) ** 0.5
+    return int(max(MIN_AUTO_LONG_SIDE, min(native, MAX_AUTO_LONG_SIDE, fit_area)))
 
 
 def working_size(long_side: int, aspect: float) -> tuple[int, int]:

@@ -1,8 +1,9 @@
-"""The patch embedder: raw pixels in, one embedding per stride-8 patch out (the graph that is exported).
+"""The patch embedder: raw pixels in, one embedding per grid patch out (the graph that is exported).
 
 PatchCore's "locally aware" patch features: each backbone level is averaged over a
-``pool x pool`` neighbourhood (so a patch sees its surroundings), the coarser levels are
-upsampled to the finest one, and the levels are concatenated. The module takes RGB
+``pool x pool`` neighbourhood (so a patch sees its surroundings), brought to the patch
+grid's stride (finer levels averaged over the grid cell, coarser ones upsampled), and the
+levels are concatenated. The module takes RGB
 pixels in 0..255 and normalises inside, so the ONNX bundle and PyTorch share the
 preprocessing.
 """
@@ -18,28 +19,36 @@ from .config import AnomalyConfig
 
 
 class PatchEmbedder(nn.Module):
-    """``(N, 3, H, W)`` pixels 0..255 -> ``(N, D, H / s, W / s)`` patch embeddings, ``s`` the finest stride."""
+    """``(N, 3, H, W)`` pixels 0..255 -> ``(N, D, H / s, W / s)`` patch embeddings, ``s`` the grid stride
+    (``patch_stride``; ``None``: the finest level's)."""
 
-    def __init__(self, backbone: EfficientNetLite0, pool: int = 3):
+    def __init__(self, backbone: EfficientNetLite0, pool: int = 3, patch_stride: int | None = None):
         super().__init__()
         self.backbone = backbone
         self.pool = pool
         self.dim = sum(backbone.out_channels)
-        self.stride = backbone.out_strides[0]
+        self.stride = backbone.out_strides[0] if patch_stride is None else int(patch_stride)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         levels = self.backbone(normalize_pixels(pixels))
         if self.pool > 1:
             levels = [F.avg_pool2d(f, self.pool, 1, self.pool // 2, count_include_pad=False) for f in levels]
-        size = levels[0].shape[-2:]
-        levels = [levels[0]] + [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in levels[1:]]
+        levels = [
+            F.avg_pool2d(f, self.stride // s) if s < self.stride else f
+            for s, f in zip(self.backbone.out_strides, levels)
+        ]
+        size = levels[self.backbone.out_strides.index(self.stride)].shape[-2:]
+        levels = [
+            f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear", align_corners=False)
+            for f in levels
+        ]
         return torch.cat(levels, dim=1)
 
 
 def build_embedder(config: AnomalyConfig, pretrained: bool = True) -> PatchEmbedder:
     """The embedder for ``config`` on ImageNet-pretrained Lite0 (``pretrained=False``: weights loaded later)."""
     backbone = efficientnet_lite0(pretrained=pretrained, out_strides=tuple(config.strides))
-    return PatchEmbedder(backbone, config.pool).eval()
+    return PatchEmbedder(backbone, config.pool, config.patch_stride).eval()
 
 
 def used_state(embedder: PatchEmbedder) -> dict[str, torch.Tensor]:

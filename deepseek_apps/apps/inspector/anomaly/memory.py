@@ -4,15 +4,24 @@
 repeatedly add the patch farthest from everything chosen so far, so the bank covers the
 good patches' feature space with few rows. Distances during selection use a random
 projection (Johnson-Lindenstrauss, as in PatchCore) to keep each step cheap.
+``grouped_coreset`` makes that affordable on many large images (a "composable coreset",
+as in distributed k-center): each image's patches are first reduced by the same greedy
+selection to a few times their share of the bank, then the greedy pass runs over these
+candidates only. An image's far-out patches survive its own pass, so the bank covers
+nearly as well, and the cost drops from ``bank x patches`` to about ``bank x candidates``.
 ``nearest_distances`` is numpy only, so the edge bundle needs no PyTorch.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
+
+CANDIDATES_PER_ROW = 4  # grouped_coreset: candidates kept per bank row in the first, per-image pass
+EXACT_WORK = 1 << 30  # grouped_coreset runs the plain greedy pass while bank rows x patches stay under this
 
 
 def greedy_coreset(features: Any, count: int, projection_dim: int = 128, seed: int = 0, progress: bool = False) -> Any:
@@ -38,6 +47,38 @@ def greedy_coreset(features: Any, count: int, projection_dim: int = 128, seed: i
         distance = norms - 2.0 * torch.mv(points, centre) + norms[chosen[step]]
         torch.minimum(nearest, distance, out=nearest)
     return chosen
+
+
+def grouped_coreset(
+    features: Any,
+    count: int,
+    group_rows: int,
+    projection_dim: int = 128,
+    seed: int = 0,
+    candidates: int = CANDIDATES_PER_ROW,
+    progress: bool = False,
+    exact_work: int = EXACT_WORK,
+) -> Any:
+    """Like ``greedy_coreset`` for ``features`` made of consecutive groups of ``group_rows`` rows (one per image):
+    each group keeps ``candidates`` times its share of ``count`` by greedy selection, then the greedy pass
+    picks ``count`` of those. The plain greedy pass where it is cheap anyway (``count x rows <= exact_work``)
+    or where grouping would not save work."""
+    import torch
+
+    total = features.shape[0]
+    groups = total // max(1, group_rows)
+    keep = max(1, math.ceil(candidates * count / max(1, groups)))
+    small = count * total <= exact_work
+    if small or count >= total or groups < 2 or keep * 2 > group_rows or groups * group_rows != total:
+        return greedy_coreset(features, count, projection_dim, seed, progress)
+    pool = torch.cat(
+        [
+            greedy_coreset(features[g * group_rows : (g + 1) * group_rows], keep, projection_dim, seed + g)
+            + g * group_rows
+            for g in tqdm(range(groups), desc="coreset (per image)", disable=not progress, mininterval=1.0)
+        ]
+    )
+    return pool[greedy_coreset(features[pool], count, projection_dim, seed, progress)]
 
 
 def nearest_distances(queries: np.ndarray, bank: np.ndarray, max_elements: int = 1 << 23) -> np.ndarray:

@@ -114,13 +114,14 @@ def threshold_for(good_scores: np.ndarray, target_frr: float) -> float:
     return float(np.nextafter(ordered[index], np.inf))
 
 
-def _aspect(items: Sequence[Any]) -> float:
-    """Median height / width of the images (file headers only where the items are paths)."""
-    ratios = []
+def _shape(items: Sequence[Any]) -> tuple[float, float]:
+    """Median height / width and median long side of the images (file headers only where the items are paths)."""
+    ratios, sides = [], []
     for item in items:
         width, height = image_size(item) if isinstance(item, str | Path) else to_pil(item).size
         ratios.append(height / width)
-    return float(np.median(ratios))
+        sides.append(max(width, height))
+    return float(np.median(ratios)), float(np.median(sides))
 
 
 def _pixels(items: Sequence[Any], size: tuple[int, int]) -> np.ndarray:
@@ -147,7 +148,7 @@ def fit_anomaly(
     import torch
 
     from .features import build_embedder
-    from .memory import greedy_coreset
+    from .memory import grouped_coreset
 
     config = config.validated()
     if not 0.0 < holdout_fraction < 1.0:
@@ -164,18 +165,19 @@ def fit_anomaly(
             value=len(items),
             hint="give a folder with more good images (dozens make a stable threshold)",
         )
-    config = config.with_size_for(_aspect(items))
+    config = config.with_size_for(*_shape(items))
     embedder = embedder if embedder is not None else build_embedder(config)
     embed = torch_embed(embedder, batch_size)
     bank_ids, held_ids = _split(len(items), holdout_fraction, seed)
-    rows = []
+    rows, per_image = [], 1
     for start in tqdm(range(0, len(bank_ids), batch_size), desc="good patches", disable=not progress):
         chunk = [items[i] for i in bank_ids[start : start + batch_size]]
         emb = embed(_pixels(chunk, config.size))
+        per_image = emb.shape[2] * emb.shape[3]
         rows.append(torch.from_numpy(emb).permute(0, 2, 3, 1).reshape(-1, emb.shape[1]))
     patches = torch.cat(rows)
     count = min(config.max_bank, max(1, math.ceil(config.coreset_ratio * len(patches))))
-    chosen = greedy_coreset(patches, count, config.projection_dim, seed, progress)
+    chosen = grouped_coreset(patches, count, per_image, config.projection_dim, seed, progress=progress)
     model = AnomalyModel(config, patches[chosen].numpy().copy(), 0.0, embed, embedder, origin=chosen.numpy().copy())
     good_scores = np.concatenate(
         [
@@ -208,7 +210,7 @@ def rebuilt_bank(model: AnomalyModel, embed: Embed, batch_size: int = 8) -> np.n
     sources = model.metadata.get("sources", [])
     if model.origin is None or len(sources) != model.metadata.get("bank_images") or not sources:
         return None
-    stride = model.config.strides[0]
+    stride = model.config.patch_stride
     per_image = (model.size[0] // stride) * (model.size[1] // stride)
     images, rows = np.unique(model.origin // per_image, return_inverse=True)
     embedded = []

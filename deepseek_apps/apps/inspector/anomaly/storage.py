@@ -248,7 +248,7 @@ def _bank_bytes(bank: np.ndarray) -> bytes:
 
 def _manifest(model: AnomalyModel, threshold: float, precision: str, parity: dict, metrics: dict) -> dict:
     height, width = model.size
-    stride = model.config.strides[0]
+    stride = model.config.patch_stride
     meta = {k: v for k, v in model.metadata.items() if k not in ("sources", "holdout_sources")}
     return {
         "application": "inspector",
