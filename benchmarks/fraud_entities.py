@@ -13,6 +13,7 @@ over seeds, with the test split's positive rate. ``pick`` is what ``auto`` chose
     flock /tmp/cpu.lock .venv/bin/python benchmarks/fraud_entities.py --data synthetic --n 5000 --seeds 0 1 2
     flock /tmp/cpu.lock .venv/bin/python benchmarks/fraud_entities.py --data yelpchi --seeds 0
     flock /tmp/cpu.lock .venv/bin/python benchmarks/fraud_entities.py --data scale --n 100000 --seeds 0
+    flock /tmp/cpu.lock .venv/bin/python benchmarks/fraud_entities.py --data scale --n 1000000 --degree 10 --seeds 0
     flock /tmp/cpu.lock .venv/bin/python benchmarks/fraud_entities.py --data txlog --n 30000 --labels mules --seeds 0 1 2
 """
 
@@ -131,6 +132,7 @@ def main() -> None:
     ap.add_argument("--data", choices=["synthetic", "yelpchi", "scale", "txlog"], default="synthetic")
     ap.add_argument("--labels", choices=["involved", "mules"], default="involved", help="txlog: who is fraudulent")
     ap.add_argument("--n", type=int, default=5000)
+    ap.add_argument("--degree", type=float, default=4.0, help="synthetic / scale: random edges per node (plus rings)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=None, help="GNN epochs (default: EntityTask's)")
     ap.add_argument("--root", default="../shared/data/yelpchi")
@@ -150,7 +152,7 @@ def main() -> None:
             nodes, edges = yelpchi_entities(args.root, args.product_links, seed)
             directed = ()
         else:
-            nodes, edges = generate_entities(args.n, seed=seed)
+            nodes, edges = generate_entities(args.n, seed=seed, degree=args.degree)
             directed = ("transfer",)
         r = run_once(nodes, edges, directed, seed, args.epochs)
         old = nodes["id"].astype(str).to_numpy()

@@ -5,6 +5,9 @@ Everything is measured in this one process run, end to end (200x200 PIL image in
 each variant on the held-out NEU-DET test split recorded with the model.
 
     python benchmarks/inspector.py [--data ../shared/data/neu_det] [--out bench_out]
+
+``--also NAME=BUNDLE`` adds another bundle to the same run (for example the previous
+release of the shipped bundle, to measure a rebuild side by side).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ DEFAULT_BUNDLE = get_model("inspector").path
 DEFAULT_TORCH = get_model("inspector", "neu_det-torch").path
 
 
-def run(data: Path | None, out: Path, repeat: int) -> dict:
+def run(data: Path | None, out: Path, repeat: int, also: dict[str, Path] | None = None) -> dict:
     import torch
 
     torch.set_num_threads(2)
@@ -35,6 +38,7 @@ def run(data: Path | None, out: Path, repeat: int) -> dict:
         "pytorch-eager-fp32": (DEFAULT_TORCH, DEFAULT_TORCH / "model.safetensors"),
         "onnxruntime-fp32": (fp32_bundle, fp32_bundle),
         "onnxruntime-int8 (shipped)": (DEFAULT_BUNDLE, DEFAULT_BUNDLE),
+        **{name: (path, path) for name, path in (also or {}).items()},
     }
     images = [s.image for s in generate_samples(16, seed=42)]
     results, quality = [], {}
@@ -79,8 +83,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "neu_det")
     parser.add_argument("--out", type=Path, default=ROOT / "bench_out")
     parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=BUNDLE", help="another bundle to measure")
     args = parser.parse_args()
-    run(args.data, args.out, args.repeat)
+    also = dict(item.split("=", 1) for item in args.also)
+    run(args.data, args.out, args.repeat, {name: Path(path) for name, path in also.items()})
 
 
 if __name__ == "__main__":

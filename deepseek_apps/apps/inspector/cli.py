@@ -55,9 +55,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     t.add_argument(
         "--backbone",
-        default="tiny",
-        choices=["tiny", "efficientnet_lite0"],
-        help="tiny: small network from scratch (the default's); efficientnet_lite0: ImageNet-pretrained",
+        default=None,
+        choices=["tiny", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"],
+        help="detection: tiny (small network from scratch, the default) or efficientnet_lite0 (ImageNet-pretrained); "
+        "--task anomaly: efficientnet_lite0 (default), efficientnet_lite1 or efficientnet_lite2",
     )
     t.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 = grayscale model, 3 = colour")
     t.add_argument("--head-convs", type=int, default=4, help="3x3 convs in each FCOS head branch")
@@ -95,7 +96,7 @@ def _train(args: argparse.Namespace) -> int:
             in_channels=args.channels,
             head_convs=args.head_convs,
             head_norm=args.head_norm or ARCHITECTURES[args.arch],
-            backbone=args.backbone,
+            backbone=args.backbone or "tiny",
         ),
         train_config=TrainConfig(
             batch_size=args.batch_size,

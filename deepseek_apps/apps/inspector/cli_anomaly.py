@@ -16,7 +16,10 @@ def train_anomaly(args: argparse.Namespace) -> int:
     from .anomaly.config import AnomalyConfig
     from .app import QualityInspector
 
-    config = AnomalyConfig() if args.input_size is None else AnomalyConfig(long_side=args.input_size)
+    settings = {} if args.input_size is None else {"long_side": args.input_size}
+    if args.backbone is not None:
+        settings["backbone"] = args.backbone  # "tiny" is refused with 1021 (anomaly needs pretrained features)
+    config = AnomalyConfig(**settings).validated()
     inspector = QualityInspector(task="anomaly", anomaly_config=config, threads=args.threads or 2)
     inspector.fit(args.data, val_fraction=args.val_fraction, seed=args.seed, progress=not args.no_progress)
     inspector.save(args.out)

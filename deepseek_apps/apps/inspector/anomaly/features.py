@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..efficientnet_lite import EfficientNetLite0, efficientnet_lite0, normalize_pixels
+from ..efficientnet_lite import EfficientNetLite, efficientnet_lite, normalize_pixels
 from .config import AnomalyConfig
 
 
@@ -22,7 +22,7 @@ class PatchEmbedder(nn.Module):
     """``(N, 3, H, W)`` pixels 0..255 -> ``(N, D, H / s, W / s)`` patch embeddings, ``s`` the grid stride
     (``patch_stride``; ``None``: the finest level's)."""
 
-    def __init__(self, backbone: EfficientNetLite0, pool: int = 3, patch_stride: int | None = None):
+    def __init__(self, backbone: EfficientNetLite, pool: int = 3, patch_stride: int | None = None):
         super().__init__()
         self.backbone = backbone
         self.pool = pool
@@ -46,8 +46,8 @@ class PatchEmbedder(nn.Module):
 
 
 def build_embedder(config: AnomalyConfig, pretrained: bool = True) -> PatchEmbedder:
-    """The embedder for ``config`` on ImageNet-pretrained Lite0 (``pretrained=False``: weights loaded later)."""
-    backbone = efficientnet_lite0(pretrained=pretrained, out_strides=tuple(config.strides))
+    """The embedder for ``config`` on its ImageNet-pretrained backbone (``pretrained=False``: weights loaded later)."""
+    backbone = efficientnet_lite(config.backbone, pretrained=pretrained, out_strides=tuple(config.strides))
     return PatchEmbedder(backbone, config.pool, config.patch_stride).eval()
 
 
