@@ -16,6 +16,7 @@ binary or unreadable file stops the job with 1210 / 1211 and a hint.
     deepseek-apps fraud train --transactions tx.csv --entity-labels mules.csv --out runs/mules  # entities
     deepseek-apps fraud evaluate --model fraud_model --data labelled.csv
     deepseek-apps fraud predict new.csv --model fraud_model --out scores.jsonl
+    deepseek-apps fraud score new_tx.csv --new-transactions --model runs/mules --out scores.jsonl  # new entities
     deepseek-apps fraud export --model fraud_model --out fraud_bundle.zip
 """
 
@@ -32,7 +33,7 @@ import numpy as np
 from ...core.device import add_device_options
 from ...core.runtime.jsonl import append_records, locked_output, read_records
 from ...core.scale.options import add_engine_options, engine_options
-from ...errors import require
+from ...errors import ErrorCode, InvalidInputError, require
 from .cli_train import fit_and_save
 from .data import MAX_AMOUNT
 
@@ -109,6 +110,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("data", help="transactions file (CSV / Parquet / JSONL); entity models: node ids or new nodes")
     s.add_argument("--edges", action="append", help="entity models: RELATION=PATH edges of new nodes (repeat)")
+    s.add_argument(
+        "--new-transactions",
+        action="store_true",
+        help="entity models fitted on a transaction log: DATA holds new transactions; score the new entities they bring",
+    )
     s.add_argument("--out", required=True, help="output .jsonl (re-running skips ids already in it)")
     _serving_flags(s)
     s.add_argument("--batch-size", type=int, default=10000, help="rows per call (each call re-reads the history)")
@@ -296,6 +302,13 @@ def _predict(args: argparse.Namespace) -> int:
         from .entities import cli as entity_cli
 
         return entity_cli.score(det, args)
+    if args.new_transactions:
+        raise InvalidInputError(
+            ErrorCode.FRAUD_WRONG_TASK,
+            "--new-transactions is for entity models fitted on a transaction log; this is a transaction model",
+            value=args.model,
+            hint="drop --new-transactions: a transaction model scores the transactions in DATA",
+        )
     counts = score_file(
         det, args.data, args.out, args.batch_size, progress=not args.no_progress, **engine_options(args)
     )

@@ -89,6 +89,31 @@ class Role:
         return self.index.order[pos]
 
 
+@dataclass
+class StreamIndex:
+    """Source, destination and pair indexes of a timed history: what the causal features of later rows need.
+
+    Built once, O(n log n); ``stream_after`` reads it. The entity task keeps one over its
+    fitted transaction log (``entities/after_log.py``).
+    """
+
+    src: Role
+    dst: Role
+    pair: Role
+    t_min: float  # numpy float64, as the rebuild's min / max
+    t_max: float
+
+    @classmethod
+    def of(cls, table: TransactionTable) -> StreamIndex:
+        return cls(
+            Role.of(table.src, table.time, table.amount),
+            Role.of(table.dst, table.time, table.amount),
+            Role.of(pair_ids(table.src, table.dst), table.time, None),
+            table.time.min(),
+            table.time.max(),
+        )
+
+
 class HistoryState:
     """Per-entity indexes and sums of a fitted detector's timed history (built once, O(n log n)).
 
@@ -98,10 +123,14 @@ class HistoryState:
     def __init__(self, det):
         h = det.history_
         inputs = det.history_inputs()
-        self.src = Role.of(h.src, h.time, h.amount)
-        self.dst = Role.of(h.dst, h.time, h.amount)
-        self.pair = Role.of(pair_ids(h.src, h.dst), h.time, None)
-        self.t_min, self.t_max = h.time.min(), h.time.max()  # numpy float64, as the rebuild's min / max
+        index = StreamIndex.of(h)
+        self.src, self.dst, self.pair, self.t_min, self.t_max = (
+            index.src,
+            index.dst,
+            index.pair,
+            index.t_min,
+            index.t_max,
+        )
         self.n_base = len([n for n in inputs.names if not n.endswith(("_label_rate", "_labelled"))])
         self.sums = [_sums(r.codes, inputs.x[:, : self.n_base], len(r.uniq)) for r in (self.src, self.dst)]
         if det.label_features_:  # the out-of-fold rates of a row in no fold: every labelled row
@@ -225,7 +254,7 @@ def reach(state: HistoryState, src_codes: np.ndarray, dst_codes: np.ndarray, num
     return rows
 
 
-def _time_frame(state: HistoryState, new: TransactionTable) -> tuple[float, float]:
+def _time_frame(state: StreamIndex | HistoryState, new: TransactionTable) -> tuple[float, float]:
     """The rebuild's time origin and key stride (``EntityIndex``'s ``t0`` / ``scale`` over history + batch)."""
     t0 = float(min(state.t_min, new.time.min()))
     return t0, float(max(state.t_max, new.time.max()) - t0) + max(WINDOWS.values()) + 1.0
@@ -252,7 +281,9 @@ def _prior_count(role: Role, batch: _Batch, rows: np.ndarray, batch_ids: np.ndar
     return (n_h + n_b).astype(np.float64)
 
 
-def _received(state: HistoryState, batch: _Batch, comb: _Combined, src_ids, t, t0, scale) -> dict[str, np.ndarray]:
+def _received(
+    state: StreamIndex | HistoryState, batch: _Batch, comb: _Combined, src_ids, t, t0, scale
+) -> dict[str, np.ndarray]:
     """``EntityIndex.received``: what each row's source received (as a destination) before it."""
     key = comb.of_ids(src_ids)
     known = key >= 0
@@ -295,6 +326,28 @@ def _label_columns(state: HistoryState, hk: list[np.ndarray]) -> np.ndarray:
     return np.stack(cols, axis=1).astype(np.float32)
 
 
+def stream_after(index: StreamIndex | HistoryState, rows: np.ndarray, sub: TransactionTable, ids=None):
+    """``stream_columns`` of ``sub`` (history rows ``rows``, then a batch after the history) as a rebuild gives them.
+
+    The batch is the last ``len(sub) - len(rows)`` rows of ``sub``; ``ids`` its source,
+    destination and pair ids (computed when ``None``). Returns the columns, their names and
+    the batch's events grouped per role (``src`` / ``dst`` / ``pair``).
+    """
+    new = sub.take(np.arange(len(rows), len(sub)))
+    if ids is None:
+        ids = {"src": new.src.astype(str), "dst": new.dst.astype(str), "pair": pair_ids(new.src, new.dst)}
+    roles = {"src": index.src, "dst": index.dst, "pair": index.pair}
+    t0, scale = _time_frame(index, new)
+    batches = {r: _Batch(ids[r], new.time, None if r == "pair" else new.amount) for r in roles}
+    comb = {r: _Combined(roles[r], ids[r]) for r in ("src", "dst")}
+    stats = [_side(roles[r], batches[r], comb[r], rows, ids[r], sub.time, t0, scale) for r in ("src", "dst")]
+    src_all = np.concatenate([index.src.uniq[index.src.codes[rows]], ids["src"]])
+    recv = _received(index, batches["dst"], comb["dst"], src_all, sub.time, t0, scale)
+    pair_prior = _prior_count(index.pair, batches["pair"], rows, ids["pair"])
+    cols, names = stream_columns(sub.amount, stats[0], stats[1], recv, pair_prior)
+    return cols, names, batches
+
+
 def incremental_after_history(det, transactions) -> tuple[TransactionTable, Inputs, np.ndarray]:
     """``rebuild_after_history``'s inputs of the rows that matter, from the cached ``HistoryState``.
 
@@ -311,15 +364,8 @@ def incremental_after_history(det, transactions) -> tuple[TransactionTable, Inpu
     if hist.label is None:
         hist.label = np.full(len(rows), np.nan, dtype=np.float32)
     sub = hist.concat(new)
-    t0, scale = _time_frame(state, new)
-    batches = {r: _Batch(ids[r], new.time, None if r == "pair" else new.amount) for r in roles}
-    comb = {r: _Combined(roles[r], ids[r]) for r in ("src", "dst")}
-    stats = [_side(roles[r], batches[r], comb[r], rows, ids[r], sub.time, t0, scale) for r in ("src", "dst")]
-    src_all = np.concatenate([state.src.uniq[state.src.codes[rows]], ids["src"]])
-    recv = _received(state, batches["dst"], comb["dst"], src_all, sub.time, t0, scale)
-    pair_prior = _prior_count(state.pair, batches["pair"], rows, ids["pair"])
     cols, names = head_columns(sub)
-    c, nm = stream_columns(sub.amount, stats[0], stats[1], recv, pair_prior)
+    c, nm, batches = stream_after(state, rows, sub, ids)
     c2, nm2 = tail_columns(sub, det.channels_)
     x = np.stack(cols + c + c2, axis=1).astype(np.float32)
     names = names + nm + nm2

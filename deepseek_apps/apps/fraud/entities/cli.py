@@ -3,6 +3,7 @@
 deepseek-apps fraud train --nodes nodes.csv --edges invest=invest.csv --edges sale=sale.csv --out runs/companies
 deepseek-apps fraud train --transactions tx.csv --entity-labels mules.csv --out runs/mules  # graph from a log
 deepseek-apps fraud score ids.csv --model runs/companies --out scores.jsonl   # fitted ids, or new nodes + --edges
+deepseek-apps fraud score new_tx.csv --new-transactions --model runs/mules --out scores.jsonl  # new entities of a log
 deepseek-apps fraud evaluate --model runs/companies --data labelled_nodes.csv
 deepseek-apps fraud explain c17 --model runs/companies --picture c17.png
 """
@@ -72,7 +73,17 @@ def train(args: argparse.Namespace) -> int:
 def score(det, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    results = det.score(args.data, edges=edge_specs(getattr(args, "edges", None)))
+    if getattr(args, "new_transactions", False):
+        if args.edges:
+            raise InvalidInputError(
+                ErrorCode.INVALID_ARGUMENT,
+                "--new-transactions builds the new entities' edges from the transactions; it takes no --edges",
+                value=args.edges,
+                hint="deepseek-apps fraud score new_tx.csv --new-transactions --model runs/mules --out scores.jsonl",
+            )
+        results = det.score_entities_after(args.data)
+    else:
+        results = det.score(args.data, edges=edge_specs(getattr(args, "edges", None)))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in results), encoding="utf-8")

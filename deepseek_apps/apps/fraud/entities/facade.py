@@ -2,7 +2,10 @@
 
 Transductive: ``score_entities(ids)`` scores nodes of the fitted graph (their scores are
 computed once at ``fit``, labelled or not). Inductive: ``score(nodes, edges)`` scores new
-nodes with their edges to the fitted graph, without re-running it (``online.py``).
+nodes with their edges to the fitted graph, without re-running it (``online.py``); for a
+model fitted on a transaction log, ``score_after(transactions)`` scores the entities new
+transactions bring, their attributes and edges built from the log and the new rows
+(``after_log.py``).
 
 Example:
     >>> det = FraudDetector(task="entities").fit("nodes.csv", {"invest": "invest.csv"})  # doctest: +SKIP
@@ -19,9 +22,11 @@ import numpy as np
 
 from ....errors import ErrorCode, InvalidInputError
 from ..calibrate import FraudMetrics, evaluate_scores
+from ..data import TransactionTable
 from ..reading import read_frame
 from ..results import FraudScore, Reason
 from ..trees import TreeConfig, contributions
+from .after_log import entities_after, new_transactions
 from .detector import ENTITY_ARCHS, EntityModel
 from .explain import EntityExplanation, explain_entity
 from .graph import EntityTask, load_entity_graph, read_nodes
@@ -187,8 +192,32 @@ def score_new_entities(det, nodes: Any, edges: Any = None) -> list[FraudScore]:
     ]
 
 
+def score_after(det, transactions: Any) -> list[FraudScore]:
+    """Inductive scores of the entities new ``transactions`` bring after the fitted log (see ``after_log.py``)."""
+    model = active(det)
+    t0 = time.perf_counter()
+    new = new_transactions(model, transactions, det.columns, det.max_amount, det.allow_negative_amounts)
+    nodes, edges = entities_after(model, new)
+    if not len(nodes):
+        return []
+    rows = new_rows(model, nodes, edges)
+    scores = score_new(model, rows)[det.arch_]
+    kinds = nodes[model.task.type_column].tolist()
+    ms = (time.perf_counter() - t0) * 1000 / len(rows.ids)
+    return [
+        FraudScore(str(i), float(s), bool(s >= det.threshold_), det.threshold_, [], k, det.arch_, ms)
+        for i, s, k in zip(rows.ids.tolist(), scores.tolist(), kinds)
+    ]
+
+
 def score(det, data: Any, edges: Any = None, reasons: bool = True) -> list[FraudScore]:
-    """A list of ids or a node table of fitted ids: transductive; a node table of new ids (with ``edges``): inductive."""
+    """A list of ids or a node table of fitted ids: transductive; a node table of new ids (with ``edges``): inductive.
+
+    A ``TransactionTable`` (a model fitted on a transaction log): the new entities of those
+    transactions (``score_after``).
+    """
+    if isinstance(data, TransactionTable):
+        return score_after(det, data)
     if isinstance(data, (list, tuple)) and all(isinstance(i, str) for i in data):
         return score_entities(det, list(data), reasons)
     frame = read_frame(data, text_columns=())

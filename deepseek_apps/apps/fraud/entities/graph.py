@@ -83,7 +83,10 @@ class Relation:
 
 @dataclass
 class EntityGraph:
-    """Nodes (ids, attributes, labels with NaN = unknown, types) and relations."""
+    """Nodes (ids, attributes, labels with NaN = unknown, types) and relations.
+
+    ``log``: the ``txlog.PaymentLog`` of a graph built from a transaction log (``None`` otherwise).
+    """
 
     ids: np.ndarray
     x: np.ndarray
@@ -92,6 +95,7 @@ class EntityGraph:
     types: np.ndarray | None
     relations: dict[str, Relation]
     report: dict[str, Any] = field(default_factory=dict)
+    log: Any = None
 
     @property
     def n(self) -> int:

@@ -1,8 +1,11 @@
 """Save and load an entity-task model in the fraud app's bundle format (safetensors + JSON + LightGBM text).
 
 Files: ``config.json`` (task, tree settings, thresholds, metrics, names), ``graph.safetensors``
-(attributes, labels, folds, split, edges per relation, every architecture's scores),
-``graph.json`` (node ids, types, relation names and columns), ``gnn<k>.safetensors`` (the fold
+(attributes, labels, folds, split, edges per relation, every architecture's scores; for a
+model fitted on a transaction log also the log's payments: ``log.src`` / ``log.dst`` int32
+node positions, ``log.time`` / ``log.amount`` float64, 24 bytes a transaction),
+``graph.json`` (node ids, types, relation names and columns, the log's channel and numeric
+column names), ``gnn<k>.safetensors`` (the fold
 GNNs) and ``attributes.txt`` / ``trees.txt`` / ``hybrid.txt`` (LightGBM's text models). The
 manifest says ``"task": "entities"``; nothing is ever unpickled.
 
@@ -27,6 +30,7 @@ from ..trees import TreeConfig, booster_from_string
 from .detector import ENTITY_ARCHS, EntityModel
 from .gnn import RelationGNN
 from .graph import EntityGraph, EntityTask, Relation
+from .txlog import PaymentLog
 
 TREE_FILES = ("attributes", "trees", "hybrid")
 
@@ -50,6 +54,8 @@ def _arrays(model: EntityModel) -> dict[str, torch.Tensor]:
     out.update({f"score.{k}": v.astype(np.float64) for k, v in model.scores.items()})
     for name, rel in g.relations.items():
         out.update({f"rel.{name}.src": rel.src, f"rel.{name}.dst": rel.dst, f"rel.{name}.attrs": rel.attrs})
+    if g.log is not None:
+        out.update({f"log.{k}": v for k, v in g.log.arrays().items()})
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
 
 
@@ -77,6 +83,7 @@ def entity_files(det) -> dict[str, bytes]:
         "attr_names": g.attr_names,
         "relations": {n: {"directed": r.directed, "attr_names": r.attr_names} for n, r in g.relations.items()},
         "report": g.report,
+        "log": None if g.log is None else g.log.to_dict(),
     }
     files = {
         "config.json": json.dumps(config, indent=2, default=float).encode(),
@@ -127,6 +134,8 @@ def load_entity_model(path) -> tuple[EntityModel, dict]:
     types = None if strings["types"] is None else np.asarray(strings["types"], dtype=object)
     ids = np.asarray(strings["ids"], dtype=object)
     graph = EntityGraph(ids, arr["x"], strings["attr_names"], arr["label"], types, relations, strings["report"])
+    if strings.get("log") is not None:  # a model fitted on a transaction log (older bundles keep none)
+        graph.log = PaymentLog.from_saved({k[4:]: v for k, v in arr.items() if k.startswith("log.")}, strings["log"])
     model = EntityModel(EntityTask.from_dict(cfg["task"]), TreeConfig(**cfg["trees"]), int(cfg["seed"]))
     model.prepare(graph)
     model.fold = arr["fold"]

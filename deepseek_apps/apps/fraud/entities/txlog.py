@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,7 @@ import numpy as np
 from ....errors import ErrorCode, InvalidInputError, require
 from ..data import MAX_AMOUNT, STANDARD, TransactionTable, load_transactions
 from ..features import DAY, features_for
+from ..incremental import StreamIndex
 from ..reading import read_frame
 from .graph import ID_NAMES, EntityGraph, EntityTask, first_rows, load_entity_graph, node_labels, pick_column
 
@@ -75,13 +76,74 @@ class TransactionLog:
     relation: str = "pays"
 
 
+@dataclass
+class PaymentLog:
+    """What an entity model fitted on a transaction log keeps of the log, to score later transactions.
+
+    The payments in stream order as node positions (in the graph's ids), times and amounts:
+    enough for the causal features of later rows (``after_log.py``). Transaction ids, labels,
+    channels and numeric columns of the log are not kept (later rows bring their own); the
+    names of the fitted channels and numeric columns are, so later rows get the same columns.
+    """
+
+    src: np.ndarray  # int64 node positions
+    dst: np.ndarray
+    time: np.ndarray  # float64 seconds
+    amount: np.ndarray  # float64
+    channels: list[str]
+    extra: list[str]
+    relation: str = "pays"
+    _index: StreamIndex | None = field(default=None, init=False, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, table: TransactionTable, src: np.ndarray, dst: np.ndarray, relation: str) -> PaymentLog:
+        return cls(src, dst, table.time, table.amount, log_channels(table), list(table.extra), relation)
+
+    def table(self, ids: np.ndarray) -> TransactionTable:
+        """The kept columns as a ``TransactionTable`` (ids empty strings; ``ids``: the graph's node ids)."""
+        n = len(self.src)
+        return TransactionTable(np.full(n, "", dtype=object), ids[self.src], ids[self.dst], self.time, self.amount)
+
+    def stream_index(self, ids: np.ndarray) -> StreamIndex:
+        """The source / destination / pair indexes of the log (``incremental.StreamIndex``; built once, then kept)."""
+        if self._index is None:
+            self._index = StreamIndex.of(self.table(ids))
+        return self._index
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "src": self.src.astype(np.int32),
+            "dst": self.dst.astype(np.int32),
+            "time": self.time,
+            "amount": self.amount,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"channels": self.channels, "extra": self.extra, "relation": self.relation}
+
+    @classmethod
+    def from_saved(cls, arrays: dict[str, np.ndarray], d: dict[str, Any]) -> PaymentLog:
+        src, dst = (np.asarray(arrays[k], dtype=np.int64) for k in ("src", "dst"))
+        time, amount = (np.asarray(arrays[k], dtype=np.float64) for k in ("time", "amount"))
+        return cls(src, dst, time, amount, list(d["channels"]), list(d["extra"]), d["relation"])
+
+
+def log_channels(table: TransactionTable) -> list[str]:
+    """The channel names of a log (sorted; none without a channel column)."""
+    return sorted(set(table.channel.tolist())) if table.channel is not None else []
+
+
+def entity_columns(x: np.ndarray, names: list[str], time: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Transaction features as the entity aggregates take them: without the time encodings, plus ``night``."""
+    keep = [j for j, name in enumerate(names) if name not in TIME_ENCODING]
+    night = ((time % DAY) < NIGHT_END_S).astype(np.float32)
+    return np.hstack([x[:, keep], night[:, None]]), [names[j] for j in keep] + ["night"]
+
+
 def transaction_features(table: TransactionTable) -> tuple[np.ndarray, list[str]]:
     """The causal features of every transaction (``features_for``) without the time encodings, plus ``night``."""
-    channels = sorted(set(table.channel.tolist())) if table.channel is not None else []
-    x, names = features_for(table, channels)
-    keep = [j for j, name in enumerate(names) if name not in TIME_ENCODING]
-    night = ((table.time % DAY) < NIGHT_END_S).astype(np.float32)
-    return np.hstack([x[:, keep], night[:, None]]), [names[j] for j in keep] + ["night"]
+    x, names = features_for(table, log_channels(table))
+    return entity_columns(x, names, table.time)
 
 
 def _grouped(values: np.ndarray, keys: np.ndarray, n: int, how: str) -> np.ndarray:
@@ -200,6 +262,28 @@ def match_labels(entity_ids: np.ndarray, label_ids: np.ndarray, label: np.ndarra
     return out, counts
 
 
+def read_log(
+    transactions: Any, columns: dict[str, str], max_amount: float = MAX_AMOUNT, allow_negative_amounts: bool = False
+) -> TransactionTable:
+    """Transactions as the entity task reads them (``load_transactions``, labels ignored); 1201 without times or amounts."""
+    table = transactions
+    if not isinstance(table, TransactionTable):
+        ours = {k: v for k, v in columns.items() if k in STANDARD}
+        table = load_transactions(
+            table, ours, max_amount=max_amount, allow_negative_amounts=allow_negative_amounts, labels=False
+        )
+    if len(table) == 0:
+        raise InvalidInputError(ErrorCode.FRAUD_EMPTY_INPUT, "no transactions: the table has no rows", value=0)
+    if table.time is None or table.amount is None:
+        raise InvalidInputError(
+            ErrorCode.FRAUD_MISSING_COLUMN,
+            "an entity graph from a transaction log needs timestamps and amounts",
+            value=[c for c, v in (("timestamp", table.time), ("amount", table.amount)) if v is None],
+            hint="pass a log with timestamp and amount columns",
+        )
+    return table
+
+
 def log_graph(
     log: TransactionLog,
     task: EntityTask,
@@ -210,19 +294,7 @@ def log_graph(
     """The checked entity graph of ``log`` and the task with its payment relation directed."""
     pd = require("pandas", "fraud")
     columns = columns or {}
-    table = log.transactions
-    if not isinstance(table, TransactionTable):
-        ours = {k: v for k, v in columns.items() if k in STANDARD}
-        table = load_transactions(
-            table, ours, max_amount=max_amount, allow_negative_amounts=allow_negative_amounts, labels=False
-        )
-    if table.time is None or table.amount is None:
-        raise InvalidInputError(
-            ErrorCode.FRAUD_MISSING_COLUMN,
-            "an entity graph from a transaction log needs timestamps and amounts",
-            value=[c for c, v in (("timestamp", table.time), ("amount", table.amount)) if v is None],
-            hint="pass a log with timestamp and amount columns",
-        )
+    table = read_log(log.transactions, columns, max_amount, allow_negative_amounts)
     entity_ids, codes = np.unique(np.concatenate([table.src, table.dst]).astype(str), return_inverse=True)
     n = len(entity_ids)
     src, dst = codes[: len(table)].astype(np.int64), codes[len(table) :].astype(np.int64)
@@ -242,6 +314,7 @@ def log_graph(
     if not task.is_directed(log.relation):
         task = dataclasses.replace(task, directed=(*task.directed, log.relation))
     graph = load_entity_graph(nodes, {log.relation: edges}, task, {"id": "id", "label": "label", "type": "type"})
+    graph.log = PaymentLog.of(table, src, dst, log.relation)
     graph.report["log"] = {
         "transactions": len(table),
         "reordered": int(table.n_reordered),
