@@ -47,7 +47,9 @@ def test_explicit_arch_and_target_fpr_are_honoured_on_the_shipped_model():
     assert mine.threshold_ < shipped.thresholds_["trees"]  # a looser FPR alerts lower
     # the recomputed validation scores give back the shipped calibration exactly
     # the blend is recomputed from float32 model outputs: equal up to the CPU's summation order
-    assert threshold_for_fpr(y, shipped.validation_scores()["blend"], 0.01) == pytest.approx(shipped.threshold_, rel=1e-5)
+    assert threshold_for_fpr(y, shipped.validation_scores()["blend"], 0.01) == pytest.approx(
+        shipped.threshold_, rel=1e-5
+    )
     new = _rows(mine, 10, seed=11)
     scores = mine.predict(new)
     assert {s.model for s in scores} == {"trees"} and all(s.alert == (s.score >= mine.threshold_) for s in scores)
