@@ -44,6 +44,9 @@ def main() -> None:
     parser.add_argument("--patch-stride", type=int, default=AnomalyConfig.patch_stride)
     parser.add_argument("--coreset-ratio", type=float, default=AnomalyConfig.coreset_ratio)
     parser.add_argument("--backbone", default=AnomalyConfig.backbone, choices=BACKBONES)
+    parser.add_argument(
+        "--score-top", type=float, default=AnomalyConfig.score_top, help="top share of the map averaged (0: max)"
+    )
     parser.add_argument("--latency-images", type=int, default=10)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -53,6 +56,7 @@ def main() -> None:
         patch_stride=args.patch_stride,
         coreset_ratio=args.coreset_ratio,
         backbone=args.backbone,
+        score_top=args.score_top,
     )
     inspector = QualityInspector(task="anomaly", anomaly_config=config, batch_size=8)
     t0 = time.perf_counter()

@@ -74,6 +74,7 @@ def test_scratches_score_above_every_good_part(fitted, goods):
     assert min(bad_scores) > max(good_scores)
     assert [r.verdict for r in results[4:]] == ["NG"] * 4
     assert sum(r.verdict == "OK" for r in results[:4]) >= 3
+    assert all(not r.regions for r in results if r.ok), "an OK part lists no regions"
     first = results[4]
     assert first.heat_map.shape == working_size(128, SIZE[0] / SIZE[1])
     assert first.regions, "an NG part has at least one region above the threshold"

@@ -8,7 +8,7 @@ import torch
 
 from deepseek_apps.apps.inspector.anomaly.config import AnomalyConfig, auto_long_side
 from deepseek_apps.apps.inspector.anomaly.data import polygon_mask
-from deepseek_apps.apps.inspector.anomaly.maps import gaussian_blur, regions_above
+from deepseek_apps.apps.inspector.anomaly.maps import gaussian_blur, image_scores, regions_above
 from deepseek_apps.apps.inspector.anomaly.memory import greedy_coreset, grouped_coreset, nearest_distances
 from deepseek_apps.apps.inspector.anomaly.model import threshold_for
 from deepseek_apps.errors import ErrorCode, InvalidInputError
@@ -147,3 +147,25 @@ def test_a_model_saved_before_the_backbone_setting_opens_on_lite0():
     with pytest.raises(InvalidInputError) as info:
         AnomalyConfig(backbone="tiny").validated()
     assert info.value.code == ErrorCode.ANOMALY_BAD_OPTION
+
+
+def test_image_score_is_the_mean_of_the_maps_top_share():
+    maps = np.zeros((2, 10, 10), dtype=np.float32)
+    maps[0, 0, 0] = 9.0  # one bright pixel
+    maps[1, 4:6, 4:6] = 3.0  # a 4-pixel blob
+    np.testing.assert_allclose(image_scores(maps, 0.0), [9.0, 3.0])
+    np.testing.assert_allclose(image_scores(maps, 0.04), [9.0 / 4, 3.0])  # top 4 of 100 pixels
+    np.testing.assert_allclose(image_scores(maps, 0.001), [9.0, 3.0])  # never fewer than one pixel
+    ranked = image_scores(np.random.default_rng(0).random((5, 20, 20)).astype(np.float32), 0.05)
+    brute = [np.sort(m.ravel())[-20:].mean() for m in np.random.default_rng(0).random((5, 20, 20)).astype(np.float32)]
+    np.testing.assert_allclose(ranked, brute, rtol=1e-6)
+
+
+def test_a_model_saved_before_the_score_setting_keeps_the_max():
+    old = AnomalyConfig().to_dict()
+    del old["score_top"]
+    assert AnomalyConfig.from_dict(old).score_top == 0.0
+    assert AnomalyConfig().score_top == 0.01
+    with pytest.raises(InvalidInputError) as info:
+        AnomalyConfig(score_top=0.9).validated()
+    assert info.value.code == ErrorCode.ANOMALY_BAD_OPTION and info.value.value == 0.9

@@ -4,7 +4,7 @@
 of patch embeddings (stride-8 and stride-16 features, each averaged over its 3x3
 neighbourhood, concatenated at stride 8); a greedy coreset of the good patches is the
 memory bank; a patch's anomaly score is its distance to the nearest bank entry; the map,
-upsampled and lightly smoothed, gives the heat map, and its maximum the image score. The
+upsampled and lightly smoothed, gives the heat map, and the mean of its top 1% the image score. The
 OK/NG threshold comes from good images held out of the bank, at a target false-reject rate.
 
 Modules, one idea each: ``config`` (settings and the working size), ``features`` (the

@@ -48,6 +48,12 @@ class AnomalyConfig:
             time per image).
         projection_dim: random projection used only to choose the coreset (PatchCore: 128).
         sigma: Gaussian smoothing of the upsampled map, in working-size pixels (anomalib: 4).
+        score_top: share of the heat map's highest pixels whose mean is the image score
+            (default 0.01, the top 1%; ``0``: the single highest pixel, PatchCore's max). The
+            mean of the top 1% rewards a defect that is anomalous over an area and discounts a
+            lone bright spot of a good part: on KolektorSDD it raised image AUROC from 0.893 to
+            0.904 fitting on train and from 0.860 to 0.906 with the folders swapped (Lite1;
+            Lite0 and Lite2 likewise, 2026-12-06). Models saved before this setting keep the max.
         target_frr: wanted false-reject rate on good parts; sets the OK/NG threshold.
     """
 
@@ -61,6 +67,7 @@ class AnomalyConfig:
     max_bank: int = 10_000
     projection_dim: int = 128
     sigma: float = 4.0
+    score_top: float = 0.01
     target_frr: float = 0.01
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +86,8 @@ class AnomalyConfig:
             values["strides"] = tuple(int(v) for v in values["strides"])
         if "backbone" not in values:  # saved before the setting existed: every model was on Lite0
             values["backbone"] = "efficientnet_lite0"
+        if "score_top" not in values:  # saved before the setting existed: the image score was the map's max
+            values["score_top"] = 0.0
         if "patch_stride" not in values:  # saved before the setting existed: the grid was the finest stride
             values["patch_stride"] = min(values.get("strides", cls.strides))
         return cls(**values).validated()
@@ -115,6 +124,7 @@ class AnomalyConfig:
             ("max_bank", self.max_bank, isinstance(self.max_bank, int) and self.max_bank >= 1, ">= 1"),
             ("projection_dim", self.projection_dim, self.projection_dim >= 1, ">= 1"),
             ("sigma", self.sigma, 0.0 <= self.sigma <= 64.0, "0..64"),
+            ("score_top", self.score_top, 0.0 <= self.score_top <= 0.5, "0..0.5"),
             ("target_frr", self.target_frr, 0.0 <= self.target_frr < 1.0, "in [0, 1)"),
         )
         for name, value, ok, allowed in checks:

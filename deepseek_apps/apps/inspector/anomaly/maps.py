@@ -1,7 +1,8 @@
 """Patch distances -> heat maps -> image scores and regions (numpy and Pillow only, as on the edge).
 
 The patch grid is upsampled bilinearly to the working size, smoothed with a Gaussian
-(PatchCore / anomalib: sigma 4 pixels), and its maximum is the image score. Regions are
+(PatchCore / anomalib: sigma 4 pixels), and the mean of its highest pixels (a share of the
+map; none: its maximum) is the image score. Regions are
 the connected blobs of the map, brought to the image's own size, that reach the threshold.
 """
 
@@ -51,6 +52,16 @@ def resize_map(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def anomaly_map(patch_scores: np.ndarray, size: tuple[int, int], sigma: float) -> np.ndarray:
     """The ``(h, w)`` patch-score grid as a smoothed ``size`` (height, width) heat map."""
     return gaussian_blur(resize_map(patch_scores, size), sigma)
+
+
+def image_scores(maps: np.ndarray, top: float) -> np.ndarray:
+    """``(N,)`` scores of ``(N, H, W)`` heat maps: the mean of each map's highest ``top`` share of pixels
+    (at least one pixel; ``top`` 0: the maximum)."""
+    flat = maps.reshape(len(maps), -1)
+    count = max(1, int(round(top * flat.shape[1])))
+    if count == 1:
+        return flat.max(axis=1)
+    return np.partition(flat, flat.shape[1] - count, axis=1)[:, -count:].mean(axis=1)
 
 
 def regions_above(heat_map: np.ndarray, threshold: float, min_area: int = 1) -> list[list[float]]:

@@ -22,7 +22,7 @@ from ....datasets.io import image_size
 from ....errors import ErrorCode, InvalidInputError
 from ..images import to_pil
 from .config import AnomalyConfig
-from .maps import anomaly_map, regions_above, to_pixels
+from .maps import anomaly_map, image_scores, regions_above, to_pixels
 from .memory import nearest_distances
 from .results import AnomalyInspection, AnomalyRegion
 
@@ -61,7 +61,7 @@ class AnomalyModel:
             patches = embeddings[i].reshape(dim, h * w).T
             distances = nearest_distances(patches, self.bank).reshape(h, w)
             maps[i] = anomaly_map(distances, self.size, self.config.sigma)
-        return maps, maps.reshape(n, -1).max(axis=1)
+        return maps, image_scores(maps, self.config.score_top)
 
     def inspect(self, images: Sequence[Image.Image], threshold: float | None = None) -> list[AnomalyInspection]:
         """One ``AnomalyInspection`` per decoded image (regions in image pixels)."""
@@ -72,7 +72,9 @@ class AnomalyModel:
         per_image = (time.perf_counter() - t0) * 1000 / max(1, len(images))
         out = []
         for im, heat, score in zip(images, maps, scores):
-            regions = [self._region(heat, box, im) for box in regions_above(heat, threshold)]
+            # an OK part has no regions, though pixels of its map may pass the threshold (the score is a top mean)
+            boxes = regions_above(heat, threshold) if score >= threshold else []
+            regions = [self._region(heat, box, im) for box in boxes]
             out.append(
                 AnomalyInspection(
                     score=float(score),
