@@ -19,14 +19,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from .values.dates import DATE_PATTERN, date_order, parse_date, read_date
-from .values.durations import DURATION_PATTERN, duration_of, parse_duration, read_duration
+from .values.dates import DATE_PATTERN, DATES, date_order, parse_date, read_date
+from .values.durations import DURATION_PATTERN, DURATIONS, duration_of, parse_duration, read_duration
 from .values.money import (
     DEFAULT_CURRENCIES,
     PERCENT_PATTERN,
+    PERCENTS,
     decimal_separator,
     money_of,
     money_pattern,
+    money_scanner,
     parse_money,
     percent_of,
     read_money,
@@ -35,8 +37,9 @@ from .values.money import (
 from .values.numbers import Reading
 
 __all__ = [
-    "DATE_PATTERN", "DEFAULT_CURRENCIES", "DURATION_PATTERN", "PERCENT_PATTERN", "Reading", "add_duration",
-    "date_order", "decimal_separator", "duration_of", "money_of", "money_pattern", "normalize_jurisdiction", "parse_date",
+    "DATES", "DATE_PATTERN", "DEFAULT_CURRENCIES", "DURATIONS", "DURATION_PATTERN", "PERCENTS", "PERCENT_PATTERN",
+    "Reading", "add_duration", "date_order", "decimal_separator", "duration_of", "money_of", "money_pattern",
+    "money_scanner", "normalize_jurisdiction", "parse_date",
     "parse_duration", "parse_money", "percent_of", "read_date", "read_duration", "read_money", "read_percent",
 ]  # fmt: skip
 

@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 
 from .glossary import LegalTerms
 from .normalize import (
-    DATE_PATTERN,
+    DATES,
     DEFAULT_CURRENCIES,
-    DURATION_PATTERN,
-    PERCENT_PATTERN,
+    DURATIONS,
+    PERCENTS,
     add_duration,
     date_order,
     decimal_separator,
     duration_of,
     money_of,
-    money_pattern,
+    money_scanner,
     normalize_jurisdiction,
     percent_of,
     read_date,
@@ -38,6 +38,7 @@ from .normalize import (
 from .parties import find_definitions, find_parties, preamble
 from .reading.pages import Document
 from .results import Definition, Evidence, Fact, KeyDates, Party
+from .values.scan import Scanner, fold, words_regex
 
 _LAW_PREFIX = (
     r"(?:the\s+)?(?:(?:state|commonwealth|province|republic|kingdom|people's\s+republic|federal\s+republic)\s+of\s+)?"
@@ -95,7 +96,7 @@ def find_dates(doc: Document, terms: LegalTerms, governing_law: list[str] = ()) 
     head_end = len(preamble(doc.text))
     day_first, evidence = date_order(doc.text, governing_law)
     facts = []
-    for match in DATE_PATTERN.finditer(doc.text):
+    for match in DATES.finditer(doc.text):
         reading = read_date(match.group(0), day_first)
         if reading is None:
             continue
@@ -138,7 +139,7 @@ def _mentions_renewal(text: str, start: int, cues: list[str], reach: int = 300) 
 
 def find_durations(doc: Document, terms: LegalTerms) -> list[Fact]:
     facts = []
-    for match in DURATION_PATTERN.finditer(doc.text):
+    for match in DURATIONS.finditer(doc.text):
         reading = duration_of(match)
         if reading is None:
             continue
@@ -155,12 +156,12 @@ def find_money_and_percents(doc: Document, terms: LegalTerms) -> list[Fact]:
     currencies = {**DEFAULT_CURRENCIES, **terms.currencies}
     decimal, _ = decimal_separator(doc.text)
     facts = []
-    for match in money_pattern(tuple(currencies.items())).finditer(doc.text):
+    for match in money_scanner(tuple(currencies.items())).finditer(doc.text):
         reading = money_of(match, currencies, decimal)
         if reading is not None:
             evidence = _evidence(doc, match.start(), match.end())
             facts.append(Fact(label="MONEY", value=reading.value, uncertain=reading.uncertain, evidence=evidence))
-    for match in PERCENT_PATTERN.finditer(doc.text):
+    for match in PERCENTS.finditer(doc.text):
         reading = percent_of(match, decimal)
         if reading is not None and reading.value is not None:
             evidence = _evidence(doc, match.start(), match.end())
@@ -187,9 +188,11 @@ def find_governing_law(doc: Document, terms: LegalTerms) -> list[Fact]:
 
 
 @functools.lru_cache(maxsize=8)
-def _terms_pattern(phrases: tuple[str, ...]) -> re.Pattern:
+def _terms_scanner(phrases: tuple[str, ...]) -> Scanner:
+    """The glossary phrases (lower case, any run of spaces between words), tried where a first word starts."""
     alternatives = "|".join(r"\s+".join(map(re.escape, phrase.split())) for phrase in phrases)
-    return re.compile(rf"\b(?:{alternatives})\b")
+    first_words = words_regex(phrase.split()[0] for phrase in phrases if phrase.split())
+    return Scanner(re.compile(rf"\b(?:{alternatives})\b"), re.compile(rf"\b(?={first_words})"))
 
 
 def find_legal_terms(doc: Document, terms: LegalTerms) -> list[Fact]:
@@ -199,7 +202,7 @@ def find_legal_terms(doc: Document, terms: LegalTerms) -> list[Fact]:
         return []
     category = {" ".join(phrase.split()): cat for phrase, cat in pairs}
     facts = []
-    for match in _terms_pattern(tuple(p for p, _ in pairs)).finditer(doc.text.lower()):
+    for match in _terms_scanner(tuple(p for p, _ in pairs)).finditer(fold(doc.text)):
         phrase = " ".join(match.group(0).split())
         evidence = _evidence(doc, match.start(), match.end())
         facts.append(Fact(label="LEGAL_TERM", kind=category[phrase], value=phrase, evidence=evidence))

@@ -18,7 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from .numbers import ORDINAL_WORDS, Reading, ordinal_to_number
+from .numbers import ORDINAL_WORDS, ORDINALS, Reading, ordinal_to_number
+from .scan import Scanner, words_regex
 
 _ENGLISH = [
     ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
@@ -58,6 +59,9 @@ DATE_PATTERN = re.compile(
     rf"|\b[0-3]?\d([.-])[0-3]?\d\2{_YEAR}\b)",
     re.IGNORECASE,
 )
+# every branch starts at a word: a digit, "the", an ordinal word or a month name
+_DATE_WORDS = words_regex(["the", "twenty", "thirty", *ORDINALS, *MONTHS])
+DATES = Scanner(DATE_PATTERN, re.compile(rf"\b(?=\d|{_DATE_WORDS})"))
 # day-first unless the law is American (or Filipino / Micronesian, which write month first too)
 MONTH_FIRST_PLACES = {
     "united states", "usa", "u.s.", "america", "philippines", "alabama", "alaska", "arizona", "arkansas",

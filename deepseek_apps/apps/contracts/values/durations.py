@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 
 from ..results import Duration
-from .numbers import NUMBER_WORDS, Reading, words_to_number
+from .numbers import NUMBER_WORD, NUMBER_WORDS, Reading, words_to_number
+from .scan import Scanner
 
 DURATION_PATTERN = re.compile(
     rf"\b(?P<num>{NUMBER_WORDS}|\d{{1,4}}(?:\.5)?)(?:\s*\(\s*(?P<fig>\d{{1,4}})\s*\))?[\s-]+"
@@ -22,6 +23,8 @@ DURATION_PATTERN = re.compile(
     r"(?P<unit>day|week|month|year)s?(?:'s|’s|s'|s’)?\b",
     re.IGNORECASE,
 )
+# after its first number word a duration goes on with a space, a hyphen or "(", never a letter
+DURATIONS = Scanner(DURATION_PATTERN, re.compile(rf"\b(?=\d|{NUMBER_WORD}(?![a-z]))"))
 _BUSINESS = {"business", "working", "banking", "trading"}
 
 

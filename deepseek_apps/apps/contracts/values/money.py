@@ -14,7 +14,8 @@ import functools
 import re
 
 from ..results import Money
-from .numbers import NUMBER_WORDS, SCALES, Reading, parse_number, words_to_number
+from .numbers import NUMBER_WORD, NUMBER_WORDS, SCALES, Reading, parse_number, words_to_number
+from .scan import Scanner, fold, words_regex
 
 DEFAULT_CURRENCIES = {
     "US$": "USD", "U.S.$": "USD", "US $": "USD", "$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR",
@@ -52,6 +53,14 @@ def money_pattern(currencies: tuple[tuple[str, str], ...]) -> re.Pattern:
         rf"(?:\s*\(\s*(?:{pre})?\s?(?P<fig>{_AMOUNT})(?P<fs>{_SCALE})?\s*(?:{post})?\s*\))?)",
         re.IGNORECASE,
     )
+
+
+@functools.lru_cache(maxsize=16)
+def money_scanner(currencies: tuple[tuple[str, str], ...]) -> Scanner:
+    """``money_pattern`` with its anchor: "between", a figure, a number word or a currency before the amount."""
+    pre = words_regex(fold(c) for c, _ in currencies if not c.islower())
+    anchor = rf"\b(?=between\b|{NUMBER_WORD}(?![a-z]))|(?=\d)(?<![\w.,])|(?<![a-z])(?=[^\s\d])(?={pre})"
+    return Scanner(money_pattern(currencies), re.compile(anchor))
 
 
 def _currency(token: str, currencies: dict[str, str]) -> str:
@@ -130,11 +139,18 @@ def _money_in_words(match: re.Match, currencies: dict[str, str], decimal: str | 
     return Reading(Money(amount=float(value), currency=currency))  # figures that agree settle any doubt
 
 
+_DECIMAL_COMMA = re.compile(r"\.\d{3},\d")
+_DECIMAL_POINT = re.compile(r",\d{3}\.\d")
+_DECIMAL_COMMA_FIGURE = re.compile(r"(?<![\d.,])\d{1,3}(?:\.\d{3})+,\d{1,2}(?![\d.,])")
+_DECIMAL_POINT_FIGURE = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+\.\d{1,2}(?![\d.,])")
+
+
 def decimal_separator(text: str) -> tuple[str | None, str]:
     """(the decimal separator a document writes, the evidence): "," for "1.250.000,00", "." for
     "1,250,000.00"; None when its figures do not say or say both."""
-    comma = len(re.findall(r"(?<![\d.,])\d{1,3}(?:\.\d{3})+,\d{1,2}(?![\d.,])", text))
-    point = len(re.findall(r"(?<![\d.,])\d{1,3}(?:,\d{3})+\.\d{1,2}(?![\d.,])", text))
+    # each figure holds ".ddd,d" (or ",ddd.d"): a literal-led search rules most documents out fast
+    comma = _DECIMAL_COMMA.search(text) and len(_DECIMAL_COMMA_FIGURE.findall(text))
+    point = _DECIMAL_POINT.search(text) and len(_DECIMAL_POINT_FIGURE.findall(text))
     if comma and not point:
         return ",", f"{comma} figure(s) with a decimal comma"
     if point and not comma:
@@ -159,6 +175,8 @@ PERCENT_PATTERN = re.compile(
     r"|(?<![\w.,])(?P<num>\d{1,3}(?:[.,]\d+)?)\s?(?:%|percent\b|per\s+cent\b))",
     re.IGNORECASE,
 )
+# number words are followed by a space or a hyphen in every branch, never by a letter
+PERCENTS = Scanner(PERCENT_PATTERN, re.compile(rf"\b(?={NUMBER_WORD}(?![a-z]))|(?=\d)(?<![\w.,])"))
 
 
 def read_percent(text: str, decimal: str | None = None) -> Reading | None:

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .scan import words_regex
+
 UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
@@ -36,6 +38,7 @@ ORDINALS = {
 _WORD = "|".join(sorted([*UNITS, *SCALES], key=len, reverse=True))
 # one to many number words ("one hundred and twenty", "twenty-four"); each step consumes a word: no blow-up
 NUMBER_WORDS = rf"(?:{_WORD})(?:(?:[\s-]+|\s+and\s+)(?:{_WORD}))*"
+NUMBER_WORD = words_regex([*UNITS, *SCALES])  # one number word (a trie): what scanner anchors look for
 _ORDINAL_WORD = "|".join(sorted(ORDINALS, key=len, reverse=True))
 ORDINAL_WORDS = rf"(?:(?:twenty|thirty)[\s-]+(?:{_ORDINAL_WORD})|{_ORDINAL_WORD})"
 SPACES = "\u00a0\u202f\u2009 "
