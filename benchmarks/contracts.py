@@ -28,7 +28,7 @@ from deepseek_apps.apps.contracts.app import ContractParser
 from deepseek_apps.apps.contracts.clauses.data import load_labelled
 from deepseek_apps.apps.contracts.clauses.eval import evaluate_tagger
 from deepseek_apps.apps.contracts.clauses.model import encode_windows
-from deepseek_apps.apps.contracts.clauses.runtime import ClauseModel
+from deepseek_apps.apps.contracts.clauses.runtime import ClauseModel, default_backend
 from deepseek_apps.apps.contracts.evaluate import load_labels, split_contracts
 from deepseek_apps.apps.contracts.reading.pages import ReadLimits
 from deepseek_apps.apps.contracts.synthetic import generate_contracts
@@ -39,12 +39,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = {"BERT-base": (32.4, 8.2), "RoBERTa-base": (42.6, 31.1), "RoBERTa-large": (48.2, 38.1), "DeBERTa-xlarge": (47.8, 44.0)}  # fmt: skip
 
 
+def backends() -> tuple[str, ...]:
+    """The clause runtimes to compare: ONNX Runtime INT8 and FP32, and OpenVINO bf16 where it is
+    this machine's default (a CPU with AMX)."""
+    return ("onnx-int8", "onnx") + (("openvino-bf16",) if default_backend() == "openvino-bf16" else ())
+
+
 def quality(data: Path, threads: int) -> dict:
     table, _ = load_labels(data)
     train, val = split_contracts(list(table["Text File"]), fraction=0.2, seed=0)
     val_contracts, train_contracts = load_labelled(data, val), load_labelled(data, train)
     out = {"split": "seed-0 20% validation by contract", "val_contracts": len(val), "train_contracts": len(train)}
-    for backend in ("onnx-int8", "onnx"):
+    for backend in backends():
         started = time.perf_counter()
         model = ClauseModel(backend=backend, threads=threads)
         report = evaluate_tagger(model, val_contracts, train_contracts if backend == "onnx-int8" else None)
@@ -54,8 +60,8 @@ def quality(data: Path, threads: int) -> dict:
 
 
 def encoder_speed(data: Path | None, threads: int) -> dict:
-    """Encoder latency on real 60-word windows: batch 1 and batch 32, three backends."""
-    models = {b: ClauseModel(backend=b, threads=threads) for b in ("torch", "onnx", "onnx-int8")}
+    """Encoder latency on real 60-word windows: batch 1 and batch 32, PyTorch and ``backends()``."""
+    models = {b: ClauseModel(backend=b, threads=threads) for b in ("torch", *backends())}
     tokenizer = models["torch"].tokenizer
     text = generate_contracts(1, seed=3)[0].text.split()
     if data is not None and (data / "contracts").is_dir():
@@ -179,14 +185,15 @@ def markdown(report: dict) -> str:
         }
         names["shipped"] = "shipped: mean of the two"
         names["tfidf_logreg"] = "baseline: TF-IDF 1-2 gram (200k) + LR, same run"
-        for backend in ("onnx", "onnx-int8"):
+        measured = [b for b in ("onnx", "onnx-int8", "openvino-bf16") if b in q]
+        for backend in measured:
             for key, m in q[backend]["window"].items():
-                if key == "tfidf_logreg" and backend == "onnx":
+                if key == "tfidf_logreg" and backend != "onnx-int8":
                     continue
                 label = names.get(key, key) + ("" if key == "tfidf_logreg" else f", {backend}")
                 lines.append(f"| {label} | {m['aupr']:.3f} | {m['p_at_80r']:.3f} |")
         lines += ["", "| span level (CUAD rules, Jaccard >= 0.5) | AUPR | P@80R |", "|---|---|---|"]
-        for backend in ("onnx", "onnx-int8"):
+        for backend in measured:
             r = q[backend]
             lines.append(f"| tagger spans, {backend} | {r['span']['aupr']:.1f} | {r['span']['p_at_80r']:.1f} |")
             rules = r.get("span_with_rules")
@@ -222,7 +229,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ocr-pages", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-quality", action="store_true")
-    parser.add_argument("--only", choices=("scaling", "stages"), help="only this measurement")
+    parser.add_argument("--only", choices=("scaling", "stages", "quality"), help="only this measurement")
     parser.add_argument("--sizes-kb", default="10,50,200,1000,2000,5000")
     parser.add_argument("--clause-sizes-kb", default="10,50,200")
     parser.add_argument("--stage-docs", type=int, default=30)
@@ -230,7 +237,9 @@ def main(argv: list[str] | None = None) -> dict:
     report = {"date": date.today().isoformat(), "cpu": cpu_info(), "threads": args.threads}
     data = args.data if args.data.is_dir() else None
     if args.only:
-        if args.only == "scaling":
+        if args.only == "quality":
+            report["quality"] = quality(args.data, args.threads)
+        elif args.only == "scaling":
             sizes = [int(k) for k in args.sizes_kb.split(",")]
             clause_sizes = [int(k) for k in args.clause_sizes_kb.split(",") if k]
             report["scaling"] = scaling(data, sizes, clause_sizes, args.threads)

@@ -7,6 +7,7 @@ load, ONNX parity, INT8), not the quality; quality is measured on CUAD by
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -60,6 +61,22 @@ def test_onnx_fp32_and_int8_agree_with_pytorch(trained, tmp_path, monkeypatch):
     assert np.abs(torch_windows - fp32_windows).max() < 1e-3 and np.abs(torch_words - fp32_words).max() < 1e-3
     assert np.abs(torch_windows - int8_windows).max() < 0.1
     assert len(list(tmp_path.rglob("*.onnx"))) == 2  # exported once, then cached
+    if importlib.util.find_spec("openvino") is not None:
+        _, bf16_windows, bf16_words = ClauseModel(out, backend="openvino-bf16").predict_words(tokens)
+        assert np.abs(torch_windows - bf16_windows).max() < 0.05 and np.abs(torch_words - bf16_words).max() < 0.05
+        assert len(list(tmp_path.rglob("*.onnx"))) == 2  # bf16 runs the cached FP32 graph
+
+
+def test_default_backend_follows_the_cpu(monkeypatch):
+    from deepseek_apps.apps.contracts.clauses import inference
+
+    monkeypatch.setattr(inference, "amx_bf16", lambda: False)
+    assert inference.default_backend() == "onnx-int8"
+    monkeypatch.setattr(inference, "amx_bf16", lambda: True)
+    has_openvino = importlib.util.find_spec("openvino") is not None
+    assert inference.default_backend() == ("openvino-bf16" if has_openvino else "onnx-int8")
+    monkeypatch.setattr(inference.importlib.util, "find_spec", lambda name: None)
+    assert inference.default_backend() == "onnx-int8"
 
 
 def test_bad_weights_are_clear_errors(trained, tmp_path):
@@ -126,7 +143,8 @@ def test_export_bundle_runs_without_torch_and_matches_the_folder(trained, tmp_pa
     assert main(["contracts", "export", "--model", str(out), "--out", str(bundle)]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["bundle"] == str(bundle)
     text = generate_contract(seed=5).text.encode()
-    folder = ContractParser.load(out, min_confidence=0.0).predict([text])[0]
+    # the bundle holds the INT8 graph: the folder on the same runtime must give the same clauses
+    folder = ContractParser.load(out, min_confidence=0.0, clause_backend="onnx-int8").predict([text])[0]
     code = (
         "import sys, json; from deepseek_apps.apps.contracts.app import ContractParser\n"
         "r = ContractParser.load(sys.argv[1], min_confidence=0.0).predict([open(sys.argv[2], 'rb').read()])[0]\n"

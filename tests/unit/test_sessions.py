@@ -1,12 +1,14 @@
 """The three inference backends give the same outputs on the same exported model."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from deepseek_apps.core.runtime.export import export_onnx
-from deepseek_apps.core.runtime.session import create_session
+from deepseek_apps.core.runtime.session import amx_bf16, create_session
 from deepseek_apps.errors import ErrorCode, InvalidInputError, MissingResourceError, RuntimeFailure
 
 
@@ -30,7 +32,21 @@ def test_backends_agree(model_and_onnx):
     assert np.allclose(ref, ort, atol=1e-5)
     pytest.importorskip("openvino", reason="the openvino extra is not installed")
     ov = create_session(path, "openvino").run({"x": x})[0]
-    assert np.allclose(ref, ov, atol=1e-4)  # f32 precision forced (bf16 is OpenVINO's default here)
+    assert np.allclose(ref, ov, atol=1e-4)  # f32 precision forced (bf16 is OpenVINO's default on AMX CPUs)
+    bf16 = create_session(path, "openvino", precision="bf16").run({"x": x})[0]
+    assert np.allclose(ref, bf16, atol=0.05)  # bf16 keeps 8 mantissa bits: close, not exact
+
+
+def test_openvino_precision_is_checked(model_and_onnx):
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    with pytest.raises(InvalidInputError) as info:
+        create_session(model_and_onnx[1], "openvino", precision="fp8")
+    assert info.value.code == ErrorCode.INVALID_ARGUMENT and info.value.value == "fp8"
+
+
+def test_amx_bf16_reads_the_cpu_flags():
+    flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    assert amx_bf16() == ("amx_bf16" in flags.split())
 
 
 def test_export_parity_failure_is_loud(tmp_path):

@@ -33,6 +33,7 @@ from deepseek_apps.errors import DeepSeekAppsError, ErrorCode, InvalidInputError
 
 from .clauses.data import CATEGORIES, words
 from .clauses.decode import decode_spans, sentence_ends
+from .clauses.inference import default_backend
 from .glossary import LegalTerms, load_legal_terms
 from .model_io import ClauseSource, open_source
 from .reading.documents import read_document
@@ -62,8 +63,9 @@ class ContractParser(Application):
         ocr_workers: pages OCR-ed in parallel.
         limits: page / pixel / zip-bomb limits (``ReadLimits``).
         clauses: run the learned clause tagger (False: rules only, faster).
-        clause_backend: "onnx-int8", "onnx" or "torch"; None: the model's ("onnx-int8" for a
-            folder, the exported precision for a bundle).
+        clause_backend: "onnx-int8", "onnx", "openvino-bf16" or "torch"; None: the model's (for a
+            folder the fastest accurate one here: "openvino-bf16" on CPUs with AMX and the
+            ``openvino`` extra, else "onnx-int8"; for a bundle its exported precision).
         min_confidence: clauses below this confidence are not reported (0 keeps every candidate).
         threads: intra-op threads of the clause model.
         clause_model: deprecated alias of ``model_path``.
@@ -147,7 +149,7 @@ class ContractParser(Application):
         runtime = self.__dict__.get("_tagger")
         if runtime is None:
             source = self.source()
-            self.clause_backend_ = self.check_compatible("clause_backend", source.backend) or "onnx-int8"
+            self.clause_backend_ = self.check_compatible("clause_backend", source.backend) or default_backend()
             runtime = self.__dict__["_tagger"] = source.runtime(self.clause_backend_, threads=self.threads)
         return runtime
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from deepseek_apps.core.scale.options import add_engine_options, engine_options
 
+from .clauses.inference import BACKENDS
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("contracts", help="contract parsing: parties, dates, money, terms, law (ContractParser)")
@@ -67,8 +69,8 @@ def _clause_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-clauses", action="store_true", help="rules only: skip the learned clause tagger (faster)")
     _model_option(p)
     p.add_argument(
-        "--clause-backend", default=None, choices=["onnx-int8", "onnx", "torch"],
-        help="clause model runtime (default: the model's; onnx-int8 for a folder)",
+        "--clause-backend", default=None, choices=list(BACKENDS),
+        help="clause model runtime (default: the model's; for a folder openvino-bf16 on CPUs with AMX, else onnx-int8)",
     )  # fmt: skip
     p.add_argument("--min-confidence", type=float, default=0.5, help="clauses below this confidence are dropped")
 

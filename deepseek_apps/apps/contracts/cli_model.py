@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ...core.device import add_device_options
 from ...core.scale.options import add_engine_options, train_engine_options
+from .clauses.inference import BACKENDS
 
 
 def add_commands(cmds: argparse._SubParsersAction) -> None:
@@ -43,7 +44,7 @@ def add_commands(cmds: argparse._SubParsersAction) -> None:
     e.add_argument("--seed", type=int, default=0, help="seed of the split (as in train)")
     e.add_argument(
         "--backend",
-        choices=["onnx-int8", "onnx", "torch"],
+        choices=list(BACKENDS),
         default=None,
         help="clause model runtime (default: the model's)",
     )

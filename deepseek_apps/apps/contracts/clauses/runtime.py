@@ -1,4 +1,4 @@
-"""Loading a trained clause tagger and running it: PyTorch, ONNX Runtime FP32 or INT8.
+"""Loading a trained clause tagger and running it: PyTorch, ONNX Runtime FP32 or INT8, OpenVINO bf16.
 
 A model folder (``clause_tagger.safetensors`` + ``.json``, e.g. the shipped one in
 ``assets/contracts``) holds only the LoRA adapters and the heads. Loading rebuilds the encoder
@@ -23,15 +23,22 @@ from deepseek_apps.core.lora import merge_lora
 from deepseek_apps.errors import ErrorCode, InvalidInputError
 
 from .folder import default_dir, read_folder
-from .inference import REFINE, ClauseRuntime, combine, onnx_logits
+from .inference import BACKENDS, REFINE, ClauseRuntime, combine, default_backend, onnx_logits
 from .lexical import LexicalScorer
 from .model import ClauseTagger, build_tagger
 from .tokens import WordTokenizer
 from .train import load_trained_bytes
 
-BACKENDS = ("onnx-int8", "onnx", "torch")
-
-__all__ = ["BACKENDS", "ClauseModel", "combine", "default_dir", "load_tagger", "merged_tagger", "torch_logits"]
+__all__ = [
+    "BACKENDS",
+    "ClauseModel",
+    "combine",
+    "default_backend",
+    "default_dir",
+    "load_tagger",
+    "merged_tagger",
+    "torch_logits",
+]
 
 
 def merged_tagger(weights: bytes, meta: dict) -> tuple[ClauseTagger, WordTokenizer]:
@@ -62,7 +69,8 @@ class ClauseModel(ClauseRuntime):
 
     Args:
         folder: trained weights (default: the shipped ones).
-        backend: "onnx-int8" (default: fastest here), "onnx" (FP32) or "torch".
+        backend: "onnx-int8", "onnx" (FP32), "openvino-bf16" (the FP32 graph on AMX's bf16 units) or
+            "torch"; None: ``default_backend()`` (openvino-bf16 on CPUs with AMX, else onnx-int8).
         threads: intra-op threads.
         batch_size: windows per forward pass.
         stride: words between inference windows (see ``ClauseRuntime``).
@@ -76,7 +84,7 @@ class ClauseModel(ClauseRuntime):
     def __init__(
         self,
         folder: str | Path | None = None,
-        backend: str = "onnx-int8",
+        backend: str | None = None,
         threads: int = 2,
         batch_size: int = 32,
         stride: int | None = 30,
@@ -84,6 +92,7 @@ class ClauseModel(ClauseRuntime):
         *,
         trained: tuple[bytes, dict, LexicalScorer | None] | None = None,
     ):
+        backend = backend or default_backend()
         if backend not in BACKENDS:
             raise InvalidInputError(
                 ErrorCode.CONTRACT_BAD_OPTION,
@@ -98,6 +107,14 @@ class ClauseModel(ClauseRuntime):
             torch.set_num_threads(threads)
             tagger, tokenizer = merged_tagger(weights, meta)
             logits = torch_logits(tagger)
+        elif backend == "openvino-bf16":
+            from deepseek_apps.core.runtime.session import OpenVinoSession
+
+            from .export import cached_onnx
+
+            onnx = cached_onnx(weights, "onnx", lambda: merged_tagger(weights, meta))
+            tokenizer = WordTokenizer.default()
+            logits = onnx_logits(OpenVinoSession(onnx, threads=threads, precision="bf16"))
         else:
             from deepseek_apps.core.runtime.session import OrtSession
 
