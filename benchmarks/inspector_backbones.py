@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "neu_det"
 
 
-def run_dir(out: Path, backbone: str, share: float, epochs: int) -> Path:
-    return out / f"{backbone}-share{share:g}-e{epochs}"
+def run_dir(out: Path, backbone: str, share: float, epochs: int, precision: str = "32") -> Path:
+    return out / (f"{backbone}-share{share:g}-e{epochs}" + ("" if precision == "32" else f"-{precision}"))
 
 
 def tagged_dataset(share: float, seed: int = 0) -> DetectionDataset:
@@ -56,10 +56,12 @@ def tagged_dataset(share: float, seed: int = 0) -> DetectionDataset:
 def train(args: argparse.Namespace) -> None:
     from deepseek_apps.apps.inspector.model import DetectorConfig
 
-    out = run_dir(args.out, args.backbone, args.train_share, args.epochs)
+    out = run_dir(args.out, args.backbone, args.train_share, args.epochs, args.precision)
     inspector = QualityInspector(
         detector_config=DetectorConfig(input_size=None, backbone=args.backbone),
-        train_config=TrainConfig(epochs=args.epochs, batch_size=32, lr=2e-3, threads=2, out_dir=str(out)),
+        train_config=TrainConfig(
+            epochs=args.epochs, batch_size=32, lr=2e-3, threads=2, out_dir=str(out), precision=args.precision
+        ),
     )
     inspector.fit(tagged_dataset(args.train_share), progress=False)
     (out / "fit_metrics.json").write_text(json.dumps(inspector.metrics_, indent=2, default=float))
@@ -67,7 +69,7 @@ def train(args: argparse.Namespace) -> None:
 
 
 def measure_run(args: argparse.Namespace) -> None:
-    out = run_dir(args.out, args.backbone, args.train_share, args.epochs)
+    out = run_dir(args.out, args.backbone, args.train_share, args.epochs, args.precision)
     history = json.loads((out / "history.json").read_text())
     data = tagged_dataset(args.train_share)
     calib = DetectionDataset([s for s in data.samples if s.meta["split"] == "train"][:64], data.class_names)
@@ -89,6 +91,7 @@ def measure_run(args: argparse.Namespace) -> None:
     timing = measure(f"{args.backbone} int8", int8.predict, images, batch_size=1, repeat=200, warmup=20, file=bundle)
     record = {
         "backbone": args.backbone,
+        "precision": args.precision,
         "train_share": args.train_share,
         "epochs": args.epochs,
         "input_size": fit["input_size"],
@@ -125,6 +128,12 @@ def main() -> None:
     parser.add_argument("--backbone", default="tiny", choices=["tiny", "efficientnet_lite0"])
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--train-share", type=float, default=1.0, help="share of the training images used")
+    parser.add_argument(
+        "--precision",
+        default="32",
+        choices=["32", "bf16"],
+        help="training precision (bf16: CPUs with AMX / AVX-512 BF16)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench_out" / "inspector_backbones")
     args = parser.parse_args()
     {"train": train, "measure": measure_run, "table": table}[args.step](args)
