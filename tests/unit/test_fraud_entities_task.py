@@ -134,3 +134,10 @@ def test_a_node_table_without_a_type_column_fits_and_scores_new_nodes():
         )
     }
     assert det.score(new, edges=link)[0].id == "fresh"
+
+
+def test_train_labels_of_some_nodes_match_the_full_array(fitted):
+    model = fitted[0].entity_model_
+    nodes = np.random.default_rng(0).choice(model.graph.n, 200, replace=False)
+    for picked in (nodes, np.sort(nodes), nodes[:0], model.split["val"][:5], model.split["train"][:5]):
+        np.testing.assert_array_equal(model.train_label(picked), model.train_label()[picked])

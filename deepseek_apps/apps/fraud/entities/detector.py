@@ -29,7 +29,7 @@ from ..blend import blend
 from ..calibrate import evaluate_scores, threshold_for_fpr
 from ..trees import TreeConfig, predict_trees, train_trees
 from .features import Channel, channels_of, fold_of, node_features, one_hot_types
-from .gnn import mean_adjacency, train_gnn
+from .gnn import MeanAdjacency, mean_adjacency, train_gnn
 from .graph import EntityGraph, EntityTask
 
 ENTITY_ARCHS = ("attributes", "trees", "gnn", "hybrid", "blend")
@@ -95,7 +95,13 @@ class EntityModel:
         self.channels = channels_of(graph)
         self.fold = fold_of(graph.ids, self.task.folds, self.seed)
 
-    def train_label(self) -> np.ndarray:
+    def train_label(self, nodes: np.ndarray | None = None) -> np.ndarray:
+        """Training labels of every node (or of ``nodes`` only), NaN outside the training split."""
+        if nodes is not None:
+            train = self.split["train"]  # sorted: split_nodes returns sorted indices
+            at = np.minimum(np.searchsorted(train, nodes), max(len(train) - 1, 0))
+            known = (train[at] == nodes) if len(train) else np.zeros(len(nodes), dtype=bool)
+            return np.where(known, self.graph.label[nodes], np.nan).astype(np.float64)
         out = np.full(self.graph.n, np.nan, dtype=np.float64)
         out[self.split["train"]] = self.graph.label[self.split["train"]]
         return out
@@ -105,7 +111,7 @@ class EntityModel:
             self.x_all, self.x_all, self.channels, self.fold, self.fold, self.train_label(), self.node_names
         )
 
-    def adjacency(self) -> list[torch.Tensor]:
+    def adjacency(self) -> list[MeanAdjacency]:
         n = self.graph.n
         return [mean_adjacency(c.rows, c.cols, n, n) for c in self.channels.values()]
 
@@ -163,7 +169,7 @@ class EntityModel:
             self.cache = self.gnn_cache(self.adjacency())
         return self.cache
 
-    def gnn_cache(self, adjs: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    def gnn_cache(self, adjs: list[MeanAdjacency]) -> list[dict[str, torch.Tensor]]:
         """Each fold model's layer states and logits over the whole graph (eval mode)."""
         x = torch.from_numpy(self.gnn_inputs)
         out = []

@@ -61,12 +61,27 @@ def _attributes(model: EntityModel, nodes: Any):
     return ids, x.astype(np.float32)
 
 
+class _Lookup:
+    """Node id -> index over the fitted nodes, then the new ones, without copying the fitted
+    index (a copy per call made one new entity cost O(fitted nodes)). New ids never repeat
+    fitted ones (``_attributes`` refuses that), so the lengths add up."""
+
+    def __init__(self, fitted: dict[str, int], new: dict[str, int]):
+        self.fitted, self.new = fitted, new
+
+    def get(self, key: str, default: int = -1) -> int:
+        found = self.new.get(key)
+        return self.fitted.get(key, default) if found is None else found
+
+    def __len__(self) -> int:
+        return len(self.fitted) + len(self.new)
+
+
 def new_rows(model: EntityModel, nodes: Any, edges: Any) -> NewRows:
     """New nodes (same attribute columns as the fitted ones) and their edges, as row channels."""
     ids, x = _attributes(model, nodes)
     n_old = model.graph.n
-    lookup = dict(model.graph_index())
-    lookup.update({k: n_old + i for i, k in enumerate(ids.tolist())})
+    lookup = _Lookup(model.graph_index(), {k: n_old + i for i, k in enumerate(ids.tolist())})
     report = {"self_loops": {}, "duplicate_edges": {}, "edges": {}, "imputed_edge_values": {}}
     frames = edge_frames(edges, model.task) if edges is not None else {}
     unknown = [r for r in frames if r not in model.graph.relations]
@@ -128,7 +143,7 @@ def score_new(model: EntityModel, rows: NewRows) -> dict[str, np.ndarray]:
     fold = fold_of(rows.ids, model.task.folds, model.seed)
     x_cols = np.vstack([model.x_all[old], rows.x])
     col_fold = np.concatenate([model.fold[old], fold])
-    col_label = np.concatenate([model.train_label()[old], np.full(m, np.nan)])
+    col_label = np.concatenate([model.train_label(old), np.full(m, np.nan)])
     feats = node_features(rows.x, x_cols, rows.channels, fold, col_fold, col_label, model.node_names)
     n_cols = len(old) + m
     adjs = [_dense_mean(c, m, n_cols) for c in rows.channels.values()]  # small: rows x their neighbours
