@@ -135,3 +135,16 @@ def test_static_reshapes_on_a_graph_it_cannot_fully_infer(tmp_path, monkeypatch)
     ops = [n.op_type for n in onnx.load(str(path)).graph.node]
     assert ops == ["Reshape", "Mystery"]  # the shape arithmetic is gone
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]  # nothing dumped into the working directory
+
+
+def test_openvino_session_serves_several_threads(model_and_onnx):
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    from concurrent.futures import ThreadPoolExecutor
+
+    model, path = model_and_onnx
+    session = create_session(path, "openvino", threads=1)
+    inputs = [np.random.default_rng(k).normal(size=(k + 1, 1, 12, 12)).astype(np.float32) for k in range(8)]
+    expected = [session.run({"x": x})[0] for x in inputs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda x: session.run({"x": x})[0], inputs * 4))
+    assert all(np.allclose(g, e, atol=1e-6) for g, e in zip(got, expected * 4, strict=True))

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -126,13 +127,16 @@ class OpenVinoSession:
         )
         self.precision = precision
         self._request = compiled.create_infer_request()
+        self._lock = threading.Lock()  # one infer request: calls from several threads take turns
         self.input_names = [i.get_any_name() for i in compiled.inputs]
         self.output_names = [o.get_any_name() for o in compiled.outputs]
         self._outputs = compiled.outputs
 
     def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
         try:
-            result = self._request.infer(inputs)
+            with self._lock:
+                result = self._request.infer(inputs)
+                outputs = [np.array(result[o]) for o in self._outputs]  # copied: the request reuses its buffers
         except Exception as exc:  # OpenVINO raises its own exception types
             raise RuntimeFailure(
                 ErrorCode.BACKEND_FAILURE,
@@ -140,7 +144,7 @@ class OpenVinoSession:
                 value={k: v.shape for k, v in inputs.items()},
                 hint="check the input shape and dtype against the model",
             ) from exc
-        return [np.asarray(result[o]) for o in self._outputs]
+        return outputs
 
 
 def create_session(model: Any, backend: str = "onnxruntime", threads: int = 2, **kwargs: Any) -> InferenceSession:
