@@ -26,12 +26,12 @@ import os
 import re
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import torch
 
 from ..errors import ErrorCode, InvalidInputError, RuntimeFailure
+from .cpu import cpu_flags
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 PRECISIONS = ("32", "bf16", "16")
@@ -69,19 +69,6 @@ class Placement:
             "backend": self.backend,
             "pin_memory": self.pin_memory,
         }
-
-
-@lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The CPU feature flags of ``/proc/cpuinfo`` (empty where there is none, e.g. macOS)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
 
 
 def cpu_has_bf16() -> bool:

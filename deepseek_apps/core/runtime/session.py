@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ...errors import ErrorCode, InvalidInputError, MissingResourceError, ModelFormatError, RuntimeFailure, require
+from ..cpu import cpu_flags
 
 BACKENDS = ("torch", "onnxruntime", "openvino")
 
@@ -94,13 +95,7 @@ PRECISIONS = ("f32", "bf16")
 def amx_bf16() -> bool:
     """Whether this CPU multiplies bf16 matrices in hardware (Intel AMX): where OpenVINO's bf16
     runs about 3x faster than its f32. Elsewhere bf16 is emulated and slower than f32."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return "amx_bf16" in line.split(":", 1)[1].split()
-    except OSError:
-        pass
-    return False
+    return "amx_bf16" in cpu_flags()
 
 
 class OpenVinoSession:
