@@ -148,3 +148,13 @@ def test_openvino_session_serves_several_threads(model_and_onnx):
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda x: session.run({"x": x})[0], inputs * 4))
     assert all(np.allclose(g, e, atol=1e-6) for g, e in zip(got, expected * 4, strict=True))
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_a_runtime_failure_is_our_coded_error(model_and_onnx, backend):
+    if backend == "openvino":
+        pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    session = create_session(model_and_onnx[1], backend, threads=1)
+    with pytest.raises(RuntimeFailure) as info:
+        session.run({"x": np.zeros((1, 12, 12), dtype=np.float32)})  # rank 3: the model takes 4
+    assert info.value.code == ErrorCode.BACKEND_FAILURE and info.value.value == {"x": (1, 12, 12)}

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +29,20 @@ class InferenceSession(Protocol):
     output_names: list[str]
 
     def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
+@contextmanager
+def _backend_failure(backend: str, inputs: dict[str, np.ndarray]):
+    """A runtime library's own exception during ``run`` becomes our ``BACKEND_FAILURE`` (4002)."""
+    try:
+        yield
+    except Exception as exc:  # each runtime raises its own exception types
+        raise RuntimeFailure(
+            ErrorCode.BACKEND_FAILURE,
+            f"{backend} failed ({exc})",
+            value={k: v.shape for k, v in inputs.items()},
+            hint="check the input shape and dtype against the model",
+        ) from exc
 
 
 class OrtSession:
@@ -56,15 +71,8 @@ class OrtSession:
         self.output_names = [o.name for o in self._session.get_outputs()]
 
     def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        try:
+        with _backend_failure("ONNX Runtime", inputs):
             return self._session.run(None, inputs)
-        except Exception as exc:
-            raise RuntimeFailure(
-                ErrorCode.BACKEND_FAILURE,
-                f"ONNX Runtime failed ({exc})",
-                value={k: v.shape for k, v in inputs.items()},
-                hint="check the input shape and dtype against the model",
-            ) from exc
 
 
 class TorchSession:
@@ -126,20 +134,22 @@ class OpenVinoSession:
         self.input_names = [i.get_any_name() for i in compiled.inputs]
         self.output_names = [o.get_any_name() for o in compiled.outputs]
         self._outputs = compiled.outputs
+        # OpenVINO runs an input of the wrong rank and answers an empty array: check it here
+        self._ranks = {i.get_any_name(): i.get_partial_shape().rank for i in compiled.inputs}
 
     def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        try:
-            with self._lock:
-                result = self._request.infer(inputs)
-                outputs = [np.array(result[o]) for o in self._outputs]  # copied: the request reuses its buffers
-        except Exception as exc:  # OpenVINO raises its own exception types
-            raise RuntimeFailure(
-                ErrorCode.BACKEND_FAILURE,
-                f"OpenVINO failed ({exc})",
-                value={k: v.shape for k, v in inputs.items()},
-                hint="check the input shape and dtype against the model",
-            ) from exc
-        return outputs
+        for name, array in inputs.items():
+            rank = self._ranks.get(name)
+            if rank is not None and rank.is_static and np.ndim(array) != rank.get_length():
+                raise RuntimeFailure(
+                    ErrorCode.BACKEND_FAILURE,
+                    f"input {name!r} has {np.ndim(array)} dimensions; the model takes {rank.get_length()}",
+                    value={k: np.shape(v) for k, v in inputs.items()},
+                    hint="check the input shape and dtype against the model",
+                )
+        with _backend_failure("OpenVINO", inputs), self._lock:
+            result = self._request.infer(inputs)
+            return [np.array(result[o]) for o in self._outputs]  # copied: the request reuses its buffers
 
 
 def create_session(model: Any, backend: str = "onnxruntime", threads: int = 2, **kwargs: Any) -> InferenceSession:
