@@ -151,10 +151,11 @@ def test_openvino_session_serves_several_threads(model_and_onnx):
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
-def test_a_runtime_failure_is_our_coded_error(model_and_onnx, backend):
+@pytest.mark.parametrize("shape", [(1, 12, 12), (1, 3, 12, 12)], ids=["rank 3", "3 channels"])
+def test_a_runtime_failure_is_our_coded_error(model_and_onnx, backend, shape):
     if backend == "openvino":
         pytest.importorskip("openvino", reason="the openvino extra is not installed")
     session = create_session(model_and_onnx[1], backend, threads=1)
     with pytest.raises(RuntimeFailure) as info:
-        session.run({"x": np.zeros((1, 12, 12), dtype=np.float32)})  # rank 3: the model takes 4
-    assert info.value.code == ErrorCode.BACKEND_FAILURE and info.value.value == {"x": (1, 12, 12)}
+        session.run({"x": np.zeros(shape, dtype=np.float32)})  # the model takes (batch, 1, 12, 12)
+    assert info.value.code == ErrorCode.BACKEND_FAILURE and info.value.value == {"x": shape}

@@ -134,16 +134,22 @@ class OpenVinoSession:
         self.input_names = [i.get_any_name() for i in compiled.inputs]
         self.output_names = [o.get_any_name() for o in compiled.outputs]
         self._outputs = compiled.outputs
-        # OpenVINO runs an input of the wrong rank and answers an empty array: check it here
-        self._ranks = {i.get_any_name(): i.get_partial_shape().rank for i in compiled.inputs}
+        # OpenVINO runs an input of the wrong rank or channel count without a word (an empty or a
+        # wrong answer): check every static dimension here, as ONNX Runtime does itself
+        self._shapes = {
+            i.get_any_name(): [d.get_length() if d.is_static else None for d in i.get_partial_shape()]
+            for i in compiled.inputs
+            if i.get_partial_shape().rank.is_static
+        }
 
     def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
         for name, array in inputs.items():
-            rank = self._ranks.get(name)
-            if rank is not None and rank.is_static and np.ndim(array) != rank.get_length():
+            want, got = self._shapes.get(name), tuple(np.shape(array))
+            if want is not None and (len(got) != len(want) or any(w not in (None, g) for w, g in zip(want, got))):
+                shown = "(" + ", ".join("?" if w is None else str(w) for w in want) + ")"
                 raise RuntimeFailure(
                     ErrorCode.BACKEND_FAILURE,
-                    f"input {name!r} has {np.ndim(array)} dimensions; the model takes {rank.get_length()}",
+                    f"input {name!r} has shape {got}; the model takes {shown} (? = any size)",
                     value={k: np.shape(v) for k, v in inputs.items()},
                     hint="check the input shape and dtype against the model",
                 )
