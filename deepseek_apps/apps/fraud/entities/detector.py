@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ....core.alloc import reuse_freed_memory
 from ....errors import ErrorCode, InvalidInputError
 from ..blend import blend
 from ..calibrate import evaluate_scores, threshold_for_fpr
@@ -133,10 +134,11 @@ class EntityModel:
         settings = self.task if epochs is None else _with_epochs(self.task, epochs)
         adjs = self.adjacency()
         self.gnns = []
-        for k in range(self.task.folds):
-            rows = tr[self.fold[tr] != k] if self.task.folds > 1 else tr
-            self.gnns.append(train_gnn(feats.gnn, adjs, list(self.channels), y, rows, va, settings, self.seed + k))
-        self.cache = self.gnn_cache(adjs)
+        with reuse_freed_memory():  # full-graph temporaries of 100+ MB on large graphs: see core.alloc
+            for k in range(self.task.folds):
+                rows = tr[self.fold[tr] != k] if self.task.folds > 1 else tr
+                self.gnns.append(train_gnn(feats.gnn, adjs, list(self.channels), y, rows, va, settings, self.seed + k))
+            self.cache = self.gnn_cache(adjs)
         hybrid = self.hybrid_features(feats.trees, self.fold, self.fold_parts(self.cache), self.channels)
         self.hybrid_names = self.tree_names + self.hybrid_extra_names()
         self.boosters["hybrid"] = train_trees(hybrid[tr], y[tr], hybrid[va], y[va], cfg)

@@ -1,0 +1,89 @@
+"""``core.alloc.reuse_freed_memory``: freed large blocks are reused without new page faults, and the
+allocator is handed back afterwards (page-fault counts, not timings)."""
+
+from __future__ import annotations
+
+import resource
+import threading
+
+import pytest
+import torch
+
+from deepseek_apps.core import alloc
+
+BIG = 64 << 20  # above glibc's largest mmap threshold (32 MB)
+
+
+def faults_of_use() -> int:
+    """Minor page faults of allocating, touching and freeing one large tensor."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    a = torch.ones(BIG, dtype=torch.uint8)
+    del a
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+def resident_mb() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096 >> 20
+
+
+needs_glibc = pytest.mark.skipif(alloc._glibc() is None, reason="the allocator is not glibc's, or the user tuned it")
+
+
+@needs_glibc
+def test_inside_the_block_a_large_block_is_reused_without_page_faults():
+    pages = BIG // 4096
+    assert faults_of_use() > pages // 2  # glibc's default: a fresh mmap, every page faulted in again
+    with alloc.reuse_freed_memory():
+        for _ in range(6):  # the heap settles after a few rounds (alignment padding)
+            faults_of_use()
+        assert faults_of_use() < pages // 100
+    assert faults_of_use() > pages // 2  # and the default is back afterwards
+
+
+@needs_glibc
+def test_the_freed_heap_goes_back_to_the_system_on_exit():
+    start = resident_mb()
+    with alloc.reuse_freed_memory():
+        for _ in range(6):
+            faults_of_use()
+        held = resident_mb()
+    assert held - start >= BIG >> 20  # kept mapped inside
+    assert resident_mb() - start < (BIG >> 20) // 2  # trimmed on exit
+
+
+def test_nested_and_concurrent_blocks_restore_once_at_the_outermost_exit():
+    assert not alloc.active()
+    with alloc.reuse_freed_memory():
+        with alloc.reuse_freed_memory():
+            assert alloc.active() or alloc._glibc() is None
+        assert alloc.active() or alloc._glibc() is None
+    assert not alloc.active()
+    started, release = threading.Event(), threading.Event()
+
+    def worker():
+        with alloc.reuse_freed_memory():
+            started.set()
+            release.wait(5)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    started.wait(5)
+    with alloc.reuse_freed_memory():
+        pass
+    assert alloc.active() or alloc._glibc() is None  # the worker's block still holds
+    release.set()
+    t.join()
+    assert not alloc.active()
+
+
+def test_a_user_tuned_allocator_is_left_alone(monkeypatch):
+    alloc._glibc.cache_clear()
+    monkeypatch.setenv("MALLOC_ARENA_MAX_", "2")
+    try:
+        assert alloc._glibc() is None
+        with alloc.reuse_freed_memory():
+            assert not alloc.active()
+    finally:
+        monkeypatch.delenv("MALLOC_ARENA_MAX_")
+        alloc._glibc.cache_clear()
