@@ -360,3 +360,19 @@ def test_inputs_over_the_row_and_byte_limits_are_refused_before_the_work(tmp_pat
     with pytest.raises(DeepSeekAppsError) as info:
         reading.read_frame(path)
     assert info.value.code == ErrorCode.INPUT_TOO_LARGE and "split" in info.value.hint
+
+
+def test_an_entity_graph_may_hold_more_rows_than_a_scoring_call(monkeypatch):
+    from deepseek_apps.apps.fraud import reading
+    from deepseek_apps.apps.fraud.entities import EntityTask
+    from deepseek_apps.apps.fraud.entities.graph import load_entity_graph
+    from deepseek_apps.apps.fraud.entities.synthetic import generate_entities
+
+    nodes, edges = generate_entities(300, seed=0)
+    monkeypatch.setattr(reading, "MAX_ROWS", 10)  # the 10^6-entity, 10^7-edge graph of issue 17 tripped this
+    assert load_entity_graph(nodes, edges, EntityTask(), None).n == 300
+    monkeypatch.setattr(reading, "GRAPH_MAX_ROWS", 100)
+    with pytest.raises(DeepSeekAppsError) as info:
+        load_entity_graph(nodes, edges, EntityTask(), None)
+    assert info.value.code == ErrorCode.INPUT_TOO_LARGE and info.value.value == 300
+    assert "part of the graph" in info.value.hint

@@ -9,7 +9,8 @@ Documented handling:
 - anything else that is not a path, DataFrame, dict or list: 3201;
 - a file over ``MAX_FILE_BYTES`` (2 GiB, checked before reading) or an input over ``MAX_ROWS``
   (5 million rows) in one call: 1014 (``INPUT_TOO_LARGE``): split it (``fraud score`` resumes,
-  so parts can be scored one after another into the same output).
+  so parts can be scored one after another into the same output). An entity graph's node and
+  edge tables may hold up to ``GRAPH_MAX_ROWS`` (10^8) rows each: fitting needs the whole graph.
 
 Id columns (``transaction_id``, ``source``, ``destination``, ``channel`` under the caller's
 names) are read from CSV as the text in the file, so one bad row never changes how the other
@@ -43,14 +44,20 @@ SUFFIXES = {
 }
 MAX_FILE_BYTES = 2 * 1024**3  # a transactions file read in one call
 MAX_ROWS = 5_000_000  # rows read or handed over in one call
+GRAPH_MAX_ROWS = 100_000_000  # an entity graph's node or edge table (fit needs the whole graph at once)
+TOO_MANY_ROWS_HINT = "split the transactions into parts and score them one after another"
 FORMATS_HINT = "write the transactions as UTF-8 .csv / .csv.gz, .parquet or .jsonl (one JSON object per line)"
 
 
-def read_frame(source: Any, text_columns: Iterable[str] = ID_COLUMNS):
+def read_frame(
+    source: Any, text_columns: Iterable[str] = ID_COLUMNS, max_rows: int | None = None, hint: str = TOO_MANY_ROWS_HINT
+):
     """A pandas DataFrame from a path (.csv, .csv.gz, .parquet, .jsonl), DataFrame, dict or list of dicts.
 
     ``text_columns``: columns read from CSV as text (the id columns, under your names).
+    ``max_rows``: more rows than this (``None``: ``MAX_ROWS``) are refused (1014) with ``hint``.
     """
+    max_rows = MAX_ROWS if max_rows is None else max_rows
     pd = require("pandas", "fraud")
     text_columns = tuple(text_columns)
     if isinstance(source, pd.DataFrame):
@@ -68,12 +75,12 @@ def read_frame(source: Any, text_columns: Iterable[str] = ID_COLUMNS):
             value=type(source).__name__,
             hint="pass a .csv/.csv.gz/.parquet/.jsonl path, a pandas DataFrame, a dict of columns or a list of dicts",
         )
-    if len(frame) > MAX_ROWS:
+    if len(frame) > max_rows:
         raise InvalidInputError(
             ErrorCode.INPUT_TOO_LARGE,
-            f"{len(frame):,} rows in one call, over the {MAX_ROWS:,}-row limit",
+            f"{len(frame):,} rows in one call, over the {max_rows:,}-row limit",
             value=len(frame),
-            hint="split the transactions into parts and score them one after another",
+            hint=hint,
         )
     return integral_ids(frame, text_columns)
 

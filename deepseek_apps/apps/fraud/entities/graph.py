@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ....errors import ErrorCode, InvalidInputError
+from .. import reading
 from ..reading import read_frame
 
 ID_NAMES = ("id", "entity_id", "node_id", "account_id")
@@ -181,9 +182,12 @@ def _numeric(frame, columns: list[str], what: str) -> tuple[np.ndarray, int]:
     return x.astype(np.float32), int(nan.sum())
 
 
+TOO_LARGE_HINT = "fit on a part of the graph (its connected components, or a sample of nodes with their edges)"
+
+
 def read_nodes(nodes: Any, task: EntityTask, columns: dict[str, str] | None = None):
     """The node table as ``(ids, x, attr_names, label, types, imputed)``, checked."""
-    frame = read_frame(nodes, text_columns=())
+    frame = read_graph_table(nodes)
     cols = columns or {}
     id_col = pick_column(frame, cols.get("id", task.id_column), ID_NAMES, "node id", ErrorCode.FRAUD_NODE_COLUMNS)
     ids = frame[id_col].astype(str).to_numpy(dtype=object)
@@ -204,13 +208,18 @@ def read_nodes(nodes: Any, task: EntityTask, columns: dict[str, str] | None = No
     return ids, x, [str(a) for a in attrs], label, types, imputed
 
 
+def read_graph_table(table: Any):
+    """A node or edge table: up to ``reading.GRAPH_MAX_ROWS`` rows (a scoring call's limit is lower)."""
+    return read_frame(table, text_columns=(), max_rows=reading.GRAPH_MAX_ROWS, hint=TOO_LARGE_HINT)
+
+
 def edge_frames(edges: Any, task: EntityTask) -> dict[str, Any]:
     """``{relation: DataFrame}`` from a mapping or from one table with a relation column."""
     if isinstance(edges, dict) and edges and all(isinstance(k, str) for k in edges):
         first = next(iter(edges.values()))
         if not isinstance(first, (list, np.ndarray)) or isinstance(first, dict):  # a mapping of tables
-            return {name: read_frame(t, text_columns=()) for name, t in edges.items()}
-    frame = read_frame(edges, text_columns=())
+            return {name: read_graph_table(t) for name, t in edges.items()}
+    frame = read_graph_table(edges)
     if task.relation_column not in frame.columns:
         return {"edge": frame}
     rel = frame[task.relation_column].astype(str)
