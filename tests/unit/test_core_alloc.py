@@ -35,7 +35,7 @@ def test_inside_the_block_a_large_block_is_reused_without_page_faults():
     pages = BIG // 4096
     assert faults_of_use() > pages // 2  # glibc's default: a fresh mmap, every page faulted in again
     with alloc.reuse_freed_memory():
-        for _ in range(6):  # the heap settles after a few rounds (alignment padding)
+        for _ in range(12):  # the heap settles after a few rounds (alignment padding)
             faults_of_use()
         assert faults_of_use() < pages // 100
     assert faults_of_use() > pages // 2  # and the default is back afterwards
@@ -45,7 +45,7 @@ def test_inside_the_block_a_large_block_is_reused_without_page_faults():
 def test_the_freed_heap_goes_back_to_the_system_on_exit():
     start = resident_mb()
     with alloc.reuse_freed_memory():
-        for _ in range(6):
+        for _ in range(12):
             faults_of_use()
         held = resident_mb()
     assert held - start >= BIG >> 20  # kept mapped inside
@@ -87,3 +87,29 @@ def test_a_user_tuned_allocator_is_left_alone(monkeypatch):
     finally:
         monkeypatch.delenv("MALLOC_ARENA_MAX_")
         alloc._glibc.cache_clear()
+
+
+@needs_glibc
+def test_past_the_memory_budget_the_block_gives_the_heap_back_and_maps_large_blocks_again():
+    pages = BIG // 4096
+    with alloc.reuse_freed_memory():
+        for _ in range(12):
+            faults_of_use()
+        assert alloc.within_budget(fraction=1e6)  # far under: the reuse goes on
+        assert faults_of_use() < pages // 100
+        held = resident_mb()
+        assert not alloc.within_budget(fraction=1e-6)  # over: give up for the rest of the block
+        assert not alloc.active()
+        assert resident_mb() <= held - (BIG >> 20) // 2  # the free heap went back at once
+        assert faults_of_use() > pages // 2  # and large blocks are mapped afresh again
+        assert not alloc.within_budget(fraction=1e6)  # it does not switch back on inside this block
+    with alloc.reuse_freed_memory():  # the next block starts with the reuse on again
+        assert alloc.active()
+        for _ in range(12):
+            faults_of_use()
+        assert faults_of_use() < pages // 100
+
+
+def test_the_budget_is_read_from_this_process_and_machine():
+    assert 0 < alloc.resident_memory() < alloc.usable_memory()
+    assert not alloc.within_budget(fraction=1e-6)  # outside any block: nothing to give up

@@ -95,9 +95,25 @@ class RelationLayer(nn.Module):
     def forward(self, h: torch.Tensor, msgs: list[torch.Tensor]) -> torch.Tensor:
         if not msgs:
             return torch.relu(self.self_only(h))
-        z = torch.stack([torch.relu(lin(torch.cat([h, m], 1))) for lin, m in zip(self.per_channel, msgs)], 1)
+        z = torch.relu(self.pre_activation(h, msgs))
         beta = torch.softmax(self.query(torch.tanh(self.att(z))), dim=1)  # (n, channels, 1)
         return (beta * z).sum(1)
+
+    def pre_activation(self, h: torch.Tensor, msgs: list[torch.Tensor]) -> torch.Tensor:
+        """``(n, channels, hidden)``: ``W_r [h ; m_r] + b_r`` of every channel, as ``W_r^self h + W_r^nbr m_r + b_r``.
+
+        The same numbers as concatenating, without the ``(n, 2 hidden)`` copy per channel that
+        autograd would keep for the backward pass: the self halves of all channels are one
+        product, and only ``z`` itself (after the ReLU) is kept. On 10^6 nodes and 4 channels
+        that is about 3 GB less per step.
+        """
+        k = h.shape[1]
+        w_self = torch.cat([lin.weight[:, :k] for lin in self.per_channel])  # (channels * hidden, hidden)
+        own = nn.functional.linear(h, w_self).view(len(h), len(msgs), -1)
+        nbr = torch.stack(
+            [nn.functional.linear(m, lin.weight[:, k:], lin.bias) for lin, m in zip(self.per_channel, msgs)], 1
+        )
+        return own.add_(nbr)
 
 
 class RelationGNN(nn.Module):
