@@ -113,3 +113,19 @@ def test_past_the_memory_budget_the_block_gives_the_heap_back_and_maps_large_blo
 def test_the_budget_is_read_from_this_process_and_machine():
     assert 0 < alloc.resident_memory() < alloc.usable_memory()
     assert not alloc.within_budget(fraction=1e-6)  # outside any block: nothing to give up
+
+
+@needs_glibc
+def test_a_block_told_its_working_set_declines_when_the_heap_would_pass_the_budget():
+    pages = BIG // 4096
+    too_big = alloc.usable_memory()  # three times the machine: never reuse
+    with alloc.reuse_freed_memory(step_bytes=too_big):
+        assert not alloc.active()
+        with alloc.reuse_freed_memory():  # a nested block (Trainer.run) does not switch it on
+            assert not alloc.active()
+            assert faults_of_use() > pages // 2  # glibc as usual: a fresh mapping each time
+    with alloc.reuse_freed_memory(step_bytes=BIG):  # a small job keeps the reuse
+        assert alloc.active()
+        for _ in range(12):
+            faults_of_use()
+        assert faults_of_use() < pages // 100

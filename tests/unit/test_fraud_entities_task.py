@@ -9,6 +9,7 @@ import pytest
 from deepseek_apps import FraudDetector
 from deepseek_apps.apps.fraud.entities import EntityTask
 from deepseek_apps.apps.fraud.entities.detector import ENTITY_ARCHS
+from deepseek_apps.apps.fraud.entities.gnn import step_bytes
 from deepseek_apps.apps.fraud.entities.graph import load_entity_graph
 from deepseek_apps.apps.fraud.entities.synthetic import generate_entities
 from deepseek_apps.errors import InvalidInputError
@@ -141,3 +142,8 @@ def test_train_labels_of_some_nodes_match_the_full_array(fitted):
     nodes = np.random.default_rng(0).choice(model.graph.n, 200, replace=False)
     for picked in (nodes, np.sort(nodes), nodes[:0], model.split["val"][:5], model.split["train"][:5]):
         np.testing.assert_array_equal(model.train_label(picked), model.train_label()[picked])
+
+
+def test_the_gnn_working_set_estimate_stays_calibrated_to_the_measured_one():
+    assert abs(step_bytes(200_000, 32, 4, 2) - 1.07e9) < 0.05e9  # measured with glibc mapping every block
+    assert step_bytes(1_000_000, 32, 4, 2) == 5 * step_bytes(200_000, 32, 4, 2)

@@ -30,7 +30,7 @@ from ..blend import blend
 from ..calibrate import evaluate_scores, threshold_for_fpr
 from ..trees import TreeConfig, predict_trees, train_trees
 from .features import Channel, channels_of, fold_of, node_features, one_hot_types
-from .gnn import MeanAdjacency, mean_adjacency, train_gnn
+from .gnn import MeanAdjacency, mean_adjacency, step_bytes, train_gnn
 from .graph import EntityGraph, EntityTask
 
 ENTITY_ARCHS = ("attributes", "trees", "gnn", "hybrid", "blend")
@@ -134,7 +134,8 @@ class EntityModel:
         settings = self.task if epochs is None else _with_epochs(self.task, epochs)
         adjs = self.adjacency()
         self.gnns = []
-        with reuse_freed_memory():  # full-graph temporaries of 100+ MB on large graphs: see core.alloc
+        work = step_bytes(graph.n, self.task.hidden, len(self.channels), self.task.layers)
+        with reuse_freed_memory(work):  # full-graph temporaries of 100+ MB on large graphs: see core.alloc
             for k in range(self.task.folds):
                 rows = tr[self.fold[tr] != k] if self.task.folds > 1 else tr
                 self.gnns.append(train_gnn(feats.gnn, adjs, list(self.channels), y, rows, va, settings, self.seed + k))
