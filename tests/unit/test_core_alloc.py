@@ -3,7 +3,10 @@ allocator is handed back afterwards (page-fault counts, not timings)."""
 
 from __future__ import annotations
 
+import os
 import resource
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -30,8 +33,20 @@ def resident_mb() -> int:
 needs_glibc = pytest.mark.skipif(alloc._glibc() is None, reason="the allocator is not glibc's, or the user tuned it")
 
 
+def in_fresh_process(case: str) -> None:
+    """Run ``case`` of this file in a new interpreter: page-fault counts depend on the heap, and
+    in the test process earlier tests leave free chunks in it that glibc would serve first."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    run = subprocess.run([sys.executable, __file__, case], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+
 @needs_glibc
 def test_inside_the_block_a_large_block_is_reused_without_page_faults():
+    in_fresh_process("case_reused_inside_the_block")
+
+
+def case_reused_inside_the_block():
     pages = BIG // 4096
     assert faults_of_use() > pages // 2  # glibc's default: a fresh mmap, every page faulted in again
     with alloc.reuse_freed_memory():
@@ -43,6 +58,10 @@ def test_inside_the_block_a_large_block_is_reused_without_page_faults():
 
 @needs_glibc
 def test_the_freed_heap_goes_back_to_the_system_on_exit():
+    in_fresh_process("case_heap_back_on_exit")
+
+
+def case_heap_back_on_exit():
     start = resident_mb()
     with alloc.reuse_freed_memory():
         for _ in range(12):
@@ -91,6 +110,10 @@ def test_a_user_tuned_allocator_is_left_alone(monkeypatch):
 
 @needs_glibc
 def test_past_the_memory_budget_the_block_gives_the_heap_back_and_maps_large_blocks_again():
+    in_fresh_process("case_past_the_budget")
+
+
+def case_past_the_budget():
     pages = BIG // 4096
     with alloc.reuse_freed_memory():
         for _ in range(12):
@@ -117,6 +140,10 @@ def test_the_budget_is_read_from_this_process_and_machine():
 
 @needs_glibc
 def test_a_block_told_its_working_set_declines_when_the_heap_would_pass_the_budget():
+    in_fresh_process("case_declined")
+
+
+def case_declined():
     pages = BIG // 4096
     too_big = alloc.usable_memory()  # three times the machine: never reuse
     with alloc.reuse_freed_memory(step_bytes=too_big):
@@ -129,3 +156,7 @@ def test_a_block_told_its_working_set_declines_when_the_heap_would_pass_the_budg
         for _ in range(12):
             faults_of_use()
         assert faults_of_use() < pages // 100
+
+
+if __name__ == "__main__":
+    globals()[sys.argv[1]]()
