@@ -144,7 +144,7 @@ def within_budget(fraction: float | None = None) -> bool:
         return True
     with _lock:
         if _depth and not _gave_up and _changed:
-            # from here on every block over 128 KB is mapped: the heap grows no further
+            # from here on a block over 128 KB that no free chunk of the heap can serve is mapped
             _restore(libc, _GLIBC_MMAP_THRESHOLD_MIN)
             _gave_up = True
     return False
