@@ -104,8 +104,8 @@ class RelationLayer(nn.Module):
 
         The same numbers as concatenating, without the ``(n, 2 hidden)`` copy per channel that
         autograd would keep for the backward pass: the self halves of all channels are one
-        product, and only ``z`` itself (after the ReLU) is kept. On 10^6 nodes and 4 channels
-        that is about 3 GB less per step.
+        product, and only ``z`` itself (after the ReLU) is kept. Measured on 2x10^5 nodes and 4
+        channels with glibc mapping every block: a step's working set 1.40 -> 1.07 GB.
         """
         k = h.shape[1]
         w_self = torch.cat([lin.weight[:, :k] for lin in self.per_channel])  # (channels * hidden, hidden)
