@@ -7,6 +7,9 @@ Codes are grouped by family and never reused:
 - 3xxx ``ModelFormatError``: a model, bundle or checkpoint is malformed or mismatched.
 - 4xxx ``RuntimeFailure``: something failed while running (export parity, backend).
 
+``DeepSeekAppsWarning`` carries a code of the same table where a result is still produced but
+may be off (3012: a bundle with 8-bit INT8 weights on a CPU without VNNI).
+
 Every message names the offending value and says what to do next.
 
 Example:
@@ -124,6 +127,7 @@ class ErrorCode(IntEnum):
     BUNDLE_SIGNATURE_INVALID = 3009
     BUNDLE_UNSIGNED = 3010
     BUNDLE_DECRYPT_FAILED = 3011
+    INT8_WEIGHTS_SATURATE = 3012  # warning: 8-bit QDQ weights on a CPU without VNNI (re-export: 7-bit weights)
     # 31xx recommender: model / format
     RECOMMENDER_MODEL_INVALID = 3100
     RECOMMENDER_CONFIG_INVALID = 3101
@@ -171,12 +175,7 @@ class DeepSeekAppsError(Exception):
         self.message = message
         self.value = value
         self.hint = hint
-        text = f"[DSA-{self.code}] {message}"
-        if value is not None:
-            text += f" (value: {_short(value)})"
-        if hint:
-            text += f". {hint}"
-        super().__init__(text)
+        super().__init__(_text(self.code, message, value, hint))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -202,6 +201,22 @@ class ModelFormatError(DeepSeekAppsError):
 
 class RuntimeFailure(DeepSeekAppsError, RuntimeError):
     family = "runtime"
+
+
+class DeepSeekAppsWarning(UserWarning):
+    """A warning with a stable code: the result is produced but may be off; ``hint`` says what to do."""
+
+    def __init__(self, code: ErrorCode | int, message: str, *, value: Any = None, hint: str = ""):
+        self.code, self.message, self.value, self.hint = int(code), message, value, hint
+        super().__init__(_text(self.code, message, value, hint))
+
+
+def _text(code: int, message: str, value: Any, hint: str) -> str:
+    """``[DSA-code] message (value: ...). hint``: how errors and warnings read."""
+    text = f"[DSA-{code}] {message}"
+    if value is not None:
+        text += f" (value: {_short(value)})"
+    return text + (f". {hint}" if hint else "")
 
 
 def _short(value: Any, limit: int = 200) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from deepseek_apps import QualityInspector
 from deepseek_apps.apps.inspector.deploy import evaluate_model, save_model
+from deepseek_apps.core.bench import cpu_info
 from deepseek_apps.core.registry import get_model
 from deepseek_apps.core.runtime.bundle import read_bundle, write_bundle
 from deepseek_apps.datasets import DetectionDataset, load_dataset
@@ -30,6 +31,12 @@ ASSETS = get_model("inspector").path.parent  # deepseek_apps/assets/inspector
 PUBLISHED = (
     "DDN (ResNet-34) 74.8, DDN (ResNet-50) 82.3, YOLOv8 76-78, improved YOLOv8 79-80 (all ImageNet-pretrained, GPU)"
 )
+
+
+def _cpu() -> str:
+    info = cpu_info()
+    features = [name for name in ("avx512f", "avx512_vnni", "avx_vnni", "amx") if info[name]] or ["AVX2 only"]
+    return f"{info['model']}, {info['cores']} cores, {', '.join(features)}"
 
 
 def _card(meta: dict, fp32, int8: dict, check_fp32, check_int8, run: Path, history: list) -> str:
@@ -77,6 +84,9 @@ def _card(meta: dict, fp32, int8: dict, check_fp32, check_int8, run: Path, histo
             "|---|---|---|",
             f"| PyTorch FP32 | {fp32.map50:.3f} | {check_fp32.map50:.3f} |",
             f"| shipped INT8 bundle | {int8['map50']:.3f} | {check_int8.map50:.3f} |",
+            "",
+            "INT8: static QDQ, unsigned 8-bit activations, per-channel signed 7-bit weights (CPUs without VNNI "
+            f"saturate on 8-bit weights; see `core.compress.quantize`). Measured on: {_cpu()}.",
             "",
             *rows,
             "",

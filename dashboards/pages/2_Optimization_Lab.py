@@ -7,6 +7,7 @@ report table, the per-layer precision plan and a latency-versus-accuracy chart.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -95,11 +96,19 @@ if st.button("Run optimization", type="primary", key="run"):
                 fold_norms=fold,
             )
         except DeepSeekAppsError as exc:  # shown to the user, not swallowed: the page stays usable
+            shutil.rmtree(out.parent, ignore_errors=True)
             status.update(label="Optimization failed", state="error")
             st.error(str(exc))
             st.stop()
         status.update(label=f"Level {level} done", state="complete")
-    st.session_state["lab"] = {"report": report.to_dict(), "bundle": str(bundle), "table": report.table()}
+    # the bundle is kept in the session (a few MB) and its temporary folder removed: one folder per run would pile up
+    st.session_state["lab"] = {
+        "report": report.to_dict(),
+        "bundle_bytes": Path(bundle).read_bytes(),
+        "bundle_name": Path(bundle).name,
+        "table": report.table(),
+    }
+    shutil.rmtree(out.parent, ignore_errors=True)
     runs = st.session_state.setdefault("lab_runs", [])
     runs.append(
         {
@@ -134,6 +143,4 @@ if lab:
     if report["layer_plan"]:
         with st.expander("Per-layer precision plan"):
             st.dataframe(pd.DataFrame(sorted(report["layer_plan"].items()), columns=["layer", "precision"]))
-    st.download_button(
-        "Download bundle", Path(lab["bundle"]).read_bytes(), file_name=Path(lab["bundle"]).name, key="download"
-    )
+    st.download_button("Download bundle", lab["bundle_bytes"], file_name=lab["bundle_name"], key="download")

@@ -21,3 +21,14 @@ def cpu_flags() -> frozenset[str]:
     except OSError:
         pass
     return frozenset()
+
+
+def int8_saturates() -> bool:
+    """Whether ONNX Runtime's u8 x s8 kernels add pairs of products in a saturating int16 here.
+
+    True on x86 CPUs without VNNI (``avx512_vnni`` / ``avx_vnni``): there full-range 8-bit
+    weights overflow on large activations (see ``core.compress.quantize``). False where the
+    flags are unknown.
+    """
+    flags = cpu_flags()
+    return "avx2" in flags and not flags & {"avx512_vnni", "avx_vnni", "amx_int8"}

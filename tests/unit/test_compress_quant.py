@@ -194,3 +194,51 @@ def test_our_qdq_fuses_into_integer_kernels_where_the_default_does_not(tmp_path,
     default = integer_kernel_coverage(tmp_path / "default.onnx")
     assert default.float_fed_by_dequantize > 0 and default.fraction < ours.fraction
     assert integer_kernel_coverage(fp32).fraction == 0.0  # the FP32 model has nothing quantized
+
+
+def test_full_range_int8_weights_warn_on_cpus_whose_kernels_saturate(cnn_onnx, tmp_path, monkeypatch):
+    import warnings
+
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    from deepseek_apps.core.runtime import session
+    from deepseek_apps.core.runtime.session import full_range_int8_weights
+    from deepseek_apps.errors import DeepSeekAppsWarning
+
+    batches = [{"x": np.random.default_rng(i).normal(size=(4, 3, 16, 16)).astype(np.float32)} for i in range(4)]
+    ours = quantize_static_onnx(cnn_onnx, tmp_path / "ours.onnx", iter(batches))
+    full = tmp_path / "full.onnx"  # what bundles exported before 2026-12-06 held: all 8 bits of the weights
+    quantize_static(
+        str(cnn_onnx),
+        str(full),
+        iter_reader(batches),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        extra_options={"WeightSymmetric": True},
+    )
+    assert full_range_int8_weights(ours) == [] and full_range_int8_weights(cnn_onnx) == []
+    assert len(full_range_int8_weights(full)) == 3  # two convolutions and the linear layer
+    monkeypatch.setattr(session, "int8_saturates", lambda: True)  # an AVX2 CPU without VNNI
+    with pytest.warns(DeepSeekAppsWarning, match=r"\[DSA-3012\] 3 INT8 weight tensors use all 8 bits") as caught:
+        OrtSession(full.read_bytes())
+    assert caught[0].message.code == ErrorCode.INT8_WEIGHTS_SATURATE and "re-export" in caught[0].message.hint
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        OrtSession(ours)  # 7-bit weights: silent
+        monkeypatch.setattr(session, "int8_saturates", lambda: False)  # a CPU with VNNI: no check
+        OrtSession(full)
+
+
+def iter_reader(batches):
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter(batches)
+
+        def get_next(self):
+            return next(self._it, None)
+
+    return Reader()

@@ -12,14 +12,23 @@ Example:
 from __future__ import annotations
 
 import threading
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from ...errors import ErrorCode, InvalidInputError, MissingResourceError, ModelFormatError, RuntimeFailure, require
-from ..cpu import cpu_flags
+from ...errors import (
+    DeepSeekAppsWarning,
+    ErrorCode,
+    InvalidInputError,
+    MissingResourceError,
+    ModelFormatError,
+    RuntimeFailure,
+    require,
+)
+from ..cpu import cpu_flags, int8_saturates
 
 BACKENDS = ("torch", "onnxruntime", "openvino")
 
@@ -69,10 +78,58 @@ class OrtSession:
             ) from exc
         self.input_names = [i.name for i in self._session.get_inputs()]
         self.output_names = [o.name for o in self._session.get_outputs()]
+        if int8_saturates():
+            warn_full_range_int8(model)
 
     def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
         with _backend_failure("ONNX Runtime", inputs):
             return self._session.run(None, inputs)
+
+
+REDUCED_RANGE = 64  # 7-bit symmetric weights lie in -64..64
+INTEGER_KERNEL_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
+
+
+def full_range_int8_weights(model: str | Path | bytes) -> list[str]:
+    """The INT8 weight tensors of a QDQ model that use all 8 bits (beyond -64..64).
+
+    Empty when ``onnx`` is not installed (the torch-free edge install) or the model has no
+    INT8 weights. Bundles exported by this package since 2026-12-06 keep 7-bit weights.
+    """
+    data = Path(model).read_bytes() if isinstance(model, (str, Path)) else model
+    if b"DequantizeLinear" not in data:
+        return []
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        return []
+    graph = onnx.load_model_from_string(data).graph
+    weights = {t.name: t for t in graph.initializer if t.data_type == onnx.TensorProto.INT8}
+    multiplied = {i for n in graph.node if n.op_type in INTEGER_KERNEL_OPS for i in n.input}
+    wide = []
+    for node in graph.node:  # weights that feed a Conv / MatMul / Gemm (a quantized Gather does not saturate)
+        if node.op_type == "DequantizeLinear" and node.input[0] in weights and node.output[0] in multiplied:
+            values = numpy_helper.to_array(weights[node.input[0]])
+            if values.size and int(np.abs(values.astype(np.int16)).max()) > REDUCED_RANGE:
+                wide.append(node.input[0])
+    return wide
+
+
+def warn_full_range_int8(model: str | Path | bytes) -> None:
+    """Warn (``DeepSeekAppsWarning`` 3012) when ``model`` has 8-bit INT8 weights on a CPU without VNNI."""
+    wide = full_range_int8_weights(model)
+    if wide:
+        warnings.warn(
+            DeepSeekAppsWarning(
+                ErrorCode.INT8_WEIGHTS_SATURATE,
+                f"{len(wide)} INT8 weight tensors use all 8 bits and this CPU has no VNNI: ONNX Runtime's "
+                "integer kernels saturate here and the model's answers may be far off its measured accuracy",
+                value=str(model)[:200] if isinstance(model, (str, Path)) else f"{len(model)} bytes",
+                hint="re-export the bundle with this version (7-bit weights), or run the FP32 model",
+            ),
+            stacklevel=3,
+        )
 
 
 class TorchSession:
