@@ -83,6 +83,23 @@ def test_levels_produce_a_working_model_and_a_complete_report(target, level):
         assert "OpenVINO on this CPU" in check and "faster at batch 1 here:" in check
 
 
+def test_leaves_no_work_files_behind_on_success_or_error(target, tmp_path, monkeypatch):
+    import dataclasses
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where optimize's work folder goes
+    data, _ = optimize(target, level=0, repeat=2, progress=False)
+    assert data[:2] and list(tmp_path.iterdir()) == []
+
+    def broken(path: Path) -> float:
+        assert path.is_file() and path.parent.parent == tmp_path  # the export was written in the work folder
+        raise RuntimeError("metric failed")
+
+    with pytest.raises(RuntimeError, match="metric failed"):
+        optimize(dataclasses.replace(target, evaluate=broken), level=0, repeat=2, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_level3_prunes_finetunes_and_quantizes(target):
     pytest.importorskip("torch_pruning")
     data, report = optimize(target, level=3, max_accuracy_drop=3.0, prune_ratios=(0.5,), repeat=10, progress=False)

@@ -130,6 +130,10 @@ def test_optimization_lab_takes_the_users_dataset_folder():
 
 
 def test_optimization_lab_runs_a_level_and_reports():
+    import glob
+    import tempfile
+
+    bundles_before = set(glob.glob(f"{tempfile.gettempdir()}/dsa-lab-*/level*.zip"))
     at = AppTest.from_file(str(HOME), default_timeout=300).run()
     at.switch_page(LAB_PAGE).run()
     assert not at.exception
@@ -147,3 +151,5 @@ def test_optimization_lab_runs_a_level_and_reports():
     runs = at.session_state["lab_runs"]
     assert [r["name"] for r in runs] == ["run 1: level 1", "run 2: level 0"]  # both points on the chart
     assert all(r["p50_ms_b1"] > 0 for r in runs)
+    assert at.session_state["lab"]["bundle_bytes"][:2] == b"PK"  # the download is the zip bundle itself
+    assert set(glob.glob(f"{tempfile.gettempdir()}/dsa-lab-*/level*.zip")) == bundles_before  # no temp bundle left

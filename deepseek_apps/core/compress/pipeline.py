@@ -352,7 +352,25 @@ def optimize(
     ``StepRecord`` as it completes (for progress displays).
     """
     _check_optimize_args(target, level, max_accuracy_drop, prune_ratios)
-    work = Path(tempfile.mkdtemp(prefix="dsa-optimize-"))
+    with tempfile.TemporaryDirectory(prefix="dsa-optimize-") as work:  # removed on return and on error
+        return _optimize_in(
+            Path(work), target, level, max_accuracy_drop, prune_ratios, method, repeat, progress, on_step, qat
+        )
+
+
+def _optimize_in(
+    work: Path,
+    target: OptimizeTarget,
+    level: int,
+    max_accuracy_drop: float,
+    prune_ratios: Sequence[float],
+    method: str,
+    repeat: int,
+    progress: bool,
+    on_step: Callable[[StepRecord], None] | None,
+    qat: bool | None,
+) -> tuple[bytes, CompressionReport]:
+    """``optimize``'s steps, with every intermediate file in ``work``."""
     steps = _StepLog(on_step)
     params, macs = count_params_macs(target.module, target.example_inputs)
     report = _export(target, target.module, work / "fp32.onnx")
