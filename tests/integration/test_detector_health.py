@@ -79,3 +79,18 @@ def test_diagnose_names_the_data_causes():
 def test_a_learning_run_is_ok():
     history = [{"epoch": e, "loss": 2.0 / e, "map50": 0.1 * e} for e in range(1, 6)]
     assert diagnose(history, {"train_boxes": 500, "train_images": 100}).status == "ok"
+
+
+def test_the_fallback_advice_suggests_the_pretrained_backbone_only_to_a_scratch_run():
+    history = [{"epoch": e, "loss": 2.0 - 0.1 * e, "map50": 0.0} for e in range(1, 6)]
+    checks = {
+        "train_boxes": 500,
+        "train_images": 100,
+        "train_images_with_defects": 100,
+        "boxes_per_class": {"a": 250, "b": 250},
+    }
+    tiny = diagnose(history, checks)
+    lite = diagnose(history, checks, backbone="efficientnet_lite0")
+    assert tiny.failed and lite.failed
+    assert "--backbone efficientnet_lite0" in tiny.likely_causes[0]
+    assert "--backbone" not in lite.likely_causes[0] and "a lower --lr" in lite.likely_causes[0]

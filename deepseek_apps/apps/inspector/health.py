@@ -109,8 +109,11 @@ def likely_causes(checks: dict) -> list[str]:
     return causes
 
 
-def diagnose(history: Sequence[dict], checks: dict, monitor: str = "map50") -> TrainingHealth:
-    """The verdict on a run from its per-epoch ``history`` (loss and validation metric) and ``data_checks``."""
+def diagnose(history: Sequence[dict], checks: dict, monitor: str = "map50", backbone: str = "tiny") -> TrainingHealth:
+    """The verdict on a run from its per-epoch ``history`` (loss and validation metric) and ``data_checks``.
+
+    ``backbone``: the run's; the pretrained one is suggested only to a run that did not use it.
+    """
     problems = []
     values = [float(h[monitor]) for h in history if monitor in h]
     best = max(values) if values else 0.0
@@ -123,7 +126,8 @@ def diagnose(history: Sequence[dict], checks: dict, monitor: str = "map50") -> T
             problems.append(f"the training loss did not fall ({losses[0]:.3f} in epoch 1, {late:.3f} at best late)")
     if not problems:
         return TrainingHealth("ok", checks=checks)
+    pretrained = ", or --backbone efficientnet_lite0" if backbone == "tiny" else ""
     causes = likely_causes(checks) or [
-        "none of the data checks explains it: try more epochs, a lower --lr, or --backbone efficientnet_lite0"
+        f"none of the data checks explains it: try more epochs, a lower --lr{pretrained}"
     ]
     return TrainingHealth("failed", problems, causes, checks)

@@ -270,7 +270,7 @@ def train_detector(
             test = evaluate_tiled(torch_forward(graph), truth, size, channels, tiling, dataset.class_names, "test")
         meta["test_metrics"] = test.to_dict()
     meta["result"] = result.to_dict()
-    health = diagnose(result.history, checks, train_config.monitor)
+    health = diagnose(result.history, checks, train_config.monitor, detector_config.backbone)
     meta["training_health"] = health.to_dict()
     (out / "config.json").write_text(json.dumps(meta, indent=2))
     (out / "MODEL_CARD.md").write_text(training_card(meta))
