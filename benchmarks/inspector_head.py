@@ -29,7 +29,7 @@ def main() -> None:
     x = torch.rand(16, 1, 192, 192) * 255
     fns, files = {}, {}
     for norm, convs in (("bn", 2), ("gn", 2), ("bn", 4), ("gn", 4)):
-        cfg = replace(DetectorConfig(), head_norm=norm, head_convs=convs)
+        cfg = replace(DetectorConfig(backbone="tiny"), head_norm=norm, head_convs=convs)
         graph = InspectorGraph(build_detector(cfg), cfg).eval()
         fp32 = tmp / f"{norm}{convs}.onnx"
         export_onnx(graph, (x[:1],), fp32, ["pixels"], ["boxes", "scores", "labels"], compare=lambda r, o: [0.0] * 3)

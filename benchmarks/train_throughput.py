@@ -42,7 +42,9 @@ from deepseek_apps.datasets import load_dataset
 from deepseek_apps.datasets.synthetic import write_voc
 data = write_voc(Path(work) / "voc", 48, seed=11)
 ds = load_dataset(data, "voc")
-cfg = DetectorConfig(num_classes=len(ds.class_names), input_size=128, widths=(8, 16, 16, 32, 32), fpn_channels=32)
+cfg = DetectorConfig(
+    num_classes=len(ds.class_names), input_size=128, widths=(8, 16, 16, 32, 32), fpn_channels=32, backbone="tiny"
+)
 tc = TrainConfig(epochs=3, batch_size=8, out_dir=str(Path(work) / "det"), progress=False, resume=False)
 model, result, meta = train_detector(ds, cfg, tc, val_fraction=0.2, test_fraction=0.0)
 h = result.history

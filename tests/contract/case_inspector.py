@@ -12,7 +12,7 @@ from deepseek_apps.datasets.synthetic import generate_samples, write_voc
 from .cases import ContractCase
 
 APP_CLASS = QualityInspector
-TINY = DetectorConfig(input_size=64, widths=(8, 16, 16, 32, 32), fpn_channels=32, head_convs=1)
+TINY = DetectorConfig(input_size=64, widths=(8, 16, 16, 32, 32), fpn_channels=32, head_convs=1, backbone="tiny")
 
 
 def _defects(inspection) -> list:

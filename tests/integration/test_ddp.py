@@ -21,7 +21,9 @@ from deepseek_apps.datasets import load_dataset
 
 out, data = sys.argv[1], sys.argv[2]
 ds = load_dataset(data, "voc")
-cfg = DetectorConfig(num_classes=len(ds.class_names), input_size=96, widths=(8, 16, 16, 32, 32), fpn_channels=32)
+cfg = DetectorConfig(
+    num_classes=len(ds.class_names), input_size=96, widths=(8, 16, 16, 32, 32), fpn_channels=32, backbone="tiny"
+)
 model, result, meta = train_detector(ds, cfg, TrainConfig(epochs=2, batch_size=4, out_dir=out, progress=False),
                                      val_fraction=0.2, test_fraction=0.0)
 import torch.distributed as dist

@@ -24,7 +24,8 @@ def run_cli(*args):
 def failed_run(tmp_path_factory, synthetic_voc):
     """One epoch at 64 px on 24 generated images: the training check fails, as it should."""
     out = tmp_path_factory.mktemp("health") / "run"
-    flags = ("--epochs", "1", "--input-size", "64", "--batch-size", "8", "--head-convs", "1", "--no-progress")
+    flags = ("--epochs", "1", "--input-size", "64", "--batch-size", "8", "--head-convs", "1", "--backbone", "tiny")
+    flags = (*flags, "--no-progress")
     proc = run_cli("inspector", "train", "--data", synthetic_voc, "--out", out, *flags)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out, proc

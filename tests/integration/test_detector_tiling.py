@@ -37,6 +37,7 @@ def large_yolo(tmp_path_factory):
 def tiled_run(tmp_path_factory, large_yolo):
     out = tmp_path_factory.mktemp("tiled") / "run"
     flags = ("--epochs", "1", "--batch-size", "8", "--head-convs", "1", "--no-progress", "--seed", "3")
+    flags = (*flags, "--backbone", "tiny")
     proc = run_cli("inspector", "train", "--data", large_yolo, "--format", "yolo", "--tile", 256, "--out", out, *flags)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc

@@ -9,7 +9,7 @@ from deepseek_apps.apps.inspector.model import DetectorConfig
 from deepseek_apps.core.train import TrainConfig
 from deepseek_apps.errors import ErrorCode, InvalidInputError
 
-TINY = DetectorConfig(input_size=96, widths=(8, 16, 16, 32, 32), fpn_channels=32)
+TINY = DetectorConfig(input_size=96, widths=(8, 16, 16, 32, 32), fpn_channels=32, backbone="tiny")
 
 
 def _inspector(out, epochs):

@@ -162,7 +162,8 @@ def test_inspector_detector_prunes_keeps_output_shapes_and_round_trips(tmp_path)
     from deepseek_apps.apps.inspector.model import DetectorConfig, InspectorGraph, build_detector
 
     torch.manual_seed(0)
-    cfg = DetectorConfig(head_norm="bn")  # GroupNorm(32) heads keep their 64 channels; BN heads prune too
+    # GroupNorm(32) heads keep their 64 channels; BN heads prune too
+    cfg = DetectorConfig(head_norm="bn", backbone="tiny")
     graph = InspectorGraph(build_detector(cfg), cfg).eval()
     pixels = torch.rand(1, 1, cfg.input_size, cfg.input_size) * 255
     with torch.no_grad():

@@ -32,7 +32,15 @@ def test_gray_stem_gives_the_pretrained_features_of_the_gray_image():
 def test_lite_normalisation_is_the_weights_own():
     cfg = for_backbone(LITE)
     assert cfg.mean == (127 / 255,) and cfg.std == (128 / 255,)
-    assert for_backbone(DetectorConfig()).mean == DetectorConfig().mean  # the tiny backbone keeps its own
+    tiny = DetectorConfig(backbone="tiny")
+    assert for_backbone(tiny).mean == tiny.mean  # the tiny backbone keeps its own
+
+
+def test_the_pretrained_backbone_is_the_default_and_old_configs_stay_tiny():
+    assert DetectorConfig().backbone == "efficientnet_lite0"
+    written_before = {k: v for k, v in DetectorConfig(backbone="tiny").to_dict().items() if k != "backbone"}
+    assert DetectorConfig.from_dict(written_before).backbone == "tiny"  # saved before the field existed
+    assert DetectorConfig.from_dict(DetectorConfig().to_dict()).backbone == "efficientnet_lite0"
 
 
 def test_unknown_backbone_is_a_coded_error():

@@ -57,8 +57,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--backbone",
         default=None,
         choices=["tiny", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"],
-        help="detection: tiny (small network from scratch, the default) or efficientnet_lite0 (ImageNet-pretrained); "
-        "--task anomaly: efficientnet_lite0 (default), efficientnet_lite1 or efficientnet_lite2",
+        help="detection: efficientnet_lite0 (ImageNet-pretrained, the default) or tiny (small network from scratch: "
+        "faster epochs, needs more data); "
+        "--task anomaly: efficientnet_lite1 (default), efficientnet_lite0 or efficientnet_lite2",
     )
     t.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 = grayscale model, 3 = colour")
     t.add_argument("--head-convs", type=int, default=4, help="3x3 convs in each FCOS head branch")
@@ -96,7 +97,7 @@ def _train(args: argparse.Namespace) -> int:
             in_channels=args.channels,
             head_convs=args.head_convs,
             head_norm=args.head_norm or ARCHITECTURES[args.arch],
-            backbone=args.backbone or "tiny",
+            backbone=args.backbone or DetectorConfig.backbone,
         ),
         train_config=TrainConfig(
             batch_size=args.batch_size,

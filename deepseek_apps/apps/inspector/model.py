@@ -1,9 +1,10 @@
 """The inspector's detector: a backbone, a 3-level FPN and an FCOS head.
 
-Backbones (``DetectorConfig.backbone``): ``"tiny"``, a small residual network trained from
-scratch (the shipped default's), and ``"efficientnet_lite0"``, EfficientNet-Lite0 started
-from its ImageNet weights (``efficientnet_lite.py``; ReLU6, no squeeze-excite, so it
-quantizes well). A grayscale model sums the pretrained stem over its three input channels.
+Backbones (``DetectorConfig.backbone``): ``"efficientnet_lite0"`` (the default, and the
+shipped model's), EfficientNet-Lite0 started from its ImageNet weights
+(``efficientnet_lite.py``; ReLU6, no squeeze-excite, so it quantizes well), and ``"tiny"``,
+a small residual network trained from scratch (``widths`` / ``blocks``; faster to train,
+weaker on small data sets: see the README's backbone table). A grayscale model sums the pretrained stem over its three input channels.
 
 ``build_detector`` returns torchvision's ``FCOS`` (its matching, focal/GIoU/centerness
 losses) on our own backbone, with BatchNorm instead of GroupNorm in the head so every
@@ -45,7 +46,7 @@ class DetectorConfig:
     std: tuple[float, ...] = (0.25,)
     top_k: int = 100
     strides: tuple[int, ...] = field(default=(8, 16, 32))
-    backbone: str = "tiny"  # "tiny" (from scratch) or "efficientnet_lite0" (ImageNet-pretrained)
+    backbone: str = "efficientnet_lite0"  # ImageNet-pretrained; "tiny": from scratch (``widths``, ``blocks``)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,6 +55,7 @@ class DetectorConfig:
     def from_dict(cls, data: dict) -> "DetectorConfig":
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known.setdefault("head_norm", "bn")  # configs written before head_norm existed used a BN head
+        known.setdefault("backbone", "tiny")  # configs written before the pretrained backbone were all tiny
         for key in ("widths", "blocks", "mean", "std", "strides"):
             if key in known:
                 known[key] = tuple(known[key])
