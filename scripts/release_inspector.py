@@ -152,6 +152,20 @@ def _card(meta: dict, fp32, int8: dict, check_fp32, check_int8, run: Path, histo
     )
 
 
+def _register(path: Path, det: dict, int8_test: float, int8_check: float, fp32_test: float) -> None:
+    """Write the release's backbone and metrics into the model registry (``assets/models.json``)."""
+    registry = json.loads(path.read_text())
+    backbone = {"tiny": "residual net from scratch"}.get(det.get("backbone", "tiny"), "EfficientNet-Lite0, ImageNet")
+    entries = registry["inspector"]
+    entries["default"]["description"] = (
+        f"NEU-DET steel-surface defect detector (FCOS on {backbone}, {det['input_size']} px grayscale), "
+        "INT8 ONNX edge bundle"
+    )
+    entries["default"]["metrics"] = {"test_map50": round(int8_test, 3), "check_map50": round(int8_check, 3)}
+    entries["neu_det-torch"]["metrics"] = {"test_map50": round(fp32_test, 3)}
+    path.write_text(json.dumps(registry, indent=2, ensure_ascii=False) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, required=True, help="training --out folder")
@@ -201,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = json.loads(cfg_path.read_text())
     cfg["test_metrics"], cfg["check_set_metrics"] = fp32.to_dict(), check_fp32.to_dict()
     cfg_path.write_text(json.dumps(cfg, indent=2, default=float))
+    _register(args.assets.parent / "models.json", meta["detector"], int8["map50"], check_int8.map50, fp32.map50)
     print(card)
     print(
         json.dumps(

@@ -34,6 +34,12 @@ def test_default_bundle_is_small_verified_and_documented():
     assert "python scripts/release_inspector.py" in card  # the maintainer script, not a package module
     config = json.loads((DEFAULT_TORCH / "config.json").read_text())
     assert config["class_names"] == manifest["class_names"]
+    # the registry (``deepseek-apps models``) states the release's own figures and backbone
+    assert get_model("inspector").metrics["test_map50"] == round(manifest["metrics"]["map50"], 3)
+    assert get_model("inspector", "neu_det-torch").metrics["test_map50"] == round(config["test_metrics"]["map50"], 3)
+    assert get_model("inspector").metrics["check_map50"] == round(manifest["metrics"]["check_set"]["map50"], 3)
+    backbone = {"tiny": "residual", "efficientnet_lite0": "EfficientNet-Lite0"}[config["detector"]["backbone"]]
+    assert backbone in get_model("inspector").description and backbone in card
 
 
 @pytest.mark.realdata
