@@ -29,10 +29,14 @@ DEFAULT_TORCH = get_model("inspector", "neu_det-torch").path
 
 
 def run(data: Path | None, out: Path, repeat: int, also: dict[str, Path] | None = None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="dsa-bench-") as tmp:  # the FP32 bundle, removed afterwards
+        return _run(data, out, repeat, also, Path(tmp))
+
+
+def _run(data: Path | None, out: Path, repeat: int, also: dict[str, Path] | None, tmp: Path) -> dict:
     import torch
 
     torch.set_num_threads(2)
-    tmp = Path(tempfile.mkdtemp())
     fp32_bundle = QualityInspector.load(DEFAULT_TORCH, threads=2).export(tmp / "fp32.zip", int8=False)
     variants = {  # name: (model path, file whose size is reported)
         "pytorch-eager-fp32": (DEFAULT_TORCH, DEFAULT_TORCH / "model.safetensors"),
