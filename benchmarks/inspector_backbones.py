@@ -12,6 +12,7 @@ the CPU lock allows (run the same command again):
 
     flock /tmp/cpu.lock timeout 590 python benchmarks/inspector_backbones.py train --backbone tiny --epochs 12
     flock /tmp/cpu.lock python benchmarks/inspector_backbones.py measure --backbone tiny --epochs 12
+    python benchmarks/inspector_backbones.py latency   # every run's bundle, separate processes
     python benchmarks/inspector_backbones.py table
 """
 
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from deepseek_apps import QualityInspector
 from deepseek_apps.apps.inspector.splits import split_indices
-from deepseek_apps.core.bench import cpu_info, measure
+from deepseek_apps.core.bench import cpu_info, measure, measure_isolated
 from deepseek_apps.core.train import TrainConfig
 from deepseek_apps.datasets import DetectionDataset, load_dataset
 from deepseek_apps.datasets.synthetic import generate_samples
@@ -109,8 +111,34 @@ def measure_run(args: argparse.Namespace) -> None:
     print(json.dumps(record, default=float))
 
 
+def _predictor(path: str):
+    """In the timing worker: the bundle's batch-1 ``predict`` (module level, so it pickles)."""
+    return QualityInspector.load(path, threads=2, batch_size=1).predict
+
+
+def latency(args: argparse.Namespace) -> None:
+    """Every run's INT8 bundle at batch 1, each in its own process, round-robin -> ``latency.json``.
+
+    ``measure`` times a bundle in the process that has just run the PyTorch evaluation, which
+    skews the comparison between runs; this step is what the README's ms column reports.
+    """
+    bundles = {d.name: d / "int8.zip" for d in sorted(args.out.iterdir()) if (d / "int8.zip").is_file()}
+    bundles.update({name: Path(path) for name, path in (item.split("=", 1) for item in args.also)})
+    images = [s.image for s in generate_samples(1, seed=42)]
+    factories = {name: partial(_predictor, str(path)) for name, path in bundles.items()}
+    results = measure_isolated(factories, images, 1, rounds=20, per_round=10, warmup=5, files=bundles)
+    report = {"cpu": cpu_info(), "p50_ms": {r.name: r.p50_ms for r in results}}
+    (args.out / "latency.json").write_text(json.dumps(report, indent=2, default=float))
+    print(json.dumps(report, indent=2, default=float))
+
+
 def table(args: argparse.Namespace) -> None:
     rows = [json.loads(p.read_text()) for p in sorted(args.out.glob("*/bench.json"))]
+    isolated = args.out / "latency.json"
+    separate = json.loads(isolated.read_text())["p50_ms"] if isolated.is_file() else {}
+    for r in rows:  # the separate-process figure, where the latency step has run
+        name = run_dir(args.out, r["backbone"], r["train_share"], r["epochs"], r["precision"]).name
+        r["int8_latency_ms_p50"] = separate.get(name, r["int8_latency_ms_p50"])
     print(f"CPU: {cpu_info()}")
     print("| backbone | train images | epochs (best) | input | test mAP@0.5 torch | INT8 | INT8 ms/img | MB |")
     print("|---|---|---|---|---|---|---|---|")
@@ -124,7 +152,7 @@ def table(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["train", "measure", "table"])
+    parser.add_argument("step", choices=["train", "measure", "latency", "table"])
     parser.add_argument("--backbone", default="tiny", choices=["tiny", "efficientnet_lite0"])
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--train-share", type=float, default=1.0, help="share of the training images used")
@@ -135,8 +163,9 @@ def main() -> None:
         help="training precision (bf16: CPUs with AMX / AVX-512 BF16)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench_out" / "inspector_backbones")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=BUNDLE", help="latency: another bundle")
     args = parser.parse_args()
-    {"train": train, "measure": measure_run, "table": table}[args.step](args)
+    {"train": train, "measure": measure_run, "latency": latency, "table": table}[args.step](args)
 
 
 if __name__ == "__main__":
