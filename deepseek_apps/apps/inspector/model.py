@@ -3,8 +3,9 @@
 Backbones (``DetectorConfig.backbone``): ``"efficientnet_lite0"`` (the default, and the
 shipped model's), EfficientNet-Lite0 started from its ImageNet weights
 (``efficientnet_lite.py``; ReLU6, no squeeze-excite, so it quantizes well), and ``"tiny"``,
-a small residual network trained from scratch (``widths`` / ``blocks``; faster to train,
-weaker on small data sets: see the README's backbone table). A grayscale model sums the pretrained stem over its three input channels.
+a small residual network trained from scratch (``widths`` / ``blocks``; cheaper epochs,
+weaker on small data sets: see the README's backbone table). A grayscale model sums the
+pretrained stem over its three input channels.
 
 ``build_detector`` returns torchvision's ``FCOS`` (its matching, focal/GIoU/centerness
 losses) on our own backbone, with BatchNorm instead of GroupNorm in the head so every
