@@ -14,6 +14,7 @@ interleaved; end-to-end ``analyze`` pages/s on generated text PDFs and on scans 
     python benchmarks/contracts.py [--data ../shared/data/cuad] [--out bench_out] [--no-quality]
     python benchmarks/contracts.py --only scaling   # 10 KB .. 5 MB, rules; clauses up to 200 KB
     python benchmarks/contracts.py --only stages    # where the time goes on 30 real contracts
+    python benchmarks/contracts.py --only quality --model runs/c4 --runtimes onnx-int8   # a candidate
 """
 
 from __future__ import annotations
@@ -45,14 +46,16 @@ def backends() -> tuple[str, ...]:
     return ("onnx-int8", "onnx") + (("openvino-bf16",) if default_backend() == "openvino-bf16" else ())
 
 
-def quality(data: Path, threads: int) -> dict:
+def quality(data: Path, threads: int, folder: Path | None = None, runtimes: tuple[str, ...] | None = None) -> dict:
+    """Window and span metrics on the seed-0 validation split, for the shipped model or ``folder``."""
     table, _ = load_labels(data)
     train, val = split_contracts(list(table["Text File"]), fraction=0.2, seed=0)
     val_contracts, train_contracts = load_labelled(data, val), load_labelled(data, train)
     out = {"split": "seed-0 20% validation by contract", "val_contracts": len(val), "train_contracts": len(train)}
-    for backend in backends():
+    out["model"] = str(folder or "shipped")
+    for backend in runtimes or backends():
         started = time.perf_counter()
-        model = ClauseModel(backend=backend, threads=threads)
+        model = ClauseModel(folder, backend=backend, threads=threads)
         report = evaluate_tagger(model, val_contracts, train_contracts if backend == "onnx-int8" else None)
         report["seconds"] = round(time.perf_counter() - started, 1)
         out[backend] = report
@@ -233,12 +236,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sizes-kb", default="10,50,200,1000,2000,5000")
     parser.add_argument("--clause-sizes-kb", default="10,50,200")
     parser.add_argument("--stage-docs", type=int, default=30)
+    parser.add_argument(
+        "--model", type=Path, default=None, help="quality: a trained folder instead of the shipped model"
+    )
+    parser.add_argument("--runtimes", default=None, help="quality: comma-separated clause runtimes (default: all)")
     args = parser.parse_args(argv)
     report = {"date": date.today().isoformat(), "cpu": cpu_info(), "threads": args.threads}
     data = args.data if args.data.is_dir() else None
     if args.only:
         if args.only == "quality":
-            report["quality"] = quality(args.data, args.threads)
+            runtimes = tuple(args.runtimes.split(",")) if args.runtimes else None
+            report["quality"] = quality(args.data, args.threads, args.model, runtimes)
         elif args.only == "scaling":
             sizes = [int(k) for k in args.sizes_kb.split(",")]
             clause_sizes = [int(k) for k in args.clause_sizes_kb.split(",") if k]

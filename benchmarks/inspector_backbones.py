@@ -36,8 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "neu_det"
 
 
-def run_dir(out: Path, backbone: str, share: float, epochs: int, precision: str = "32") -> Path:
-    return out / (f"{backbone}-share{share:g}-e{epochs}" + ("" if precision == "32" else f"-{precision}"))
+def run_dir(
+    out: Path, backbone: str, share: float, epochs: int, precision: str = "32", ema: float | None = None
+) -> Path:
+    name = f"{backbone}-share{share:g}-e{epochs}" + ("" if precision == "32" else f"-{precision}")
+    return out / (name + ("" if ema is None else f"-ema{ema:g}"))
 
 
 def tagged_dataset(share: float, seed: int = 0) -> DetectionDataset:
@@ -58,11 +61,17 @@ def tagged_dataset(share: float, seed: int = 0) -> DetectionDataset:
 def train(args: argparse.Namespace) -> None:
     from deepseek_apps.apps.inspector.model import DetectorConfig
 
-    out = run_dir(args.out, args.backbone, args.train_share, args.epochs, args.precision)
+    out = run_dir(args.out, args.backbone, args.train_share, args.epochs, args.precision, args.ema)
     inspector = QualityInspector(
         detector_config=DetectorConfig(input_size=None, backbone=args.backbone),
         train_config=TrainConfig(
-            epochs=args.epochs, batch_size=32, lr=2e-3, threads=2, out_dir=str(out), precision=args.precision
+            epochs=args.epochs,
+            batch_size=32,
+            lr=2e-3,
+            threads=2,
+            out_dir=str(out),
+            precision=args.precision,
+            ema=args.ema,
         ),
     )
     inspector.fit(tagged_dataset(args.train_share), progress=False)
@@ -71,7 +80,7 @@ def train(args: argparse.Namespace) -> None:
 
 
 def measure_run(args: argparse.Namespace) -> None:
-    out = run_dir(args.out, args.backbone, args.train_share, args.epochs, args.precision)
+    out = run_dir(args.out, args.backbone, args.train_share, args.epochs, args.precision, args.ema)
     history = json.loads((out / "history.json").read_text())
     data = tagged_dataset(args.train_share)
     calib = DetectionDataset([s for s in data.samples if s.meta["split"] == "train"][:64], data.class_names)
@@ -94,6 +103,7 @@ def measure_run(args: argparse.Namespace) -> None:
     record = {
         "backbone": args.backbone,
         "precision": args.precision,
+        "ema": args.ema,
         "train_share": args.train_share,
         "epochs": args.epochs,
         "input_size": fit["input_size"],
@@ -137,14 +147,16 @@ def table(args: argparse.Namespace) -> None:
     isolated = args.out / "latency.json"
     separate = json.loads(isolated.read_text())["p50_ms"] if isolated.is_file() else {}
     for r in rows:  # the separate-process figure, where the latency step has run
-        name = run_dir(args.out, r["backbone"], r["train_share"], r["epochs"], r["precision"]).name
+        name = run_dir(args.out, r["backbone"], r["train_share"], r["epochs"], r["precision"], r.get("ema")).name
         r["int8_latency_ms_p50"] = separate.get(name, r["int8_latency_ms_p50"])
     print(f"CPU: {cpu_info()}")
-    print("| backbone | train images | epochs (best) | input | test mAP@0.5 torch | INT8 | INT8 ms/img | MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| backbone | weights | train images | epochs (best) | input | test mAP@0.5 torch | INT8 | INT8 ms/img | MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['backbone']} | {r['train_share']:.0%} | {r['epochs']} ({r['best_epoch']}) | {r['input_size']} | "
+            f"| {r['backbone']} | {'EMA ' + format(r['ema'], 'g') if r.get('ema') else 'last'} | {r['train_share']:.0%} | {r['epochs']} ({r['best_epoch']}) | {r['input_size']} | "
             f"{r['test_map50_torch']:.3f} | {r['test_map50_int8']:.3f} | {r['int8_latency_ms_p50']:.2f} | "
             f"{r['int8_bundle_mb']:.2f} |"
         )
@@ -162,6 +174,7 @@ def main() -> None:
         choices=["32", "bf16"],
         help="training precision (bf16: CPUs with AMX / AVX-512 BF16)",
     )
+    parser.add_argument("--ema", type=float, default=None, help="decay of the weights' moving average (None: off)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench_out" / "inspector_backbones")
     parser.add_argument("--also", action="append", default=[], metavar="NAME=BUNDLE", help="latency: another bundle")
     args = parser.parse_args()

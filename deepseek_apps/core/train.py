@@ -24,7 +24,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,7 +37,7 @@ from torch import nn
 from ..errors import ErrorCode, InvalidInputError, RuntimeFailure
 from .alloc import reuse_freed_memory, within_budget
 from .device import Placement, resolve_placement, to_device
-from .train_state import TrainState
+from .train_state import TrainState, WeightAverage
 
 
 @dataclass
@@ -50,7 +50,10 @@ class TrainConfig:
     the end. ``workers``: data-loading processes (``None``: none on a CPU, up to 4 on CUDA).
     ``out_dir=None`` keeps the best weights in memory and writes nothing (no resume).
     ``seed=None`` (``run`` only): the caller has seeded already (its model's initialisation drew
-    from the RNG), so the RNGs are left as they are.
+    from the RNG), so the RNGs are left as they are. ``ema``: decay of an exponential moving
+    average of the weights, updated after every step (``core.train_state.WeightAverage``; e.g.
+    0.998, None: off). With it, each epoch is judged and checkpointed as best with the averaged
+    weights, and the model ends with them; the optimizer goes on with its own.
     """
 
     epochs: int = 30
@@ -70,6 +73,7 @@ class TrainConfig:
     patience: int | None = None
     restore_best: bool = False
     workers: int | None = None
+    ema: float | None = None
 
 
 @dataclass
@@ -262,8 +266,9 @@ class Trainer:
         sched = recipe.scheduler(opt, max(1, horizon)) if recipe.scheduler else None
         scaler = torch.amp.GradScaler(place.device.type) if place.grad_scaler else None
         state = TrainState(out)
+        average = WeightAverage(model, cfg.ema) if cfg.ema is not None else None
         if cfg.resume and state.can_resume():
-            state.load(model, opt, sched, scaler, recipe.batch_state)
+            state.load(model, opt, sched, scaler, recipe.batch_state, average)
         net = recipe.module or model
         if world > 1:
             net = nn.parallel.DistributedDataParallel(
@@ -277,15 +282,16 @@ class Trainer:
                 if state.run.get("stopped"):
                     break
                 t0 = time.perf_counter()
-                losses = self._epoch(net, recipe, place, opt, sched, scaler, epoch, rank, world, bar)
+                losses = self._epoch(net, recipe, place, opt, sched, scaler, epoch, rank, world, bar, model, average)
                 if sched is not None and recipe.schedule_per_epoch:
                     sched.step()
                 train_seconds = time.perf_counter() - t0
                 within_budget()
                 if rank == 0:
-                    self._judge(model, recipe, place, state, epoch, losses, t0, train_seconds, bar)
+                    with average.applied(model) if average is not None else nullcontext():
+                        self._judge(model, recipe, place, state, epoch, losses, t0, train_seconds, bar)
                     improved = state.run["best_epoch"] == epoch + 1
-                    state.save(model, opt, sched, scaler, recipe.batch_state, improved, cfg.restore_best)
+                    state.save(model, opt, sched, scaler, recipe.batch_state, improved, cfg.restore_best, average)
                 if world > 1:
                     state.run = _broadcast(state.run)  # rank 0's record, early-stop decision included
                 if on_checkpoint is not None:
@@ -297,10 +303,12 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+        if average is not None:
+            model.load_state_dict(average.shadow)
         if cfg.restore_best and rank == 0:
             state.restore_best(model)
         if world > 1:
-            if cfg.restore_best:
+            if cfg.restore_best or average is not None:
                 _broadcast_weights(model)
             if created:
                 import torch.distributed as dist
@@ -313,7 +321,9 @@ class Trainer:
         best = run["best_metric"] if run["best_metric"] is not None else float("nan")
         return TrainResult(best, run["best_epoch"], run["history"], str(out or ""), str(place.device), place.precision)
 
-    def _epoch(self, net, recipe, place: Placement, opt, sched, scaler, epoch, rank, world, bar) -> list[float]:
+    def _epoch(
+        self, net, recipe, place: Placement, opt, sched, scaler, epoch, rank, world, bar, model, average
+    ) -> list[float]:
         cfg = self.config
         net.train()
         losses: list[float] = []
@@ -340,6 +350,8 @@ class Trainer:
                 opt.step()
             if sched is not None and not recipe.schedule_per_epoch:
                 sched.step()
+            if average is not None:
+                average.update(model)
             losses.append(value)
             if bar is not None:
                 bar.update(1)

@@ -3,14 +3,17 @@
 On disk (``out_dir`` given): ``last.safetensors`` / ``best.safetensors`` (weights), and
 ``last_state.pt`` (optimizer, scheduler, gradient scaler, RNG states, the batch source's state
 and the run state as JSON), a tensors-only file that loads with ``torch.load(weights_only=True)``,
-plus ``history.json``. In memory (``out_dir=None``): only the best weights, for ``restore_best``.
+plus ``history.json``, and ``ema.safetensors`` when the weights are averaged (``WeightAverage``).
+In memory (``out_dir=None``): only the best weights, for ``restore_best``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..errors import ErrorCode, ModelFormatError
+from ..errors import ErrorCode, InvalidInputError, ModelFormatError
 
 
 def atomic_save(write: Callable[[str], None], path: Path) -> None:
@@ -32,6 +35,62 @@ def cpu_weights(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
 
 
+class WeightAverage:
+    """An exponential moving average of a model's weights, updated after every optimizer step.
+
+    The decay ramps up as ``decay * (1 - exp(-updates / warmup))`` so the first steps, far from
+    any optimum, fade quickly (the schedule of YOLOv5's ``ModelEMA``). Floating-point tensors of
+    the state dict (weights and BatchNorm statistics) are averaged; integer buffers are copied.
+    """
+
+    def __init__(self, model: nn.Module, decay: float, warmup: int = 200):
+        if not 0.0 < decay < 1.0:
+            raise InvalidInputError(
+                ErrorCode.INVALID_ARGUMENT,
+                "the weight average's decay must lie strictly between 0 and 1",
+                value=decay,
+                hint="use e.g. 0.998 (about the last 500 steps), or None to train without it",
+            )
+        self.decay, self.warmup, self.updates = decay, warmup, 0
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        keep = self.decay * (1.0 - math.exp(-self.updates / self.warmup))
+        current = model.state_dict()
+        floats = [k for k, v in self.shadow.items() if v.is_floating_point()]
+        torch._foreach_lerp_([self.shadow[k] for k in floats], [current[k].detach() for k in floats], 1.0 - keep)
+        for key, value in self.shadow.items():
+            if not value.is_floating_point():
+                value.copy_(current[key])
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in self.shadow.items()}
+
+    @contextmanager
+    def applied(self, model: nn.Module) -> Iterator[None]:
+        """Within the block ``model`` holds the averaged weights; its own come back afterwards."""
+        own = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(self.shadow)
+        try:
+            yield
+        finally:
+            model.load_state_dict(own)
+
+    def save(self, path: Path) -> None:
+        weights = self.weights()
+        atomic_save(lambda p: save_file(weights, p, metadata={"updates": str(self.updates)}), path)
+
+    def load(self, path: Path) -> None:
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            self.updates = int((f.metadata() or {}).get("updates", "0"))
+        for key, value in load_file(str(path)).items():
+            self.shadow[key].copy_(value)
+
+
 class TrainState:
     """The run state (epoch, best metric, history, patience count) and where it is kept."""
 
@@ -43,15 +102,22 @@ class TrainState:
     def can_resume(self) -> bool:
         return self.out is not None and (self.out / "last_state.pt").exists()
 
-    def save(self, model, opt, sched, scaler, batch_state, improved: bool, keep_best: bool) -> None:
+    def save(
+        self, model, opt, sched, scaler, batch_state, improved: bool, keep_best: bool, average: WeightAverage | None
+    ) -> None:
+        """Checkpoint the epoch; with ``average``, the best weights are the averaged ones (those judged)."""
+        judged = average.weights if average is not None else lambda: cpu_weights(model)
         if self.out is None:
             if improved and keep_best:
-                self.best_weights = cpu_weights(model)
+                self.best_weights = judged()
             return
         out, weights = self.out, cpu_weights(model)
         atomic_save(lambda p: save_file(weights, p), out / "last.safetensors")
+        if average is not None:
+            average.save(out / "ema.safetensors")
         if improved:
-            atomic_save(lambda p: save_file(weights, p), out / "best.safetensors")
+            best = judged()
+            atomic_save(lambda p: save_file(best, p), out / "best.safetensors")
         blob = {
             "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict() if sched is not None else {},
@@ -65,10 +131,12 @@ class TrainState:
         atomic_save(lambda p: torch.save(blob, p), out / "last_state.pt")
         (out / "history.json").write_text(json.dumps(self.run["history"], indent=2, default=float))
 
-    def load(self, model, opt, sched, scaler, batch_state) -> None:
+    def load(self, model, opt, sched, scaler, batch_state, average: WeightAverage | None) -> None:
         out = self.out
         try:
             model.load_state_dict(load_file(str(out / "last.safetensors")))
+            if average is not None:
+                average.load(out / "ema.safetensors")
             blob = torch.load(out / "last_state.pt", weights_only=True)
             opt.load_state_dict(blob["optimizer"])
             if sched is not None:
