@@ -170,3 +170,18 @@ def test_train_prints_the_final_metrics_json_last(trained, tmp_path, capsys):
     assert last["out"] == str(tmp_path / "m") and "validation" in last
     code = main(["contracts", "evaluate", "--data", str(data), "--model", str(tmp_path / "m"), "--split", "all"])
     assert code == 0 and "window" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_a_continued_run_keeps_its_split_with_a_new_sample_seed(trained, tmp_path, monkeypatch):
+    from deepseek_apps.apps.contracts import fitting
+
+    data, first = trained
+    splits = []
+    real = fitting.split_names
+    monkeypatch.setattr(fitting, "split_names", lambda *a: splits.append(a[-1]) or real(*a))
+    args = ["contracts", "train", "--data", str(data), "--out", str(tmp_path / "m"), "--max-steps", "1"]
+    args += ["--rank", "2", "--val-fraction", "0.25", "--no-progress", "--init", str(first), "--sample-seed", "5"]
+    assert main(args) == 0
+    meta = json.loads((tmp_path / "m" / "clause_tagger.json").read_text())
+    assert splits == [0] and meta["split_seed"] == 0  # the held-out contracts of the first run ...
+    assert meta["config"]["seed"] == 5 and meta["config"]["init"] == str(first)  # ... and fresh draws

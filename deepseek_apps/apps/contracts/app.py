@@ -171,11 +171,13 @@ class ContractParser(Application):
             data: a folder with ``labels.csv`` and ``contracts/*.txt`` (CUAD's layout).
             val_fraction / test_fraction: contracts held out (seeded, by contract) for the
                 validation report (``metrics_``) and a test report.
-            seed: the split and initialisation seed.
+            seed: the split seed, and the initialisation seed unless ``sample_seed`` is given.
             epochs: passes over the training windows.
             progress: show a progress bar.
             **options: ``clauses.train.TrainConfig`` fields (``neg_ratio``, ``rank``, ``lr``,
-                ``head_lr``, ``batch_size``, ``size``, ``stride``, ``max_steps``, ``init``).
+                ``head_lr``, ``batch_size``, ``size``, ``stride``, ``max_steps``, ``init``) and
+                ``sample_seed`` (initialisation and window draws; continue a run with ``init``
+                and a new ``sample_seed`` to keep the same held-out contracts).
 
         Example:
             >>> parser = ContractParser().fit("cuad/", epochs=1)  # doctest: +SKIP

@@ -24,7 +24,14 @@ def add_commands(cmds: argparse._SubParsersAction) -> None:
     t.add_argument("--data", required=True, help="folder with labels.csv and contracts/*.txt")
     t.add_argument("--out", required=True, help="output model folder (ContractParser.load(OUT) opens it)")
     t.add_argument("--epochs", type=int, default=2, help="passes over the training windows")
-    t.add_argument("--seed", type=int, default=0, help="seed of the split by contract and of the initialisation")
+    t.add_argument("--seed", type=int, default=0, help="seed of the split by contract (and of the draws, by default)")
+    t.add_argument(
+        "--sample-seed",
+        type=int,
+        default=None,
+        help="seed of the initialisation and of the window draws (default: --seed); to continue a run "
+        "with --init on the same held-out contracts, keep --seed and change this",
+    )
     t.add_argument("--val-fraction", type=float, default=0.2, help="contracts held out for the validation report")
     t.add_argument("--neg-ratio", type=float, default=0.5, help="clause-free windows per clause window")
     t.add_argument("--rank", type=int, default=16, help="LoRA rank")
@@ -70,6 +77,7 @@ def _train(args: argparse.Namespace) -> int:
     settings = dict(
         val_fraction=args.val_fraction, seed=args.seed, epochs=args.epochs, progress=not args.no_progress,
         neg_ratio=args.neg_ratio, rank=args.rank, max_steps=args.max_steps, init=args.init, lr=args.lr,
+        sample_seed=args.sample_seed,
         device=args.device, precision=args.precision,
     )  # fmt: skip
     if args.engine == "ray":  # DDP on Ray Train workers; rank 0 saves to --out

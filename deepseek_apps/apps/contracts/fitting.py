@@ -65,7 +65,10 @@ def fit_clauses(
     """Train tagger + lexical scorer on the training part; metrics on the held-out parts.
 
     ``options`` are ``TrainConfig`` fields (``neg_ratio`` 0.5 as the CLI, ``rank``, ``lr``,
-    ``head_lr`` (default 4 x ``lr``), ``batch_size``, ``size``, ``stride``, ``max_steps``, ``init``).
+    ``head_lr`` (default 4 x ``lr``), ``batch_size``, ``size``, ``stride``, ``max_steps``, ``init``),
+    and ``sample_seed``: the seed of the initialisation and of the window draws, ``seed`` when not
+    given. ``seed`` alone decides the split, so a run continued with ``init`` keeps its held-out
+    contracts by keeping ``seed`` and changing ``sample_seed``.
     """
     from deepseek_apps.core.lora import merge_lora
 
@@ -79,7 +82,7 @@ def fit_clauses(
         from .clauses.folder import default_dir
 
         options["init"] = str(default_dir())
-    unknown = sorted(set(options) - set(TrainConfig.__dataclass_fields__) - {"threads"})
+    unknown = sorted(set(options) - set(TrainConfig.__dataclass_fields__) - {"threads", "sample_seed"})
     if unknown:
         raise InvalidInputError(
             ErrorCode.INVALID_ARGUMENT,
@@ -88,14 +91,16 @@ def fit_clauses(
             hint=f"use fields of TrainConfig: {sorted(TrainConfig.__dataclass_fields__)}",
         )
     options.pop("threads", None)
+    sample_seed = options.pop("sample_seed", None)
     options.setdefault("neg_ratio", 0.5)
     options.setdefault("head_lr", 4 * options.get("lr", TrainConfig.lr))
-    config = TrainConfig(epochs=epochs, seed=seed, **options)
+    config = TrainConfig(epochs=epochs, seed=seed if sample_seed is None else sample_seed, **options)
     train, val, test = split_names(data, val_fraction, test_fraction, seed)
     started = time.perf_counter()
     contracts = load_labelled(data, train)
     tagger, tokenizer, losses = train_tagger(contracts, config, progress=progress)
     extra = {"train_contracts": len(train), "val_contracts": len(val), "test_contracts": len(test), "losses": losses}
+    extra["split_seed"] = seed
     extra["train_seconds"] = round(time.perf_counter() - started, 1)
     weights = tagger_bytes(tagger)
     texts, labels = window_texts(contracts, config.size, config.stride)
