@@ -59,10 +59,10 @@ class WeightAverage:
         self.updates += 1
         keep = self.decay * (1.0 - math.exp(-self.updates / self.warmup))
         current = model.state_dict()
-        floats = [k for k, v in self.shadow.items() if v.is_floating_point()]
-        torch._foreach_lerp_([self.shadow[k] for k in floats], [current[k].detach() for k in floats], 1.0 - keep)
         for key, value in self.shadow.items():
-            if not value.is_floating_point():
+            if value.is_floating_point():
+                value.lerp_(current[key].detach(), 1.0 - keep)
+            else:
                 value.copy_(current[key])
 
     def weights(self) -> dict[str, torch.Tensor]:
