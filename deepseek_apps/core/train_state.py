@@ -18,14 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from ..errors import ErrorCode, InvalidInputError, ModelFormatError
 
 
 def atomic_save(write: Callable[[str], None], path: Path) -> None:
-    """Write through ``write(tmp_path)`` then rename, so a crash never leaves half a file at ``path``."""
+    """Write through ``write(tmp_path)`` then rename, so a crash never leaves half a file at ``path``.
+
+    Safetensors go through ``save`` (bytes) and Python's ``open``: ``save_file`` creates its files
+    readable by their owner only (mode 0600), so a model trained by one account could not be
+    served by another.
+    """
     tmp = path.with_name(path.name + ".tmp")
     write(str(tmp))
     os.replace(tmp, path)
@@ -80,7 +85,8 @@ class WeightAverage:
 
     def save(self, path: Path) -> None:
         weights = self.weights()
-        atomic_save(lambda p: save_file(weights, p, metadata={"updates": str(self.updates)}), path)
+        blob = save(weights, metadata={"updates": str(self.updates)})
+        atomic_save(lambda p: Path(p).write_bytes(blob), path)
 
     def load(self, path: Path) -> None:
         from safetensors import safe_open
@@ -112,12 +118,12 @@ class TrainState:
                 self.best_weights = judged()
             return
         out, weights = self.out, cpu_weights(model)
-        atomic_save(lambda p: save_file(weights, p), out / "last.safetensors")
+        atomic_save(lambda p: Path(p).write_bytes(save(weights)), out / "last.safetensors")
         if average is not None:
             average.save(out / "ema.safetensors")
         if improved:
             best = judged()
-            atomic_save(lambda p: save_file(best, p), out / "best.safetensors")
+            atomic_save(lambda p: Path(p).write_bytes(save(best)), out / "best.safetensors")
         blob = {
             "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict() if sched is not None else {},

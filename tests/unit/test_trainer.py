@@ -135,3 +135,17 @@ def test_ema_resume_matches_uninterrupted_run(tmp_path):
     resumed, _ = _fit(tmp_path / "b", 4, ema=0.9)
     for (k, v), (_, w) in zip(straight.state_dict().items(), resumed.state_dict().items()):
         assert torch.allclose(v, w, atol=1e-6), k
+
+
+def test_checkpoints_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        _fit(tmp_path, 1, ema=0.9)
+    finally:
+        os.umask(previous)
+    for name in ("last.safetensors", "best.safetensors", "ema.safetensors", "last_state.pt"):
+        mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
+        assert mode == 0o644, (name, oct(mode))  # safetensors' save_file would give 0600

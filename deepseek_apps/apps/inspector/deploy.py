@@ -73,11 +73,11 @@ def save_model(loaded: DetectorBackend, out: Path) -> Path:
         bundle = read_bundle(loaded.metadata["bundle"])
         manifest = {k: v for k, v in bundle.manifest.items() if k not in ("format", "format_version", "files")}
         return write_bundle(out, manifest, dict(bundle.files))
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in loaded.metadata["torch_module"].state_dict().items()}
-    save_file(state, str(out / "model.safetensors"))
+    (out / "model.safetensors").write_bytes(save(state))  # save_file would write mode 0600
     meta = {k: v for k, v in loaded.metadata.items() if k not in ("torch_module", "detector_config", "graph")}
     meta["detector"] = loaded.metadata["detector_config"].to_dict()
     meta["class_names"] = list(loaded.class_names)

@@ -48,21 +48,22 @@ class SavedModel:
 
 
 def save_model(out: str | Path, saved: SavedModel) -> Path:
-    from safetensors.numpy import save_file as save_np
-    from safetensors.torch import save_file
+    from safetensors.numpy import save as save_np
+    from safetensors.torch import save
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in saved.model.state_dict().items()}
-    save_file(state, str(out / "model.safetensors"))
-    save_np(
-        {
-            "item_category": saved.catalog.item_category.astype(np.int64),
-            "user_feature_codes": np.ascontiguousarray(saved.catalog.user_feature_codes, np.int64),
-            "hist_indptr": saved.hist_indptr.astype(np.int64),
-            "hist_items": saved.hist_items.astype(np.int64),
-        },
-        str(out / "catalog.safetensors"),
+    (out / "model.safetensors").write_bytes(save(state))  # save_file would write mode 0600
+    (out / "catalog.safetensors").write_bytes(
+        save_np(
+            {
+                "item_category": saved.catalog.item_category.astype(np.int64),
+                "user_feature_codes": np.ascontiguousarray(saved.catalog.user_feature_codes, np.int64),
+                "hist_indptr": saved.hist_indptr.astype(np.int64),
+                "hist_items": saved.hist_items.astype(np.int64),
+            }
+        )
     )
     config = {
         "format": FORMAT,

@@ -54,8 +54,8 @@ def is_anomaly_model(path: str | Path) -> bool:
 
 def save_folder(model: AnomalyModel, out: Path) -> Path:
     """Write a PyTorch anomaly model as a folder that ``load_model`` opens."""
-    from safetensors.numpy import save_file as save_numpy
-    from safetensors.torch import save_file as save_torch
+    from safetensors.numpy import save as save_numpy
+    from safetensors.torch import save as save_torch
 
     from .features import used_state
 
@@ -67,11 +67,12 @@ def save_folder(model: AnomalyModel, out: Path) -> Path:
             hint="copy the bundle itself, or fit again to get a PyTorch model",
         )
     out.mkdir(parents=True, exist_ok=True)
-    save_torch({k: v.contiguous() for k, v in used_state(model.embedder).items()}, str(out / EMBEDDER_FILE))
+    weights = {k: v.contiguous() for k, v in used_state(model.embedder).items()}
+    (out / EMBEDDER_FILE).write_bytes(save_torch(weights))  # save_file would write mode 0600
     tensors = {"bank": model.bank}
     if model.origin is not None:
         tensors["origin"] = model.origin.astype(np.int64)
-    save_numpy(tensors, str(out / BANK_FILE))
+    (out / BANK_FILE).write_bytes(save_numpy(tensors))
     meta = {
         "application": "inspector",
         "task": TASK,
