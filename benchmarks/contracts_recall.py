@@ -68,9 +68,14 @@ class ModelOutputs:
 
 
 def cached_outputs(
-    contracts: list[LabelledContract], cache: Path | None = None, backend: str = "onnx-int8", threads: int = 2
+    contracts: list[LabelledContract],
+    cache: Path | None = None,
+    backend: str = "onnx-int8",
+    threads: int = 2,
+    folder: Path | None = None,
 ) -> list[ModelOutputs]:
-    """The tagger's outputs on ``contracts``, read from ``cache`` or computed once and written there."""
+    """The tagger's outputs on ``contracts``, read from ``cache`` or computed once and written there
+    (``folder``: a trained model folder, default the shipped one)."""
     from tqdm.auto import tqdm
 
     from deepseek_apps.apps.contracts.clauses.runtime import ClauseModel
@@ -79,7 +84,7 @@ def cached_outputs(
     out = []
     for contract in tqdm(contracts, desc="tagger outputs", unit="contract"):
         if model is None or cache is None:
-            model = model or ClauseModel(backend=backend, threads=threads)
+            model = model or ClauseModel(folder, backend=backend, threads=threads)
             key = hashlib.sha256(model.weights).hexdigest()[:12] + f"-{backend}-s{model.stride}"
             cache = cache or Path(tempfile.gettempdir()) / "deepseek_contracts_recall" / key
             cache.mkdir(parents=True, exist_ok=True)
@@ -374,7 +379,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--cache", type=Path, default=None, help="tagger outputs per contract (default: temp dir)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    from deepseek_apps.core.bench import cpu_info
+    from deepseek_apps.core.bench import cpu_info, save_report
 
     table, _ = load_labels(args.data)
     _, val = split_contracts(list(table["Text File"]), fraction=0.2, seed=0)
@@ -396,10 +401,7 @@ def main(argv: list[str] | None = None) -> dict:
         "two_fold": two_fold(contracts, outputs, SHIPPED),
     }
     report["seconds"] = round(time.perf_counter() - started, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "contracts_recall.json").write_text(json.dumps(report, indent=2, default=float))
-    (args.out / "contracts_recall.md").write_text(markdown(report))
-    print(markdown(report))
+    save_report(args.out, "contracts_recall", report, markdown(report))
     return report
 
 

@@ -13,6 +13,8 @@ Pipelines in one process, on the same files, same model weights:
 - after, onnx-int8: ``ContractParser(clause_backend="onnx-int8").predict(files)``: windows of
   up to 16 documents tokenised once, sorted by token count and batched per document (a batch
   never mixes documents), the eager-attention export;
+- after, onnx-int8, decoder ranking: the same with the span re-ranker off (``clauses.rerank``: its
+  features need the lexical window scores, so it costs time of its own);
 - after, the default: where this CPU's default runtime is another (``openvino-bf16`` on CPUs
   with AMX), ``ContractParser().predict(files)`` as well.
 
@@ -113,16 +115,14 @@ def stage_clock(parser: ContractParser, clock: dict[str, float], counts: dict[st
     saved = {
         (pages_module, "strip_running_lines"): pages_module.strip_running_lines,
         (app_module, "words"): app_module.words,
-        (app_module, "decode_spans"): app_module.decode_spans,
-        (app_module, "sentence_ends"): app_module.sentence_ends,
+        (runtime, "clause_spans"): runtime.clause_spans,
         (runtime.tokenizer, "tokenize"): runtime.tokenizer.tokenize,
         (runtime.tokenizer, "pack"): runtime.tokenizer.pack,
         (runtime, "logits"): runtime.logits,
     }
     pages_module.strip_running_lines = timed("header/footer", pages_module.strip_running_lines)
     app_module.words = timed("words", app_module.words)
-    app_module.decode_spans = timed("decode", app_module.decode_spans)
-    app_module.sentence_ends = timed("decode", app_module.sentence_ends)
+    runtime.clause_spans = timed("decode", runtime.clause_spans)
     runtime.tokenizer.tokenize = timed("tokenise", runtime.tokenizer.tokenize)
     runtime.tokenizer.pack = timed("tokenise", runtime.tokenizer.pack)
     runtime.logits = timed("encoder", runtime.logits, tally)
@@ -162,7 +162,12 @@ def compare(files, threads: int, char_pages: bool) -> dict:
     if old is not None:
         runtime.logits = old
     runtime.predict_many = lambda docs: [legacy_predict_words(runtime, words) for words in docs]
-    parsers = {"after, onnx-int8": ContractParser(ocr="never", threads=threads, clause_backend="onnx-int8")}
+    plain = ContractParser(ocr="never", threads=threads, clause_backend="onnx-int8")
+    plain.tagger().reranker = None  # the decoder's ranking: what the span re-ranker adds is timed against it
+    parsers = {
+        "after, onnx-int8, decoder ranking": plain,
+        "after, onnx-int8": ContractParser(ocr="never", threads=threads, clause_backend="onnx-int8"),
+    }
     if default_backend() != "onnx-int8":  # this CPU's default runtime (openvino-bf16 with AMX)
         parsers[f"after, {default_backend()} (default here)"] = ContractParser(ocr="never", threads=threads)
     for parser in (before, *parsers.values()):

@@ -115,6 +115,7 @@ class ErrorCode(IntEnum):
     FRAUD_MODEL_INVALID = 3202
     # 33xx contracts: model / format
     CONTRACT_LEGAL_TERMS_INVALID = 3301
+    CONTRACT_RERANKER_INVALID = 3302  # a stored span re-ranker that does not fit this version's features
     # 3xxx model / format
     BUNDLE_INVALID = 3001
     BUNDLE_HASH_MISMATCH = 3002

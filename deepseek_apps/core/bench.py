@@ -313,3 +313,14 @@ def measure_isolated(
         for _, proc in workers.values():
             if proc.is_alive():
                 proc.kill()
+
+
+def save_report(out: str | Path, stem: str, report: dict, text: str) -> None:
+    """Write a benchmark's ``report`` as ``out/stem.json`` and its table ``text`` as ``out/stem.md``, and print the table."""
+    import json
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=2, default=float))
+    (out / f"{stem}.md").write_text(text)
+    print(text)

@@ -45,6 +45,7 @@ def test_train_writes_adapters_config_and_validation_metrics(trained):
     assert 0.0 <= meta["validation"]["window"]["shipped"]["aupr"] <= 1.0
     assert (out / "clause_lexical.json").is_file() and (out / "clause_lexical.safetensors").is_file()
     assert meta["validation"]["span"]["answers"] > 0
+    assert "span_reranker" not in meta  # one validation contract: too few to fit the span re-ranker on
     # only adapters and heads are saved: a small fraction of the 22.7M-parameter encoder
     assert (out / "clause_tagger.safetensors").stat().st_size < 1_000_000
 
@@ -185,3 +186,28 @@ def test_a_continued_run_keeps_its_split_with_a_new_sample_seed(trained, tmp_pat
     meta = json.loads((tmp_path / "m" / "clause_tagger.json").read_text())
     assert splits == [0] and meta["split_seed"] == 0  # the held-out contracts of the first run ...
     assert meta["config"]["seed"] == 5 and meta["config"]["init"] == str(first)  # ... and fresh draws
+
+
+def test_the_span_reranker_is_fitted_on_validation_and_ranks_the_shipped_clauses(tmp_path):
+    from deepseek_apps.apps.contracts import fitting
+    from deepseek_apps.apps.contracts.clauses.eval import evaluate_tagger
+
+    assert ContractParser().tagger().reranker is not None  # the shipped model has one
+    contracts = load_labelled(write_cuad_layout(generate_contracts(10, seed=21), tmp_path / "data"))
+    runtime = ClauseModel(backend="onnx-int8")
+    runtime.reranker = None
+    records: list = []
+    before = evaluate_tagger(runtime, contracts, progress=False, rules=False, candidates=records)
+    assert len(records) == 10 and "span_decoder" not in before
+    meta: dict = {"split_seed": 0}
+    fitting.fit_reranker(records[:5], {}, None)  # too few contracts: nothing fitted, no error
+    fitting.fit_reranker(records, meta, runtime)
+    assert meta["span_reranker"]["fitted_on"].startswith("10 validation contracts")
+    assert meta["validation"]["span_reranked"]["folds"] == 4 and runtime.reranker is not None
+    after = evaluate_tagger(runtime, contracts, progress=False, rules=False)
+    assert after["span_decoder"] == before["span"]  # the decoder's ranking, reported next to the re-ranker's
+    words = contracts[0].words
+    spans = runtime.clause_spans(words, runtime.predict_words(words)[2])
+    for category in spans:
+        assert all(0.0 <= q <= 1.0 for _, _, q in category)
+        assert [q for _, _, q in category] == sorted((q for _, _, q in category), reverse=True)

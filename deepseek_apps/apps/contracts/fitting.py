@@ -13,10 +13,13 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from deepseek_apps.errors import ErrorCode, InvalidInputError
 
@@ -49,6 +52,41 @@ def report_summary(report: dict) -> dict:
     if "span_with_rules" in report:
         summary["span_with_rules"] = report["span_with_rules"]
     return summary
+
+
+log = logging.getLogger(__name__)
+RERANK_MIN_CONTRACTS = 8
+
+
+def fit_reranker(records: list, meta: dict, runtime=None) -> None:
+    """Fit the span re-ranker on the validation contracts' candidates (``clauses.rerank``): the
+    4-fold cross-fitted span metrics go to ``meta["validation"]["span_reranked"]``, the re-ranker
+    fitted on all of them to ``meta["span_reranker"]`` (and to ``runtime``). Too few contracts,
+    or candidates all right or all wrong: the decoder's ranking stays, and the log says why."""
+    from .clauses.eval import cross_fit_report
+    from .clauses.rerank import SpanReranker
+
+    labels = np.concatenate([r.labels for r in records])
+    if len(records) < RERANK_MIN_CONTRACTS or labels.all() or not labels.any():
+        log.warning(
+            "span re-ranker not fitted: %d validation contracts, %d of %d candidates right (needs %d contracts, both kinds)",
+            len(records), int(labels.sum()), labels.size, RERANK_MIN_CONTRACTS,
+        )  # fmt: skip
+        return
+    report = cross_fit_report(records, folds=4)
+    meta.setdefault("validation", {})["span_reranked"] = {
+        "folds": report["folds"],
+        **report["reranked"],
+    }
+    reranker = SpanReranker.fit(
+        np.vstack([r.x for r in records]),
+        np.concatenate([r.cats for r in records]),
+        labels,
+        fitted_on=f"{len(records)} validation contracts (split seed {meta.get('split_seed', '?')})",
+    )
+    meta["span_reranker"] = reranker.to_dict()
+    if runtime is not None:
+        runtime.reranker = reranker
 
 
 def fit_clauses(
@@ -111,9 +149,12 @@ def fit_clauses(
     runtime = ClauseRuntime(torch_logits(tagger.eval()), tokenizer, meta, lexical, backend="torch")
     for name, names in (("validation", val), ("test", test)):
         if names:
+            records: list | None = [] if name == "validation" else None
             meta[name] = report_summary(
-                evaluate_tagger(runtime, load_labelled(data, names), progress=progress, rules=rules)
+                evaluate_tagger(runtime, load_labelled(data, names), progress=progress, rules=rules, candidates=records)
             )
+            if records:
+                fit_reranker(records, meta, runtime)
     metrics = {k: meta[k] for k in ("validation", "test", "losses", "train_seconds") if k in meta}
     return ClauseSource(weights, meta, lexical, where="fitted", metrics=metrics)
 

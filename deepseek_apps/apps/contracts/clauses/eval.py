@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,8 @@ import numpy as np
 from deepseek_apps.core.metrics import average_precision
 
 from .data import CATEGORIES, window_texts
-from .decode import decode_spans, sentence_ends
+from .decode import SpanDecoder, sentence_ends
+from .rerank import candidate_features, cross_fit, with_confidences
 
 _DROP = re.compile(r"[.,;:]")
 THRESHOLDS = [*np.round(np.arange(0.99, 0.0, -0.01), 2), 0.001, 0.0]
@@ -133,6 +135,53 @@ def contract_questions(
     return questions
 
 
+def candidate_labels(contract, found: list[list[tuple[int, int, float]]]) -> np.ndarray:
+    """True for each candidate span (``rerank.candidate_features`` order) that CUAD's rules count
+    as a right answer: word-set Jaccard >= 0.5 with a gold answer (Parties: or the answer inside it)."""
+    out = []
+    for category, gold, predicted in contract_questions(contract, found):
+        substring = category == "Parties"
+        out += [any(jaccard(text, a) >= 0.5 or (substring and a in text) for a in gold) for text, _ in predicted]
+    return np.asarray(out, dtype=bool)
+
+
+@dataclass
+class Candidates:
+    """One labelled contract's decoded candidates, their re-ranker features and labels, and the
+    rules' answers: what ``evaluate_tagger(candidates=...)`` collects for ``cross_fit_report``."""
+
+    contract: Any
+    found: list
+    x: np.ndarray
+    cats: np.ndarray
+    labels: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+
+def span_reports(records: list[Candidates], confidences: list[np.ndarray] | None = None) -> dict[str, dict]:
+    """Span metrics (tagger alone, and with the rules' answers) of ``records``, their candidates
+    ranked by ``confidences`` (one array per record) or by the decoder's own."""
+    questions, combined = [], []
+    for i, record in enumerate(records):
+        found = record.found if confidences is None else with_confidences(record.found, confidences[i])
+        for category, gold, predicted in contract_questions(record.contract, found):
+            questions.append((category, gold, predicted))
+            combined.append((category, gold, predicted + record.extra.get(category, [])))
+    return {"span": span_metrics(questions), "span_with_rules": span_metrics(combined)}
+
+
+def cross_fit_report(records: list[Candidates], folds: int = 4, seed: int = 0) -> dict:
+    """Span metrics with the re-ranker fitted on the other folds of contracts (an honest estimate
+    of a re-ranker fitted on all of them), next to the decoder's own ranking."""
+    oof = cross_fit([(r.x, r.cats, r.labels) for r in records], folds=folds, seed=seed)
+    return {
+        "folds": folds,
+        "contracts": len(records),
+        "decoder": span_reports(records),
+        "reranked": span_reports(records, oof),
+    }
+
+
 def tfidf_baseline(train_texts: list[str], train_labels: np.ndarray, test_texts: list[str]) -> np.ndarray:
     """Scores (n_test, n_categories) of the baseline: TF-IDF word 1-2 grams (200k features) +
     one logistic regression per category, fitted on ``train_texts``."""
@@ -169,6 +218,7 @@ def evaluate_tagger(
     train_contracts: list | None = None,
     progress: bool = True,
     rules: Callable[[str], Any] | bool = True,
+    candidates: list | None = None,
 ) -> dict:
     """Window- and span-level clause metrics of ``model`` (a ``ClauseModel``) on labelled contracts.
 
@@ -176,7 +226,12 @@ def evaluate_tagger(
     windows and scored on the same windows, so the comparison comes from one run. With
     ``rules`` (True: the default rules; or contract text -> the rules' analysis) the span
     metrics are also given for the parser as a whole: the tagger's spans plus the rules'
-    parties and dates (``rule_answers``).
+    parties and dates (``rule_answers``). Spans are ranked as the model ranks them
+    (``ClauseRuntime.clause_spans``: by its span re-ranker when it has one, and then
+    ``span_decoder`` gives the decoder's own ranking too). Window scores ("shipped") are the
+    model's (``ClauseRuntime.window_scores``: its window stacker when it has one, and then
+    ``tagger_lexical_mean`` gives the plain mean too). ``candidates``: a list that receives
+    each contract's ``Candidates`` (for ``cross_fit_report``).
     """
     from tqdm.auto import tqdm
 
@@ -184,7 +239,10 @@ def evaluate_tagger(
 
     rules = default_rules() if rules is True else rules or None
 
-    labels, word_max, shipped, lexical, texts, questions, combined = [], [], [], [], [], [], []
+    decoder, reranker = SpanDecoder(), getattr(model, "reranker", None)
+    stacked = getattr(model, "window_stacker", None) is not None
+    records = []
+    labels, word_max, shipped, lexical, mean, texts = [], [], [], [], [], []
     for contract in tqdm(contracts, desc="clause eval", unit="contract", disable=not progress):
         _, _, word_probs = model.predict_words(contract.words)
         spans, tagger, lexical_scores = model.window_parts(contract.words, word_probs)
@@ -193,25 +251,35 @@ def evaluate_tagger(
         texts += [" ".join(contract.words[a:b]) for a, b in spans]
         if lexical_scores is not None:
             lexical.append(lexical_scores)
-            shipped.append(combine(tagger, lexical_scores))
+            mean.append(combine(tagger, lexical_scores))
+            shipped.append(model.window_scores(word_probs, spans, tagger, lexical_scores) if stacked else mean[-1])
         extra = rule_answers(rules(contract.text)) if rules else {}
-        found = decode_spans(word_probs, ends=sentence_ends(contract.words))
-        for category, gold, predicted in contract_questions(contract, found):
-            questions.append((category, gold, predicted))
-            combined.append((category, gold, predicted + extra.get(category, [])))
+        found = decoder.decode(word_probs, ends=sentence_ends(contract.words))
+        window_scores = combine(tagger, lexical_scores)
+        x, cats = candidate_features(found, word_probs, spans, window_scores, lexical_scores)
+        labelled = candidate_labels(contract, found) if candidates is not None else np.zeros(len(cats), dtype=bool)
+        records.append(Candidates(contract, found, x, cats, labelled, extra))
+    if candidates is not None:
+        candidates.extend(records)
+    ranked = None if reranker is None else [reranker.probabilities(r.x, r.cats) for r in records]
+    spans_report = span_reports(records, ranked)
     labels = np.concatenate(labels)
     report = {
         "contracts": len(contracts),
         "windows": int(labels.shape[0]),
         "inference_stride": model.stride,
         "window": {"tagger": window_metrics(labels, np.concatenate(word_max))},
-        "span": span_metrics(questions),
+        "span": spans_report["span"],
     }
+    if reranker is not None:
+        report["span_decoder"] = span_reports(records)["span"]
     if lexical:
         report["window"]["lexical"] = window_metrics(labels, np.concatenate(lexical))
         report["window"]["shipped"] = window_metrics(labels, np.concatenate(shipped))
+        if stacked:
+            report["window"]["tagger_lexical_mean"] = window_metrics(labels, np.concatenate(mean))
     if rules is not None:
-        report["span_with_rules"] = span_metrics(combined)
+        report["span_with_rules"] = spans_report["span_with_rules"]
     if train_contracts:
         train_texts, train_labels = window_texts(train_contracts, model.size, model.window_stride)
         baseline = tfidf_baseline(train_texts, train_labels, texts)

@@ -24,10 +24,13 @@ from deepseek_apps.core.runtime.session import amx_bf16
 from deepseek_apps.errors import ErrorCode, ModelFormatError
 
 from .data import CATEGORIES, windows
+from .decode import Span, SpanDecoder, sentence_ends
 from .folder import CONFIG_FILE
 from .lexical import VOCAB_FILE as LEXICAL_VOCAB
 from .lexical import WEIGHTS_FILE as LEXICAL_WEIGHTS
 from .lexical import LexicalScorer
+from .rerank import SpanReranker, candidate_features
+from .stack import WindowStacker, window_features
 from .tokens import TOKENIZER_FILE, WordTokenizer
 
 INPUTS = ("input_ids", "attention_mask", "word_index")
@@ -92,6 +95,8 @@ class ClauseRuntime:
         self.size = int(meta["config"]["size"])
         self.window_stride = int(meta["config"]["stride"])
         self.stride = min(stride or self.window_stride, self.size)
+        self.reranker = SpanReranker.from_meta(meta)
+        self.window_stacker = WindowStacker.from_meta(meta)
 
     @classmethod
     def from_bundle(
@@ -207,10 +212,33 @@ class ClauseRuntime:
         lexical = None if self.lexical is None else self.lexical.score([" ".join(words[a:b]) for a, b in spans])
         return spans, tagger, lexical
 
-    def detect(self, words: list[str], word_probs: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
-        """Detection windows and their (n, 41) clause scores: tagger and lexical averaged."""
+    def clause_spans(
+        self, words: list[str], word_probs: np.ndarray, decoder: SpanDecoder | None = None
+    ) -> list[list[Span]]:
+        """Per category the candidate clauses (first word, end word, confidence), most confident
+        first: the decoder's spans, their confidences replaced by the span re-ranker's
+        probability of being right when the model has one (``rerank``; ``self.reranker = None``
+        keeps the decoder's ranking)."""
+        found = (decoder or SpanDecoder()).decode(word_probs, ends=sentence_ends(words))
+        if self.reranker is None or not any(found):
+            return found
         spans, tagger, lexical = self.window_parts(words, word_probs)
-        return spans, combine(tagger, lexical)
+        x, cats = candidate_features(found, word_probs, spans, combine(tagger, lexical), lexical)
+        return self.reranker.rescore(found, x, cats)
+
+    def window_scores(
+        self, word_probs: np.ndarray, spans: list[tuple[int, int]], tagger: np.ndarray, lexical: np.ndarray | None
+    ) -> np.ndarray:
+        """(n_windows, 41) clause scores of ``window_parts``' windows: the model's window stacker
+        (``stack``) when it has one and a lexical scorer, else tagger and lexical averaged."""
+        if self.window_stacker is None or lexical is None or not spans:
+            return combine(tagger, lexical)
+        return self.window_stacker.scores(*window_features(word_probs, spans, tagger, lexical))
+
+    def detect(self, words: list[str], word_probs: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """Detection windows and their (n, 41) clause scores (``window_scores``)."""
+        spans, tagger, lexical = self.window_parts(words, word_probs)
+        return spans, self.window_scores(word_probs, spans, tagger, lexical)
 
 
 def onnx_logits(session) -> Logits:
