@@ -73,9 +73,11 @@ def cached_outputs(
     backend: str = "onnx-int8",
     threads: int = 2,
     folder: Path | None = None,
+    stride: int = 30,
 ) -> list[ModelOutputs]:
     """The tagger's outputs on ``contracts``, read from ``cache`` or computed once and written there
-    (``folder``: a trained model folder, default the shipped one)."""
+    (``folder``: a trained model folder, default the shipped one; ``stride``: words between
+    inference windows)."""
     from tqdm.auto import tqdm
 
     from deepseek_apps.apps.contracts.clauses.runtime import ClauseModel
@@ -84,7 +86,7 @@ def cached_outputs(
     out = []
     for contract in tqdm(contracts, desc="tagger outputs", unit="contract"):
         if model is None or cache is None:
-            model = model or ClauseModel(folder, backend=backend, threads=threads)
+            model = model or ClauseModel(folder, backend=backend, threads=threads, stride=stride)
             key = hashlib.sha256(model.weights).hexdigest()[:12] + f"-{backend}-s{model.stride}"
             cache = cache or Path(tempfile.gettempdir()) / "deepseek_contracts_recall" / key
             cache.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,22 @@ def stack_inputs(contracts, outputs, size: int = 60, stride: int = 45):
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), labels
 
 
+def calibration(records: list[Candidates], confidences: list[np.ndarray], bins: int = 5) -> dict:
+    """How well a confidence reads as a probability on ``records``: per bin of confidence, the
+    candidates, their mean confidence and the share right; and the expected calibration error."""
+    conf = np.concatenate(confidences)
+    right = np.concatenate([r.labels for r in records])
+    edges = np.linspace(0, 1, bins + 1)
+    rows, ece = [], 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (conf >= lo) & ((conf < hi) | (hi == 1.0))
+        if inside.any():
+            rows.append({"bin": f"{lo:.1f}-{hi:.1f}", "candidates": int(inside.sum()),
+                         "mean_confidence": round(float(conf[inside].mean()), 3), "right": round(float(right[inside].mean()), 3)})  # fmt: skip
+            ece += inside.mean() * abs(conf[inside].mean() - right[inside].mean())
+    return {"bins": rows, "ece": round(float(ece), 4)}
+
+
 def fit_all(records: list[Candidates], fitted_on: str) -> SpanReranker:
     return SpanReranker.fit(
         np.vstack([r.x for r in records]),
@@ -111,6 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", type=Path, default=None, help="trained model folder (default: the shipped one)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench_out")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stride", type=int, default=30, help="words between inference windows (the runtime's)")
     parser.add_argument("--train-fit", action="store_true", help="also fit on the training contracts' outputs")
     parser.add_argument("--write", type=Path, default=None, help="store a fitted re-ranker in this model folder")
     parser.add_argument("--fit-on", choices=("train", "validation"), default="train", help="what --write fits on")
@@ -121,11 +138,11 @@ def main(argv: list[str] | None = None) -> dict:
     table, _ = load_labels(args.data)
     train, val = split_contracts(list(table["Text File"]), fraction=0.2, seed=0)
     val_contracts = load_labelled(args.data, val)
-    val_outputs = cached_outputs(val_contracts, threads=args.threads, folder=args.model)
+    val_outputs = cached_outputs(val_contracts, threads=args.threads, folder=args.model, stride=args.stride)
     records = records_of(val_contracts, val_outputs)
     labels = np.concatenate([r.labels for r in records])
     report = {
-        "date": date.today().isoformat(), "cpu": cpu_info(), "backend": "onnx-int8",
+        "date": date.today().isoformat(), "cpu": cpu_info(), "backend": "onnx-int8", "stride": args.stride,
         "split": "seed-0 20% validation by contract", "contracts": len(records),
         "candidates": int(labels.size), "right": int(labels.sum()),
         "decoder": span_reports(records),
@@ -141,7 +158,7 @@ def main(argv: list[str] | None = None) -> dict:
     fitted = None
     if args.train_fit or (args.write and args.fit_on == "train"):
         train_contracts = load_labelled(args.data, train)
-        train_outputs = cached_outputs(train_contracts, threads=args.threads, folder=args.model)
+        train_outputs = cached_outputs(train_contracts, threads=args.threads, folder=args.model, stride=args.stride)
         train_records = records_of(train_contracts, train_outputs)
         fitted = fit_all(
             train_records, f"{len(train_records)} training contracts (CUAD, split seed 0), ONNX INT8 outputs"
@@ -149,6 +166,11 @@ def main(argv: list[str] | None = None) -> dict:
         scores = [fitted.probabilities(r.x, r.cats) for r in records]
         report["fit_on_train"] = span_reports(records, scores)
         report["min_confidence_0.5"]["fit_on_train"] = at_threshold(records, scores)
+        decoder_conf = [np.array([q for spans in r.found for _, _, q in spans]) for r in records]
+        report["calibration"] = {
+            "decoder": calibration(records, decoder_conf),
+            "fit_on_train": calibration(records, scores),
+        }
         from deepseek_apps.apps.contracts.clauses.eval import window_metrics
         from deepseek_apps.apps.contracts.clauses.stack import WindowStacker
 
@@ -184,6 +206,7 @@ def markdown(report: dict) -> str:
     lines = [
         f"Span re-ranking, {report['date']}, {report['split']} ({report['contracts']} contracts, "
         f"{report['candidates']} candidates, {report['right']} right), {report['backend']}, "
+        f"inference stride {report.get('stride', 30)}, "
         f"CPU: {report['cpu'].get('model', '?')}",
         "",
         "| ranking | span AUPR | P@80R | + rules: AUPR | + rules: P@80R |",
@@ -203,6 +226,11 @@ def markdown(report: dict) -> str:
         lines += ["", "| window scores (validation) | window AUPR | P@80R | macro AUPR |", "|---|---|---|---|"]
         for name, r in report["window"].items():
             lines.append(f"| {name} | {r['aupr']:.3f} | {r['p_at_80r']:.3f} | {r['macro_aupr']:.3f} |")
+    for name, r in report.get("calibration", {}).items():
+        cells = ", ".join(
+            f"{b['bin']}: {b['candidates']} at {b['mean_confidence']:.2f}, {b['right']:.0%} right" for b in r["bins"]
+        )
+        lines += ["", f"Calibration, {name} (expected calibration error {r['ece']:.3f}): {cells}"]
     lines += ["", "At `min_confidence=0.5` (tagger spans shown to a user):", ""]
     for name, r in report["min_confidence_0.5"].items():
         lines.append(

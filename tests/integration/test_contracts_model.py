@@ -195,7 +195,7 @@ def test_the_span_reranker_is_fitted_on_validation_and_ranks_the_shipped_clauses
     assert ContractParser().tagger().reranker is not None  # the shipped model has one
     contracts = load_labelled(write_cuad_layout(generate_contracts(10, seed=21), tmp_path / "data"))
     runtime = ClauseModel(backend="onnx-int8")
-    runtime.reranker = None
+    runtime.reranker = runtime.window_stacker = None  # as a freshly trained tagger
     records: list = []
     before = evaluate_tagger(runtime, contracts, progress=False, rules=False, candidates=records)
     assert len(records) == 10 and "span_decoder" not in before
@@ -204,8 +204,13 @@ def test_the_span_reranker_is_fitted_on_validation_and_ranks_the_shipped_clauses
     fitting.fit_reranker(records, meta, runtime)
     assert meta["span_reranker"]["fitted_on"].startswith("10 validation contracts")
     assert meta["validation"]["span_reranked"]["folds"] == 4 and runtime.reranker is not None
+    assert 0 <= meta["validation"]["window_stacked"]["aupr"] <= 1 and runtime.window_stacker is not None
+    assert meta["window_stacker"]["fitted_on"] == meta["span_reranker"]["fitted_on"]
     after = evaluate_tagger(runtime, contracts, progress=False, rules=False)
     assert after["span_decoder"] == before["span"]  # the decoder's ranking, reported next to the re-ranker's
+    assert (
+        after["window"]["tagger_lexical_mean"] == before["window"]["shipped"]
+    )  # the plain mean, next to the stacker's
     words = contracts[0].words
     spans = runtime.clause_spans(words, runtime.predict_words(words)[2])
     for category in spans:

@@ -59,32 +59,49 @@ RERANK_MIN_CONTRACTS = 8
 
 
 def fit_reranker(records: list, meta: dict, runtime=None) -> None:
-    """Fit the span re-ranker on the validation contracts' candidates (``clauses.rerank``): the
-    4-fold cross-fitted span metrics go to ``meta["validation"]["span_reranked"]``, the re-ranker
-    fitted on all of them to ``meta["span_reranker"]`` (and to ``runtime``). Too few contracts,
-    or candidates all right or all wrong: the decoder's ranking stays, and the log says why."""
-    from .clauses.eval import cross_fit_report
+    """Fit the span re-ranker (``clauses.rerank``) and the window stacker (``clauses.stack``) on
+    the validation contracts' candidates and windows.
+
+    Their 4-fold cross-fitted metrics (each contract scored by models fitted on the others) go
+    to ``meta["validation"]["span_reranked"]`` and ``["window_stacked"]``, next to the
+    decoder's ``span`` and the plain ``window`` scores; the models fitted on all of them to
+    ``meta["span_reranker"]`` / ``meta["window_stacker"]`` (and to ``runtime``). Too few
+    contracts, or candidates all right or all wrong: the decoder's ranking and the plain window
+    scores stay, and the log says why.
+    """
+    from .clauses.eval import cross_fit_report, window_metrics
     from .clauses.rerank import SpanReranker
+    from .clauses.stack import WindowStacker, cross_fit_windows
 
     labels = np.concatenate([r.labels for r in records])
     if len(records) < RERANK_MIN_CONTRACTS or labels.all() or not labels.any():
         log.warning(
-            "span re-ranker not fitted: %d validation contracts, %d of %d candidates right (needs %d contracts, both kinds)",
+            "span re-ranker and window stacker not fitted: %d validation contracts, %d of %d candidates right "
+            "(needs %d contracts, both kinds)",
             len(records), int(labels.sum()), labels.size, RERANK_MIN_CONTRACTS,
         )  # fmt: skip
         return
+    where = f"{len(records)} validation contracts (split seed {meta.get('split_seed', '?')})"
+    validation = meta.setdefault("validation", {})
     report = cross_fit_report(records, folds=4)
-    meta.setdefault("validation", {})["span_reranked"] = {
-        "folds": report["folds"],
-        **report["reranked"],
-    }
+    validation["span_reranked"] = {"folds": report["folds"], **report["reranked"]}
     reranker = SpanReranker.fit(
-        np.vstack([r.x for r in records]),
-        np.concatenate([r.cats for r in records]),
-        labels,
-        fitted_on=f"{len(records)} validation contracts (split seed {meta.get('split_seed', '?')})",
+        np.vstack([r.x for r in records]), np.concatenate([r.cats for r in records]), labels, fitted_on=where
     )
     meta["span_reranker"] = reranker.to_dict()
+    groups = [(*r.windows, r.window_labels) for r in records if r.windows is not None]
+    if len(groups) == len(records):  # a model without a lexical scorer keeps the tagger's window scores
+        try:
+            scores = cross_fit_windows(groups, folds=4)
+            stacker = WindowStacker.fit(*(np.concatenate([g[i] for g in groups]) for i in range(3)), fitted_on=where)
+        except InvalidInputError as e:  # a fold without a positive window
+            log.warning("window stacker not fitted: %s", e)
+        else:
+            metrics = window_metrics(np.concatenate([g[2] for g in groups]), np.concatenate(scores))
+            validation["window_stacked"] = {"folds": 4, **{k: v for k, v in metrics.items() if k != "per_category"}}
+            meta["window_stacker"] = stacker.to_dict()
+            if runtime is not None:
+                runtime.window_stacker = stacker
     if runtime is not None:
         runtime.reranker = reranker
 
@@ -185,6 +202,12 @@ def evaluate_clauses(
 
     base = load_labelled(data, train_names) if baseline and train_names else None
     report = evaluate_tagger(runtime, load_labelled(data, names), base, progress=progress, rules=rule_analysis)
+    # where the re-ranker and the stacker were fitted: on these contracts, their figures are in-sample
+    fitted = {
+        "span_reranker": getattr(runtime, "reranker", None),
+        "window_stacker": getattr(runtime, "window_stacker", None),
+    }
+    report["fitted_on"] = {name: model.fitted_on for name, model in fitted.items() if model is not None}
     return ContractMetrics(
         split="all" if val_fraction is None else "val",
         contracts=len(names),

@@ -29,6 +29,7 @@ from deepseek_apps.core.metrics import average_precision
 from .data import CATEGORIES, window_texts
 from .decode import SpanDecoder, sentence_ends
 from .rerank import candidate_features, cross_fit, with_confidences
+from .stack import window_features
 
 _DROP = re.compile(r"[.,;:]")
 THRESHOLDS = [*np.round(np.arange(0.99, 0.0, -0.01), 2), 0.001, 0.0]
@@ -147,8 +148,10 @@ def candidate_labels(contract, found: list[list[tuple[int, int, float]]]) -> np.
 
 @dataclass
 class Candidates:
-    """One labelled contract's decoded candidates, their re-ranker features and labels, and the
-    rules' answers: what ``evaluate_tagger(candidates=...)`` collects for ``cross_fit_report``."""
+    """One labelled contract's decoded candidates, their re-ranker features and labels, the
+    rules' answers, and its windows' stacker features (``stack.window_features``; None without a
+    lexical scorer) and labels: what ``evaluate_tagger(candidates=...)`` collects for
+    ``cross_fit_report`` and ``stack.cross_fit_windows``."""
 
     contract: Any
     found: list
@@ -156,6 +159,8 @@ class Candidates:
     cats: np.ndarray
     labels: np.ndarray
     extra: dict = field(default_factory=dict)
+    windows: tuple[np.ndarray, np.ndarray] | None = None
+    window_labels: np.ndarray | None = None
 
 
 def span_reports(records: list[Candidates], confidences: list[np.ndarray] | None = None) -> dict[str, dict]:
@@ -257,8 +262,12 @@ def evaluate_tagger(
         found = decoder.decode(word_probs, ends=sentence_ends(contract.words))
         window_scores = combine(tagger, lexical_scores)
         x, cats = candidate_features(found, word_probs, spans, window_scores, lexical_scores)
-        labelled = candidate_labels(contract, found) if candidates is not None else np.zeros(len(cats), dtype=bool)
-        records.append(Candidates(contract, found, x, cats, labelled, extra))
+        record = Candidates(contract, found, x, cats, np.zeros(len(cats), dtype=bool), extra, window_labels=labels[-1])
+        if candidates is not None:
+            record.labels = candidate_labels(contract, found)
+            if lexical_scores is not None:
+                record.windows = window_features(word_probs, spans, tagger, lexical_scores)
+        records.append(record)
     if candidates is not None:
         candidates.extend(records)
     ranked = None if reranker is None else [reranker.probabilities(r.x, r.cats) for r in records]

@@ -199,14 +199,20 @@ def with_confidences(found: Sequence[Sequence[Span]], confidences: np.ndarray) -
     return out
 
 
+def fold_ids(n: int, folds: int, seed: int = 0) -> np.ndarray:
+    """A seeded assignment of ``n`` contracts to ``folds`` folds of near-equal size."""
+    fold_of = np.empty(n, dtype=np.int64)
+    fold_of[np.random.default_rng(seed).permutation(n)] = np.arange(n) % folds
+    return fold_of
+
+
 def cross_fit(
     groups: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], folds: int = 4, seed: int = 0, c: float = 0.1
 ) -> list[np.ndarray]:
     """Out-of-fold P(right) per group (one group per contract: features, categories, labels):
     each fold of contracts is scored by a re-ranker fitted on the others."""
     n = len(groups)
-    fold_of = np.empty(n, dtype=np.int64)
-    fold_of[np.random.default_rng(seed).permutation(n)] = np.arange(n) % folds
+    fold_of = fold_ids(n, folds, seed)
     out: list[np.ndarray] = [np.zeros(0)] * n
     for f in range(folds):
         fit_on = [g for g, fold in zip(groups, fold_of) if fold != f and len(g[2])]

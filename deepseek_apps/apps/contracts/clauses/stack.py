@@ -174,3 +174,20 @@ class WindowStacker:
                 hint="refit it (`python benchmarks/contracts_rerank.py --write MODEL_DIR`)",
             )
         return cls(tuple(map(tuple, values["weights"])), tuple(values["bias"]), values.get("fitted_on", ""))
+
+
+def cross_fit_windows(
+    groups: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], folds: int = 4, seed: int = 0, c: float = 0.005
+) -> list[np.ndarray]:
+    """Out-of-fold (n_windows, 41) scores per group (one per contract: own features, shared
+    features, labels): each fold of contracts scored by a stacker fitted on the others."""
+    from .rerank import fold_ids
+
+    fold_of = fold_ids(len(groups), folds, seed)
+    out: list[np.ndarray] = [np.zeros((0, K))] * len(groups)
+    for f in range(folds):
+        rest = [g for g, fold in zip(groups, fold_of) if fold != f]
+        stacker = WindowStacker.fit(*(np.concatenate([g[i] for g in rest]) for i in range(3)), c=c)
+        for i in np.flatnonzero(fold_of == f):
+            out[i] = stacker.scores(groups[i][0], groups[i][1])
+    return out
