@@ -135,10 +135,17 @@ def test_shipped_tagger_beats_a_floor_on_held_out_cuad():
 
 def test_export_bundle_runs_without_torch_and_matches_the_folder(trained, tmp_path, monkeypatch, capsys):
     import os
+    import shutil
     import subprocess
     import sys
 
-    _, out = trained
+    from deepseek_apps.apps.contracts.clauses.folder import default_dir
+
+    _, trained_dir = trained
+    out = Path(shutil.copytree(trained_dir, tmp_path / "ranked"))  # with the shipped stacker and re-ranker:
+    meta, shipped = (json.loads((d / "clause_tagger.json").read_text()) for d in (out, default_dir()))
+    meta.update({k: shipped[k] for k in ("span_reranker", "window_stacker")})  # they run without torch too
+    (out / "clause_tagger.json").write_text(json.dumps(meta))
     monkeypatch.setenv("DEEPSEEK_APPS_CACHE", str(tmp_path / "cache"))
     bundle = tmp_path / "contracts_int8.zip"
     assert main(["contracts", "export", "--model", str(out), "--out", str(bundle)]) == 0
@@ -148,7 +155,9 @@ def test_export_bundle_runs_without_torch_and_matches_the_folder(trained, tmp_pa
     folder = ContractParser.load(out, min_confidence=0.0, clause_backend="onnx-int8").predict([text])[0]
     code = (
         "import sys, json; from deepseek_apps.apps.contracts.app import ContractParser\n"
-        "r = ContractParser.load(sys.argv[1], min_confidence=0.0).predict([open(sys.argv[2], 'rb').read()])[0]\n"
+        "p = ContractParser.load(sys.argv[1], min_confidence=0.0)\n"
+        "assert p.tagger().reranker is not None and p.tagger().window_stacker is not None\n"
+        "r = p.predict([open(sys.argv[2], 'rb').read()])[0]\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch was imported'\n"
         "print(json.dumps([[c.category, c.confidence] for c in r.clauses]))"
     )
