@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -210,6 +211,10 @@ def test_the_span_reranker_is_fitted_on_validation_and_ranks_the_shipped_clauses
     assert len(records) == 10 and "span_decoder" not in before
     meta: dict = {"split_seed": 0}
     fitting.fit_reranker(records[:5], {}, None)  # too few contracts: nothing fitted, no error
+    lopsided = [*records[:8]]
+    lopsided[1:] = [replace(r, labels=np.zeros_like(r.labels)) for r in lopsided[1:]]  # right answers in one contract
+    fitting.fit_reranker(lopsided, skipped := {}, None)  # a fold with none right: logged, the training still ends
+    assert "span_reranker" not in skipped
     fitting.fit_reranker(records, meta, runtime)
     assert meta["span_reranker"]["fitted_on"].startswith("10 validation contracts")
     assert meta["validation"]["span_reranked"]["folds"] == 4 and runtime.reranker is not None

@@ -83,11 +83,15 @@ def fit_reranker(records: list, meta: dict, runtime=None) -> None:
         return
     where = f"{len(records)} validation contracts (split seed {meta.get('split_seed', '?')})"
     validation = meta.setdefault("validation", {})
-    report = cross_fit_report(records, folds=4)
+    try:
+        report = cross_fit_report(records, folds=4)
+        reranker = SpanReranker.fit(
+            np.vstack([r.x for r in records]), np.concatenate([r.cats for r in records]), labels, fitted_on=where
+        )
+    except InvalidInputError as e:  # a fold whose candidates are all right or all wrong: keep the model trained
+        log.warning("span re-ranker not fitted: %s", e)
+        return
     validation["span_reranked"] = {"folds": report["folds"], **report["reranked"]}
-    reranker = SpanReranker.fit(
-        np.vstack([r.x for r in records]), np.concatenate([r.cats for r in records]), labels, fitted_on=where
-    )
     meta["span_reranker"] = reranker.to_dict()
     groups = [(*r.windows, r.window_labels) for r in records if r.windows is not None]
     if len(groups) == len(records):  # a model without a lexical scorer keeps the tagger's window scores
