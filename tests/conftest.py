@@ -4,6 +4,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# property tests check behaviour, not speed: a busy CI machine must not fail them on hypothesis's
+# 200 ms per-example deadline (it did, once, with a training run beside the suite)
+settings.register_profile("deepseek_apps", deadline=None)
+settings.load_profile("deepseek_apps")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -1,8 +1,31 @@
 import numpy as np
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torchvision.ops import batched_nms as tv_batched_nms
+from torchvision.ops import box_iou
 
 from deepseek_apps.apps.inspector.metrics import DetectionMetrics, detection_metrics
 from deepseek_apps.core.metrics import detection_map
-from deepseek_apps.core.runtime.postprocess import batched_nms, nms, select_detections
+from deepseek_apps.core.runtime.postprocess import batched_nms, nms, pairwise_iou, select_detections
+
+
+def _boxes(seed: int, n: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    corner = rng.uniform(0, 180, (n, 2))
+    return np.hstack([corner, corner + rng.uniform(1, 60, (n, 2))]).astype(np.float32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 120), m=st.integers(1, 40))
+def test_pairwise_iou_and_classwise_nms_match_torchvision(seed, n, m):
+    a, b = _boxes(seed, n), _boxes(seed + 1, m)
+    np.testing.assert_allclose(pairwise_iou(a, b), box_iou(torch.from_numpy(a), torch.from_numpy(b)).numpy(), atol=1e-5)
+    rng = np.random.default_rng(seed)
+    scores = rng.permutation(n).astype(np.float32) / n  # distinct: one right order
+    labels = rng.integers(0, 3, n)
+    expected = tv_batched_nms(torch.from_numpy(a), torch.from_numpy(scores), torch.from_numpy(labels), 0.5)
+    assert batched_nms(a, scores, labels, 0.5).tolist() == expected.tolist()
 
 
 def test_nms_keeps_best_of_overlapping_boxes():

@@ -254,19 +254,22 @@ def evaluate_tagger(
         labels.append(contract.window_labels(model.size, model.window_stride)[1])
         word_max.append(tagger)
         texts += [" ".join(contract.words[a:b]) for a, b in spans]
+        window_scores = combine(tagger, lexical_scores)  # the plain mean: the re-ranker's input
+        stack_inputs = None
         if lexical_scores is not None:
             lexical.append(lexical_scores)
-            mean.append(combine(tagger, lexical_scores))
-            shipped.append(model.window_scores(word_probs, spans, tagger, lexical_scores) if stacked else mean[-1])
+            mean.append(window_scores)
+            if stacked or candidates is not None:
+                stack_inputs = window_features(word_probs, spans, tagger, lexical_scores)
+            stacks = stacked and len(spans) > 0  # as ClauseRuntime.window_scores
+            shipped.append(model.window_stacker.scores(*stack_inputs) if stacks else window_scores)
         extra = rule_answers(rules(contract.text)) if rules else {}
         found = decoder.decode(word_probs, ends=sentence_ends(contract.words))
-        window_scores = combine(tagger, lexical_scores)
         x, cats = candidate_features(found, word_probs, spans, window_scores, lexical_scores)
         record = Candidates(contract, found, x, cats, np.zeros(len(cats), dtype=bool), extra, window_labels=labels[-1])
         if candidates is not None:
             record.labels = candidate_labels(contract, found)
-            if lexical_scores is not None:
-                record.windows = window_features(word_probs, spans, tagger, lexical_scores)
+            record.windows = stack_inputs
         records.append(record)
     if candidates is not None:
         candidates.extend(records)
