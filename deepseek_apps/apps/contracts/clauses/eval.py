@@ -261,8 +261,7 @@ def evaluate_tagger(
             mean.append(window_scores)
             if stacked or candidates is not None:
                 stack_inputs = window_features(word_probs, spans, tagger, lexical_scores)
-            stacks = stacked and len(spans) > 0  # as ClauseRuntime.window_scores
-            shipped.append(model.window_stacker.scores(*stack_inputs) if stacks else window_scores)
+            shipped.append(model.window_scores(word_probs, spans, tagger, lexical_scores, stack_inputs))
         extra = rule_answers(rules(contract.text)) if rules else {}
         found = decoder.decode(word_probs, ends=sentence_ends(contract.words))
         x, cats = candidate_features(found, word_probs, spans, window_scores, lexical_scores)

@@ -227,13 +227,19 @@ class ClauseRuntime:
         return self.reranker.rescore(found, x, cats)
 
     def window_scores(
-        self, word_probs: np.ndarray, spans: list[tuple[int, int]], tagger: np.ndarray, lexical: np.ndarray | None
+        self,
+        word_probs: np.ndarray,
+        spans: list[tuple[int, int]],
+        tagger: np.ndarray,
+        lexical: np.ndarray | None,
+        features: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
         """(n_windows, 41) clause scores of ``window_parts``' windows: the model's window stacker
-        (``stack``) when it has one and a lexical scorer, else tagger and lexical averaged."""
+        (``stack``) when it has one and a lexical scorer, else tagger and lexical averaged.
+        ``features``: the stacker's inputs (``stack.window_features``) when the caller has them."""
         if self.window_stacker is None or lexical is None or not spans:
             return combine(tagger, lexical)
-        return self.window_stacker.scores(*window_features(word_probs, spans, tagger, lexical))
+        return self.window_stacker.scores(*(features or window_features(word_probs, spans, tagger, lexical)))
 
     def detect(self, words: list[str], word_probs: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
         """Detection windows and their (n, 41) clause scores (``window_scores``)."""
