@@ -16,12 +16,14 @@ Pipelines in one process, on the same files, same model weights:
 - after, onnx-int8, decoder ranking: the same with the span re-ranker off (``clauses.rerank``: its
   features need the lexical window scores, so it costs time of its own);
 - after, the default: where this CPU's default runtime is another (``openvino-bf16`` on CPUs
-  with AMX), ``ContractParser().predict(files)`` as well.
+  with AMX), ``ContractParser().predict(files)`` as well;
+- ``--also NAME=MODEL``: another model folder (or a shipped model's name, e.g. ``fast``) on
+  onnx-int8, in the same run.
 
 The stage table splits the time into text extraction, header/footer detection, rules,
 word split, tokenisation, the encoder, span decoding and the rest (window bookkeeping).
 
-    python benchmarks/contracts_speed.py [--data ../shared/data/cuad] [--docs 30] [--txt]
+    python benchmarks/contracts_speed.py [--data ../shared/data/cuad] [--docs 30] [--txt] [--also fast=fast]
 """
 
 from __future__ import annotations
@@ -155,7 +157,14 @@ def run_pipeline(name: str, parser: ContractParser, files, batched: bool, char_p
     }  # fmt: skip
 
 
-def compare(files, threads: int, char_pages: bool) -> dict:
+def model_folder(spec: str) -> str:
+    """A model folder, or the folder of the shipped contracts model of that name."""
+    from deepseek_apps.core.registry import get_model
+
+    return spec if Path(spec).exists() else str(get_model("contracts", spec).path)
+
+
+def compare(files, threads: int, char_pages: bool, also: dict[str, str] | None = None) -> dict:
     before = ContractParser(ocr="never", threads=threads, clause_backend="onnx-int8")
     old = previous_export(threads)
     runtime = before.tagger()
@@ -168,6 +177,10 @@ def compare(files, threads: int, char_pages: bool) -> dict:
         "after, onnx-int8, decoder ranking": plain,
         "after, onnx-int8": ContractParser(ocr="never", threads=threads, clause_backend="onnx-int8"),
     }
+    for name, spec in (also or {}).items():
+        parsers[f"after, onnx-int8, {name}"] = ContractParser(
+            model_path=model_folder(spec), ocr="never", threads=threads, clause_backend="onnx-int8"
+        )
     if default_backend() != "onnx-int8":  # this CPU's default runtime (openvino-bf16 with AMX)
         parsers[f"after, {default_backend()} (default here)"] = ContractParser(ocr="never", threads=threads)
     for parser in (before, *parsers.values()):
@@ -207,7 +220,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--docs", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--txt", action="store_true", help="read the texts, not rendered PDFs")
+    parser.add_argument(
+        "--also", action="append", default=[], metavar="NAME=MODEL", help="another model folder or shipped model name"
+    )
     args = parser.parse_args(argv)
+    also = dict(item.split("=", 1) for item in args.also)
     files = documents(args.data, args.docs, pdf=not args.txt)
     cpu = cpu_info()
     report = {
@@ -215,7 +232,7 @@ def main(argv: list[str] | None = None) -> dict:
         "cpu": cpu.get("model", "?") + " (" + (", ".join(k for k in ("avx512f", "avx512_vnni", "amx") if cpu.get(k)) or "AVX2") + ")",
         "input": "text files (a page = 3,000 characters)" if args.txt else "text PDFs (real pages)",
     }  # fmt: skip
-    report.update(compare(files, args.threads, char_pages=args.txt))
+    report.update(compare(files, args.threads, char_pages=args.txt, also=also))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "contracts_speed.json").write_text(json.dumps(report, indent=2))
     print(markdown(report))

@@ -230,3 +230,50 @@ def test_the_span_reranker_is_fitted_on_validation_and_ranks_the_shipped_clauses
     for category in spans:
         assert all(0.0 <= q <= 1.0 for _, _, q in category)
         assert [q for _, _, q in category] == sorted((q for _, _, q in category), reverse=True)
+
+
+def test_a_shallower_tagger_is_distilled_from_a_trained_one(trained, tmp_path, monkeypatch):
+    from safetensors.torch import load
+
+    from deepseek_apps.apps.contracts.clauses import train
+
+    data, teacher = trained
+    calls = []
+    real = train.load_teacher
+
+    def counting(folder):
+        model = real(folder)
+        model.register_forward_hook(lambda *_: calls.append(1))
+        return model
+
+    monkeypatch.setattr(train, "load_teacher", counting)
+    monkeypatch.setenv("DEEPSEEK_APPS_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "student"
+    args = ["contracts", "train", "--data", str(data), "--out", str(out), "--max-steps", "2", "--rank", "2"]
+    args += ["--val-fraction", "0.25", "--no-progress", "--layers", "2"]
+    args += ["--init", str(teacher), "--teacher", str(teacher)]
+    assert main(args) == 0
+    assert len(calls) == 2  # the teacher read every training batch
+    meta = json.loads((out / "clause_tagger.json").read_text())
+    assert meta["config"]["layers"] == 2 and meta["config"]["teacher"] == str(teacher)
+    layers = {train._layer_of(k) for k in load((out / "clause_tagger.safetensors").read_bytes())} - {None}
+    assert layers == {0, 1}  # adapters of the two kept layers only
+    model = ClauseModel(out, backend="onnx-int8")
+    words = load_labelled(data)[0].words
+    _, window_probs, word_probs = model.predict_words(words)
+    assert word_probs.shape == (len(words), len(CATEGORIES)) and np.isfinite(window_probs).all()
+    graphs = list((tmp_path / "cache").rglob("clause_tagger_int8.onnx"))
+    assert len(graphs) == 1 and b"layer.1/" in graphs[0].read_bytes() and b"layer.2/" not in graphs[0].read_bytes()
+
+
+def test_a_deeper_models_weights_load_only_when_asked(trained):
+    from deepseek_apps.apps.contracts.clauses.model import build_tagger
+    from deepseek_apps.apps.contracts.clauses.train import load_trained_weights
+
+    _, teacher = trained
+    student, _ = build_tagger(rank=2, layers=3)
+    with pytest.raises(ModelFormatError):
+        load_trained_weights(student, teacher)  # layers 3-5 have nowhere to go
+    load_trained_weights(student, teacher, deeper=True)
+    with pytest.raises(InvalidInputError, match="6 layers"):
+        build_tagger(rank=2, layers=7)

@@ -151,3 +151,36 @@ def test_word_tokenizer_encodes_as_transformers():
         first = {w: ids.index(w) for w in range(len(window)) if w in ids}
         last = max(p for p, w in enumerate(ids) if w is not None)
         assert ours["word_index"][row, : len(window)].tolist() == [first.get(i, last) for i in range(len(window))]
+
+
+def test_a_model_folder_can_share_a_shipped_models_lexical_scorer(tmp_path):
+    import json
+    import shutil
+
+    from deepseek_apps.apps.contracts.clauses.folder import CONFIG_FILE, WEIGHTS_FILE, default_dir, read_folder
+
+    shutil.copyfile(default_dir() / WEIGHTS_FILE, tmp_path / WEIGHTS_FILE)
+    meta = json.loads((default_dir() / CONFIG_FILE).read_text())
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(meta))
+    assert read_folder(tmp_path)[2] is None  # no scorer of its own, none named
+    (tmp_path / CONFIG_FILE).write_text(json.dumps({**meta, "lexical_from": "default"}))
+    shared, own = read_folder(tmp_path)[2], read_folder(default_dir())[2]
+    texts = ["This Agreement shall be governed by the laws of the State of New York."]
+    np.testing.assert_array_equal(shared.score(texts), own.score(texts))
+    (tmp_path / CONFIG_FILE).write_text(json.dumps({**meta, "lexical_from": "nope"}))
+    with pytest.raises(InvalidInputError, match="no shipped contracts model named"):
+        read_folder(tmp_path)
+
+
+def test_a_shipped_contracts_model_opens_by_name(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from deepseek_apps.apps.contracts.model_io import open_source, shipped_metrics
+    from deepseek_apps.errors import MissingResourceError
+
+    monkeypatch.chdir(tmp_path)  # no folder named "default" here
+    source = open_source(Path("default"))
+    assert source.metrics == shipped_metrics() and source.lexical is not None
+    with pytest.raises(MissingResourceError) as info:
+        open_source(Path("no-such-model"))
+    assert "'default'" in info.value.hint

@@ -57,3 +57,28 @@ def test_release_refuses_a_run_without_its_stacker_and_reranker(tmp_path):
     run, _ = _run(tmp_path / "run", with_fits=False)
     with pytest.raises(SystemExit, match="contracts_rerank.py --write"):
         release_contracts.release(run, None, assets=tmp_path)
+
+
+def test_release_into_another_folder_shares_an_identical_lexical_scorer(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    run, _ = _run(tmp_path / "run")
+    meta = json.loads((run / CONFIG_FILE).read_text())
+    meta["config"]["teacher"] = "/tmp/runs/c6all"
+    (run / CONFIG_FILE).write_text(json.dumps(meta))
+    shared = tmp_path / "default"
+    shared.mkdir()
+    monkeypatch.setattr(release_contracts, "get_model", lambda app, name: SimpleNamespace(path=shared))
+    for name in release_contracts.LEXICAL_FILES:
+        (shared / name).write_bytes(b"another scorer")
+    fast = tmp_path / "fast"
+    with pytest.raises(SystemExit, match="distilled-from"):
+        release_contracts.release(run, "c6", assets=fast, lexical_from="default")
+    with pytest.raises(SystemExit, match="not the 'default' model's"):
+        release_contracts.release(run, "c6", assets=fast, lexical_from="default", distilled_from="the default")
+    for name in release_contracts.LEXICAL_FILES:
+        (shared / name).write_bytes((run / name).read_bytes())
+    release_contracts.release(run, "c6", assets=fast, lexical_from="default", distilled_from="the default")
+    meta = json.loads((fast / CONFIG_FILE).read_text())
+    assert meta["lexical_from"] == "default" and meta["config"]["teacher"] == "the default"
+    assert sorted(os.listdir(fast)) == sorted([CONFIG_FILE, WEIGHTS_FILE])  # no second copy of the scorer

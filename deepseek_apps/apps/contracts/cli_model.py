@@ -41,6 +41,15 @@ def add_commands(cmds: argparse._SubParsersAction) -> None:
     t.add_argument("--max-steps", type=int, default=None, help="stop after this many batches (quick runs)")
     t.add_argument("--init", default=None, help="continue from a model folder ('default' = the shipped model)")
     t.add_argument("--lr", type=float, default=5e-4, help="adapter learning rate (heads: 4x)")
+    t.add_argument(
+        "--layers", type=int, default=None, help="keep the encoder's first N of its 6 layers (faster; default: all)"
+    )
+    t.add_argument(
+        "--teacher",
+        default=None,
+        help="distil from a trained model folder ('default' = the shipped model): the loss also follows its probabilities",
+    )
+    t.add_argument("--distill", type=float, default=0.5, help="weight of the teacher's probabilities in the loss")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     t.set_defaults(func=_train)
     e = cmds.add_parser("evaluate", help="field P/R/F1 and clause AUPR on labelled contracts")
@@ -77,7 +86,7 @@ def _train(args: argparse.Namespace) -> int:
     settings = dict(
         val_fraction=args.val_fraction, seed=args.seed, epochs=args.epochs, progress=not args.no_progress,
         neg_ratio=args.neg_ratio, rank=args.rank, max_steps=args.max_steps, init=args.init, lr=args.lr,
-        sample_seed=args.sample_seed,
+        sample_seed=args.sample_seed, layers=args.layers, teacher=args.teacher, distill=args.distill,
         device=args.device, precision=args.precision,
     )  # fmt: skip
     if args.engine == "ray":  # DDP on Ray Train workers; rank 0 saves to --out

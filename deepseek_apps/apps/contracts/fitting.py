@@ -124,8 +124,8 @@ def fit_clauses(
     """Train tagger + lexical scorer on the training part; metrics on the held-out parts.
 
     ``options`` are ``TrainConfig`` fields (``neg_ratio`` 0.5 as the CLI, ``rank``, ``lr``,
-    ``head_lr`` (default 4 x ``lr``), ``batch_size``, ``size``, ``stride``, ``max_steps``, ``init``),
-    and ``sample_seed``: the seed of the initialisation and of the window draws, ``seed`` when not
+    ``head_lr`` (default 4 x ``lr``), ``batch_size``, ``size``, ``stride``, ``max_steps``, ``init``,
+    ``layers``, ``teacher``, ``distill``), and ``sample_seed``: the seed of the initialisation and of the window draws, ``seed`` when not
     given. ``seed`` alone decides the split, so a run continued with ``init`` keeps its held-out
     contracts by keeping ``seed`` and changing ``sample_seed``.
     """
@@ -137,10 +137,11 @@ def fit_clauses(
     from .clauses.train import TrainConfig, tagger_bytes, tagger_meta, train_tagger
 
     options = dict(options or {})
-    if options.get("init") == "default":
-        from .clauses.folder import default_dir
+    for key in ("init", "teacher"):
+        if options.get(key) == "default":
+            from .clauses.folder import default_dir
 
-        options["init"] = str(default_dir())
+            options[key] = str(default_dir())
     unknown = sorted(set(options) - set(TrainConfig.__dataclass_fields__) - {"threads", "sample_seed"})
     if unknown:
         raise InvalidInputError(

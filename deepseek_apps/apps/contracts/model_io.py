@@ -133,11 +133,18 @@ class ClauseSource:
         return write_bundle(out, manifest, files)
 
 
-def shipped_metrics() -> dict[str, Any]:
-    """The metrics the shipped model is registered with (``assets/models.json``)."""
+def shipped_metrics(name: str = "default") -> dict[str, Any]:
+    """The metrics the shipped model ``name`` is registered with (``assets/models.json``)."""
     from deepseek_apps.core.registry import get_model
 
-    return dict(get_model(APPLICATION).metrics)
+    return dict(get_model(APPLICATION, name).metrics)
+
+
+def shipped_models() -> dict[str, Path]:
+    """{name: folder} of the shipped contracts models (``core.registry``)."""
+    from deepseek_apps.core.registry import list_models
+
+    return {m.name: m.path for m in list_models(APPLICATION)}
 
 
 def is_bundle(path: Path) -> bool:
@@ -145,18 +152,25 @@ def is_bundle(path: Path) -> bool:
 
 
 def open_source(path: Path | None) -> ClauseSource:
-    """The clause model at ``path`` (a folder or bundle; None: the shipped folder)."""
+    """The clause model at ``path`` (a folder or bundle; None: the shipped folder). A path that
+    does not exist but is a shipped model's name (``deepseek-apps models``: "default", "fast")
+    opens that model."""
+    shipped = shipped_models()
     path = Path(path) if path is not None else default_dir()
+    if not path.exists() and str(path) in shipped:
+        path = shipped[str(path)]
     if not path.exists():
         raise MissingResourceError(
             ErrorCode.FILE_NOT_FOUND if path.suffix else ErrorCode.DIRECTORY_NOT_FOUND,
             "no clause model at this path",
             value=str(path),
-            hint="pass a folder written by fit/save (`contracts train`) or a bundle written by export",
+            hint="pass a folder written by fit/save (`contracts train`), a bundle written by export, "
+            f"or a shipped model's name: {sorted(shipped)}",
         )
     if not is_bundle(path):
         weights, meta, lexical = read_folder(path)
-        metrics = meta.get("validation") or (shipped_metrics() if path.resolve() == default_dir().resolve() else {})
+        names = {folder.resolve(): name for name, folder in shipped.items()}
+        metrics = meta.get("validation") or (shipped_metrics(names[path.resolve()]) if path.resolve() in names else {})
         return ClauseSource(weights, meta, lexical, where=str(path), metrics=metrics)
     bundle = read_bundle(path)
     if bundle.manifest.get("application") != APPLICATION:

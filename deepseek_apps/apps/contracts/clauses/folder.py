@@ -2,7 +2,10 @@
 
 - ``clause_tagger.safetensors``: the LoRA adapters and the two heads;
 - ``clause_tagger.json``: the training config, the categories, losses and validation metrics;
-- ``clause_lexical.json`` + ``clause_lexical.safetensors``: the lexical scorer (optional).
+- ``clause_lexical.json`` + ``clause_lexical.safetensors``: the lexical scorer (optional). A
+  folder without them whose JSON names ``lexical_from`` (a shipped contracts model, e.g.
+  "default") uses that model's scorer: the shipped models share one (fitted on the same
+  contracts, it is the same file) instead of carrying 5 MB each.
 """
 
 from __future__ import annotations
@@ -36,7 +39,11 @@ def read_folder(folder: str | Path | None) -> tuple[bytes, dict, LexicalScorer |
             hint=f"expected {WEIGHTS_FILE} and {CONFIG_FILE}; train one with `deepseek-apps contracts train`",
         )
     meta = json.loads((folder / CONFIG_FILE).read_text())
-    lexical = LexicalScorer.load(folder) if (folder / LEXICAL_FILE).is_file() else None
+    lexical = None
+    if (folder / LEXICAL_FILE).is_file():
+        lexical = LexicalScorer.load(folder)
+    elif meta.get("lexical_from"):
+        lexical = LexicalScorer.load(get_model("contracts", meta["lexical_from"]).path)
     return (folder / WEIGHTS_FILE).read_bytes(), meta, lexical
 
 

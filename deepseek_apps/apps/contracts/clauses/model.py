@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from deepseek_apps.core.lora import add_lora
-from deepseek_apps.errors import ErrorCode, MissingResourceError
+from deepseek_apps.errors import ErrorCode, InvalidInputError, MissingResourceError
 
 from .data import CATEGORIES
 from .tokens import MAX_TOKENS, WordTokenizer, encoder_dir
@@ -60,8 +60,12 @@ class ClauseTagger(nn.Module):
         return word_logits, window_logits
 
 
-def build_tagger(rank: int = 16, alpha: float = 32.0, dropout: float = 0.05, seed: int = 0):
-    """(a fresh ``ClauseTagger`` with LoRA adapters on the pretrained encoder, its tokenizer)."""
+def build_tagger(rank: int = 16, alpha: float = 32.0, dropout: float = 0.05, seed: int = 0, layers: int | None = None):
+    """(a fresh ``ClauseTagger`` with LoRA adapters on the pretrained encoder, its tokenizer).
+
+    ``layers``: keep only the encoder's first ``layers`` transformer layers (None: all six); the
+    encoder's cost is about proportional to its depth.
+    """
     try:
         from transformers import BertModel
         from transformers.utils import logging as hf_logging
@@ -82,8 +86,24 @@ def build_tagger(rank: int = 16, alpha: float = 32.0, dropout: float = 0.05, see
     finally:
         hf_logging.set_verbosity(level)
         hf_logging.enable_progress_bar()
+    if layers is not None:
+        truncate_encoder(encoder, layers)
     add_lora(encoder, LORA_TARGETS, rank=rank, alpha=alpha, dropout=dropout)
     return ClauseTagger(encoder), load_tokenizer()
+
+
+def truncate_encoder(encoder: nn.Module, layers: int) -> None:
+    """Keep the first ``layers`` transformer layers of a BERT encoder (in place)."""
+    depth = len(encoder.encoder.layer)
+    if not 1 <= int(layers) <= depth:
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"the encoder has {depth} layers; cannot keep {layers}",
+            value=layers,
+            hint=f"choose layers between 1 and {depth}",
+        )
+    encoder.encoder.layer = nn.ModuleList(list(encoder.encoder.layer)[: int(layers)])
+    encoder.config.num_hidden_layers = int(layers)
 
 
 def encode_windows(

@@ -43,7 +43,7 @@ __all__ = [
 
 def merged_tagger(weights: bytes, meta: dict) -> tuple[ClauseTagger, WordTokenizer]:
     """(merged tagger in eval mode, tokenizer) from trained adapter + head bytes and their metadata."""
-    tagger, tokenizer = build_tagger(rank=int(meta["config"]["rank"]))
+    tagger, tokenizer = build_tagger(rank=int(meta["config"]["rank"]), layers=meta["config"].get("layers"))
     load_trained_bytes(tagger, weights)
     merge_lora(tagger.encoder)
     return tagger.eval(), tokenizer

@@ -48,6 +48,9 @@ class TrainConfig:
     seed: int = 0
     max_steps: int | None = None
     init: str | None = None  # folder of trained weights to continue from (e.g. the shipped model)
+    layers: int | None = None  # encoder layers kept (None: all six); fewer read faster
+    teacher: str | None = None  # folder of a trained tagger whose probabilities the loss also follows
+    distill: float = 0.5  # weight of the teacher's probabilities in the loss (with ``teacher``)
     device: str = "auto"  # auto | cpu | cuda | cuda:N (core.device)
     precision: str = "32"  # 32 | bf16 | 16
 
@@ -138,9 +141,10 @@ def train_tagger(
             value=len(contracts),
             hint="check that labels.csv holds clause strings that occur in the contract texts",
         )
-    tagger, tokenizer = build_tagger(rank=config.rank, seed=config.seed)
+    tagger, tokenizer = build_tagger(rank=config.rank, seed=config.seed, layers=config.layers)
     if config.init:
-        load_trained_weights(tagger, Path(config.init))
+        load_trained_weights(tagger, Path(config.init), deeper=True)
+    teacher = load_teacher(Path(config.teacher)) if config.teacher else None
     heads = [p for n, p in tagger.named_parameters() if n.startswith(("word_head", "window_head"))]
     adapters = [p for m in tagger.modules() if isinstance(m, LoRALinear) for p in (m.lora_a, m.lora_b)]
     n_negative = min(len(negative), int(round(config.neg_ratio * len(positive))))
@@ -154,7 +158,14 @@ def train_tagger(
         inputs, word_labels, word_mask = batch
         word_logits, window_logits = net(**inputs)
         word_logits, window_logits = word_logits.float(), window_logits.float()
-        return bce(word_logits[word_mask], word_labels[word_mask]) + bce(window_logits, word_labels.amax(dim=1))
+        gold = bce(word_logits[word_mask], word_labels[word_mask]) + bce(window_logits, word_labels.amax(dim=1))
+        if teacher is None:
+            return gold
+        with torch.no_grad():
+            teacher.to(word_logits.device)
+            soft_word, soft_window = (t.float().sigmoid() for t in teacher(**inputs))
+        soft = bce(word_logits[word_mask], soft_word[word_mask]) + bce(window_logits, soft_window)
+        return (1 - config.distill) * gold + config.distill * soft
 
     epochs_done = []
 
@@ -192,8 +203,23 @@ def train_tagger(
     return tagger, tokenizer, losses + [float("nan")] * (config.epochs - len(losses))
 
 
-def load_trained_weights(tagger: ClauseTagger, folder: Path) -> None:
+def load_teacher(folder: Path) -> ClauseTagger:
+    """A trained tagger folder as a frozen, merged model in eval mode (the teacher of ``TrainConfig.teacher``)."""
+    from deepseek_apps.core.lora import merge_lora
+
+    meta = json.loads((folder / CONFIG_FILE).read_text()) if (folder / CONFIG_FILE).is_file() else {"config": {}}
+    config = meta["config"]
+    teacher, _ = build_tagger(rank=int(config.get("rank", TrainConfig.rank)), layers=config.get("layers"))
+    load_trained_weights(teacher, folder)
+    merge_lora(teacher.encoder)
+    return teacher.eval().requires_grad_(False)
+
+
+def load_trained_weights(tagger: ClauseTagger, folder: Path, deeper: bool = False) -> None:
     """Load adapters + heads written by ``save_tagger`` into a fresh (unmerged) tagger.
+
+    ``deeper``: the folder may hold a deeper encoder's adapters; those of layers the tagger does
+    not have are dropped (to start a shallower tagger from a trained one).
 
     Raises:
         MissingResourceError: no weights in ``folder`` (2004).
@@ -206,11 +232,12 @@ def load_trained_weights(tagger: ClauseTagger, folder: Path) -> None:
             value=str(folder),
             hint=f"expected {WEIGHTS_FILE}; train one with `deepseek-apps contracts train`",
         )
-    load_trained_bytes(tagger, (folder / WEIGHTS_FILE).read_bytes())
+    load_trained_bytes(tagger, (folder / WEIGHTS_FILE).read_bytes(), deeper=deeper)
 
 
-def load_trained_bytes(tagger: ClauseTagger, weights: bytes) -> None:
-    """Load adapters + heads (safetensors bytes, as ``tagger_bytes`` gives) into a fresh tagger."""
+def load_trained_bytes(tagger: ClauseTagger, weights: bytes, deeper: bool = False) -> None:
+    """Load adapters + heads (safetensors bytes, as ``tagger_bytes`` gives) into a fresh tagger
+    (``deeper``: see ``load_trained_weights``)."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
@@ -221,6 +248,9 @@ def load_trained_bytes(tagger: ClauseTagger, weights: bytes) -> None:
             ErrorCode.CHECKPOINT_INVALID, f"clause tagger weights are not safetensors ({exc})", value=len(weights)
         ) from exc
     expected = tagger.state_dict()
+    if deeper:
+        depth = len(tagger.encoder.encoder.layer)
+        state = {k: v for k, v in state.items() if _layer_of(k) is None or _layer_of(k) < depth}
     trained = [k for k in expected if "lora_" in k or k.startswith(("word_head", "window_head"))]
     bad = [k for k, v in state.items() if k not in expected or expected[k].shape != v.shape]
     bad += [k for k in trained if k not in state]
@@ -232,6 +262,15 @@ def load_trained_bytes(tagger: ClauseTagger, weights: bytes) -> None:
             hint="use weights written by `deepseek-apps contracts train`, with the rank recorded next to them",
         )
     tagger.load_state_dict(state, strict=False)
+
+
+def _layer_of(key: str) -> int | None:
+    """The encoder layer a weight name belongs to ("encoder.encoder.layer.3.attention..." -> 3)."""
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        if part == "layer" and parts[i + 1].isdigit():
+            return int(parts[i + 1])
+    return None
 
 
 def tagger_bytes(tagger: ClauseTagger) -> bytes:
