@@ -105,12 +105,13 @@ def controls() -> None:
         upload = st.file_uploader("Upload a contract", type=UPLOAD_TYPES, key="contract_upload")
         clauses = st.toggle("Detect clauses (learned model)", value=True, key="use_clauses")
         model_path = st.text_input(
-            "Clause model (folder or bundle; empty = the shipped model)",
+            "Clause model (folder, bundle or shipped name; empty = the shipped default)",
             value="",
             key="contract_model_path",
-            placeholder="e.g. runs/my_contracts or contracts_int8.zip",
+            placeholder="e.g. fast, runs/my_contracts or contracts_int8.zip",
             help="A folder written by `deepseek-apps contracts train` / ContractParser.save, "
-            "or a bundle written by `deepseek-apps contracts export`.",
+            "a bundle written by `deepseek-apps contracts export`, or a shipped model's name "
+            "(`deepseek-apps models`: `fast` is the 3-layer model, about 1.6x faster).",
         )
     with right:
         fmt = st.selectbox("Generated sample format", SAMPLE_FORMATS, key="sample_format")

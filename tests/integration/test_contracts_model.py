@@ -120,8 +120,30 @@ def test_shipped_int8_tagger_gives_a_document_the_same_clauses_alone_or_in_a_bat
         assert result.clauses and [c.model_dump() for c in result.clauses] == [c.model_dump() for c in alone.clauses]
 
 
+def test_the_shipped_fast_model_is_three_layers_and_finds_clauses():
+    import onnx
+
+    from deepseek_apps.apps.contracts.clauses.export import EXPORT_VERSION, ONNX_FILES, cache_root
+    from deepseek_apps.core.registry import get_model
+    from deepseek_apps.core.runtime.bundle import sha256
+
+    fast = get_model("contracts", "fast")
+    meta = json.loads((fast.path / "clause_tagger.json").read_text())
+    assert meta["config"]["layers"] == 3 and meta["lexical_from"] == "default"
+    contract = generate_contract(seed=5)
+    result = ContractParser.pretrained("fast").analyze(contract.text.encode(), filename="msa.txt")
+    law = [c for c in result.clauses if c.category == "Governing Law"]
+    truth = contract.facts_of("GOVERNING_LAW")[0]
+    assert law and any(c.evidence.start <= truth.start and truth.end <= c.evidence.end for c in law)
+    weights = (fast.path / "clause_tagger.safetensors").read_bytes()
+    graph = cache_root() / sha256(weights + EXPORT_VERSION.encode())[:16] / ONNX_FILES["onnx-int8"]
+    layers = {n.name.split("/")[3] for n in onnx.load(graph).graph.node if n.name.startswith("/encoder/encoder/")}
+    assert layers == {"layer.0", "layer.1", "layer.2"}  # the INT8 encoder built on first use has 3 layers
+
+
 @pytest.mark.realdata
-def test_shipped_tagger_beats_a_floor_on_held_out_cuad():
+@pytest.mark.parametrize("name", ["default", "fast"])
+def test_shipped_tagger_beats_a_floor_on_held_out_cuad(name):
     if not CUAD.is_dir():
         pytest.skip("../shared/data/cuad is not here")
     from deepseek_apps.apps.contracts.clauses.eval import evaluate_tagger
@@ -130,7 +152,10 @@ def test_shipped_tagger_beats_a_floor_on_held_out_cuad():
     table, _ = load_labels(CUAD)
     _, val = split_contracts(list(table["Text File"]), fraction=0.2, seed=0)
     shortest = sorted(val, key=lambda n: (CUAD / "contracts" / n).stat().st_size)[:8]
-    report = evaluate_tagger(ClauseModel(), load_labelled(CUAD, shortest), progress=False)
+    from deepseek_apps.core.registry import get_model
+
+    model = ClauseModel(get_model("contracts", name).path)
+    report = evaluate_tagger(model, load_labelled(CUAD, shortest), progress=False)
     assert report["window"]["shipped"]["aupr"] > 0.5
 
 
