@@ -302,3 +302,5 @@ def test_a_deeper_models_weights_load_only_when_asked(trained):
     load_trained_weights(student, teacher, deeper=True)
     with pytest.raises(InvalidInputError, match="6 layers"):
         build_tagger(rank=2, layers=7)
+    with pytest.raises(InvalidInputError, match="teacher's share"):
+        ContractParser().fit(trained[0], max_steps=1, rank=2, teacher=str(teacher), distill=1.5, progress=False)

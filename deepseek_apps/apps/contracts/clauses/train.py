@@ -133,6 +133,13 @@ def train_tagger(
     from deepseek_apps.core.train import Trainer, TrainRecipe
 
     config = config or TrainConfig()
+    if not 0.0 <= config.distill <= 1.0:
+        raise InvalidInputError(
+            ErrorCode.INVALID_ARGUMENT,
+            "distill is the teacher's share of the loss and must be in 0..1",
+            value=config.distill,
+            hint="e.g. --distill 0.5 (half gold labels, half the teacher's probabilities)",
+        )
     positive, negative = _examples(contracts, config.size, config.stride)
     if not positive:
         raise InvalidInputError(
