@@ -130,3 +130,29 @@ def test_mixed_sizes_small_images_whole_large_ones_tiled_in_input_order():
     large, truth = _scratches(seed=4)
     results = detect_images([small, large, small], _blob_detector(), 640, 1, Tiling(640), score_threshold=0.3)
     assert [len(r[0]) for r in results] == [2, len(truth), 2]
+
+
+def test_views_are_the_tiles_and_the_whole_image_and_int8_calibrates_on_them():
+    from deepseek_apps.apps.inspector.export import calibration_pixels
+    from deepseek_apps.apps.inspector.model import DetectorConfig
+    from deepseek_apps.core.runtime.tiling import views
+
+    large = Image.fromarray(np.arange(500 * 1260, dtype=np.uint32).reshape(1260, 500).astype(np.uint8))
+    small = Image.new("RGB", (200, 200), (9, 9, 9))
+    tiling = Tiling(640, 0.25)
+    seen = views(large, tiling)
+    assert [w.tolist() for w, _ in seen] == [
+        [0, 0, 500, 640],
+        [0, 310, 500, 950],
+        [0, 620, 500, 1260],
+        [0, 0, 500, 1260],
+    ]
+    assert np.array_equal(np.asarray(seen[1][1]), np.asarray(large)[310:950])  # a tile is a crop at native resolution
+    assert len(views(large, Tiling(640, 0.25, whole_image=False))) == 3
+    assert [w.tolist() for w, _ in views(small, tiling)] == [[0, 0, 200, 200]]  # not larger than a tile: whole
+    assert [w.tolist() for w, _ in views(large, None)] == [[0, 0, 500, 1260]]  # no tiling: whole
+    cfg = DetectorConfig(input_size=64, in_channels=1)
+    assert calibration_pixels([large, small], cfg, tiling=tiling).shape == (5, 1, 64, 64)
+    assert calibration_pixels([large, small], cfg).shape == (2, 1, 64, 64)  # an untiled model: whole images
+    spread = calibration_pixels([large] * 3, cfg, limit=4, tiling=tiling)
+    assert spread.shape == (4, 1, 64, 64)  # at most `limit` views, taken evenly from all of them

@@ -161,6 +161,7 @@ class QualityInspector(Application):
         epochs: int | None = None,
         progress: bool = True,
         synthetic: int = 0,
+        positive_share: float | None = None,
     ) -> QualityInspector:
         """Train a new detector on a dataset folder (or a loaded ``DetectionDataset``); returns ``self``.
 
@@ -172,6 +173,9 @@ class QualityInspector(Application):
             seed / epochs: override ``train_config``'s for this call (``None``: keep them).
             progress: ``False`` silences the progress bars.
             synthetic: add this many generated NEU-DET images to the training split.
+            positive_share: where most training images (or tiles) are good, the ones that show
+                a defect are repeated until they make up about this share of an epoch, at most
+                8x (``None``: 0.25; ``0``: never). The model card says what was done.
 
         Sets ``model_`` (PyTorch), ``metrics_`` (validation and test mAP@0.5) and ``out_dir_``
         (checkpoints, history; a re-run with the same ``out_dir`` resumes).
@@ -206,8 +210,17 @@ class QualityInspector(Application):
                     hint="drop --synthetic for other class sets",
                 )
             extra = DetectionDataset(generate_samples(synthetic, seed=tcfg.seed + 12345), NEU_CLASSES)
+        balance = {} if positive_share is None else {"positive_share": positive_share}
         model, result, meta = train_detector(
-            dataset, cfg, tcfg, val_fraction, test_fraction, extra, tile=self.tile, tile_overlap=self.tile_overlap
+            dataset,
+            cfg,
+            tcfg,
+            val_fraction,
+            test_fraction,
+            extra,
+            tile=self.tile,
+            tile_overlap=self.tile_overlap,
+            **balance,
         )
         test = meta.get("test_metrics")
         self.metrics_ = {
@@ -217,6 +230,7 @@ class QualityInspector(Application):
             "input_size": meta["resolution"]["size"],
             "input_size_reason": meta["resolution"]["reason"],
             "tiling": meta["tiling"],
+            "balance": meta["balance"],
             "split": meta["split"]["source"],
             "split_description": meta["split"]["description"],
             "training_health": meta["training_health"],

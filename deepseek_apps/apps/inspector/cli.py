@@ -65,6 +65,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--head-convs", type=int, default=4, help="3x3 convs in each FCOS head branch")
     add_tile_options(t, train=True)
     t.add_argument("--synthetic", type=int, default=0, help="add N generated images to the training split")
+    t.add_argument(
+        "--positive-share",
+        type=float,
+        default=None,
+        metavar="S",
+        help="where most training images (or tiles) are good, repeat the ones with a defect until they are about "
+        "this share of an epoch, at most 8x (default 0.25; 0: never)",
+    )
     t.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_engine_options(t, train=True)
@@ -122,11 +130,19 @@ def _train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         progress=not args.no_progress,
         synthetic=args.synthetic,
+        positive_share=args.positive_share,
     )
     health = inspector.metrics_["training_health"]
     print(f"input size {inspector.metrics_['input_size']}: {inspector.metrics_['input_size_reason']}", file=sys.stderr)
     if inspector.metrics_.get("tiling"):
         print(f"tiling: {inspector.metrics_['tiling']}", file=sys.stderr)
+    balance = inspector.metrics_.get("balance") or {}
+    if balance.get("repeat", 1) > 1:
+        print(
+            f"positives: {balance['items_with_defects']} of {balance['items']} training items show a defect, "
+            f"repeated {balance['repeat']}x ({balance['share_after']:.0%} of an epoch)",
+            file=sys.stderr,
+        )
     print(f"split ({inspector.metrics_['split']}): {inspector.metrics_['split_description']}", file=sys.stderr)
     if health["status"] == "failed":
         print(TrainingHealth(**health).summary(), file=sys.stderr)

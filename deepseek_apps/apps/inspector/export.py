@@ -21,14 +21,17 @@ HEAD_OUTPUT_CONVS = ("cls_logits", "bbox_reg", "bbox_ctrness")
 CALIBRATION_SAMPLES, CALIBRATION_SEED = 64, 777  # the built-in calibration set when none is given
 
 
-def calibration_pixels(calib: Any, cfg, limit: int = 256) -> np.ndarray:
+def calibration_pixels(calib: Any, cfg, limit: int = 256, tiling: Any = None) -> np.ndarray:
     """Calibration images -> float32 pixel batch (also the export's parity-check inputs).
 
     ``calib``: a folder of images, a list of paths or images, a ``DetectionDataset``, or
     ``None``: 64 generated steel-surface images (``generate_samples(64, seed=777)``), which
     suit the NEU-DET classes; for other kinds of images pass a folder of typical ones.
+    ``tiling`` (a tiled model's ``Tiling``): large images are cut into the tiles the model
+    will see at run time (and the whole image); at most ``limit`` views, spread evenly.
     """
     from ...core.runtime.preprocess import to_model_input
+    from ...core.runtime.tiling import views
     from ...datasets import DetectionDataset
     from ...datasets.io import list_images
     from .images import to_pil
@@ -50,7 +53,10 @@ def calibration_pixels(calib: Any, cfg, limit: int = 256) -> np.ndarray:
             value=str(calib),
             hint="pass a folder of typical images with --calib",
         )
-    return np.stack([to_model_input(im, cfg.input_size, cfg.in_channels) for im in images]).astype(np.float32)
+    seen = [view for image in images for _, view in views(image, tiling)]
+    if len(seen) > limit:
+        seen = [seen[i] for i in np.linspace(0, len(seen) - 1, limit).round().astype(int)]
+    return np.stack([to_model_input(im, cfg.input_size, cfg.in_channels) for im in seen]).astype(np.float32)
 
 
 def parity_compare(ref: list[np.ndarray], got: list[np.ndarray]) -> list[float]:
@@ -155,7 +161,9 @@ def export_bundle(
 
     cfg = loaded.metadata["detector_config"]
     graph = loaded.metadata["graph"].cpu().eval()
-    pixels = calibration_pixels(calib, cfg)
+    from ...core.runtime.tiling import Tiling
+
+    pixels = calibration_pixels(calib, cfg, tiling=Tiling.from_dict(loaded.metadata.get("tiling")))
     checks = [(torch.from_numpy(pixels[i : i + 8]),) for i in range(0, min(len(pixels), 32), 8)]
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"

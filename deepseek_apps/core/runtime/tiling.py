@@ -129,6 +129,19 @@ def _not_cut(boxes: np.ndarray, window: np.ndarray, width: int, height: int) -> 
     return keep
 
 
+def views(image: Image.Image, tiling: Tiling | None) -> list[tuple[np.ndarray, Image.Image]]:
+    """What the model sees of one image: ``(window, crop)`` for each tile, and the whole image.
+
+    An image the tiling does not apply to (or ``tiling=None``) is one whole view.
+    """
+    width, height = image.size
+    whole = (np.array([0, 0, width, height]), image)
+    if tiling is None or not tiling.applies(width, height):
+        return [whole]
+    out = [(np.asarray(w), image.crop(tuple(int(v) for v in w))) for w in windows(width, height, tiling)]
+    return [*out, whole] if tiling.whole_image else out
+
+
 def detect_tiled(
     image: Image.Image,
     forward: Forward,
@@ -142,12 +155,10 @@ def detect_tiled(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Detections of one large image in its own pixels: windows (and the whole image) in batches, merged."""
     width, height = image.size
-    views = [(np.asarray(w), image.crop(tuple(int(v) for v in w))) for w in windows(width, height, tiling)]
-    if tiling.whole_image:
-        views.append((np.array([0, 0, width, height]), image))
+    seen = views(image, tiling)
     found_b, found_s, found_l = [], [], []
-    for start in range(0, len(views), batch_size):
-        chunk = views[start : start + batch_size]
+    for start in range(0, len(seen), batch_size):
+        chunk = seen[start : start + batch_size]
         pixels = np.stack([to_model_input(view, size, channels) for _, view in chunk]).astype(np.float32)
         boxes, scores, labels = forward(pixels)
         for (window, view), b, s, lab in zip(chunk, boxes, scores, labels):
