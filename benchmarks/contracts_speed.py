@@ -157,13 +157,6 @@ def run_pipeline(name: str, parser: ContractParser, files, batched: bool, char_p
     }  # fmt: skip
 
 
-def model_folder(spec: str) -> str:
-    """A model folder, or the folder of the shipped contracts model of that name."""
-    from deepseek_apps.core.registry import get_model
-
-    return spec if Path(spec).exists() else str(get_model("contracts", spec).path)
-
-
 def compare(files, threads: int, char_pages: bool, also: dict[str, str] | None = None) -> dict:
     before = ContractParser(ocr="never", threads=threads, clause_backend="onnx-int8")
     old = previous_export(threads)
@@ -179,7 +172,7 @@ def compare(files, threads: int, char_pages: bool, also: dict[str, str] | None =
     }
     for name, spec in (also or {}).items():
         parsers[f"after, onnx-int8, {name}"] = ContractParser(
-            model_path=model_folder(spec), ocr="never", threads=threads, clause_backend="onnx-int8"
+            model_path=spec, ocr="never", threads=threads, clause_backend="onnx-int8"
         )
     if default_backend() != "onnx-int8":  # this CPU's default runtime (openvino-bf16 with AMX)
         parsers[f"after, {default_backend()} (default here)"] = ContractParser(ocr="never", threads=threads)

