@@ -46,6 +46,7 @@ class ErrorCode(IntEnum):
     DETECTOR_INPUT_SIZE = 1016  # a detector input size that is not a multiple of 32 or out of range
     DETECTOR_BACKBONE_UNKNOWN = 1017  # a detector backbone name we do not build
     DETECTOR_TILING_INVALID = 1018  # tile size / overlap that cannot tile an image
+    DETECTOR_MONITOR_UNAVAILABLE = 1019  # a --monitor the validation split cannot measure
     ANOMALY_TOO_FEW_GOOD = 1020  # anomaly fit given fewer good images than it needs
     ANOMALY_BAD_OPTION = 1021  # an anomaly / backbone setting out of range (strides, coreset ratio, false-reject rate)
     ANOMALY_MASK_INVALID = 1022  # a ground-truth mask whose size or values do not match its image
@@ -145,6 +146,7 @@ class ErrorCode(IntEnum):
     DEVICE_UNAVAILABLE = 4005  # a training device (cuda, cuda:N) that this machine does not have
     PRECISION_UNSUPPORTED = 4006  # a training precision (bf16, 16) that the chosen device cannot run
     DETECTOR_NOT_LEARNED = 4110  # training ended with validation mAP near zero or a loss that did not fall
+    DETECTOR_BOXES_UNRELIABLE = 4111  # warning: exported a detector whose boxes failed but whose OK/NG verdicts passed
     # 41xx recommender: runtime
     TRAINING_DIVERGED = 4100
     BATCHER_STOPPED = 4101

@@ -209,6 +209,7 @@ class Trainer:
         loss_fn: Callable[[nn.Module, Any], torch.Tensor],
         evaluate: Callable[[nn.Module], dict],
         on_checkpoint: Callable[[Path, dict], None] | None = None,
+        score: Callable[[dict], float] | None = None,
     ) -> TrainResult:
         """Train on ``items``: each process takes its shard of a seeded permutation, ``collate(items, rng)`` batches it.
 
@@ -216,6 +217,8 @@ class Trainer:
         has written the epoch's checkpoint to ``out_dir`` (``state``: epoch, best_metric,
         best_epoch, history; ``out_dir`` is None when ``config.out_dir`` is None). A caller that
         reports checkpoints elsewhere (Ray Train) does it here, on all workers at once.
+        ``score``: ``epoch record -> value to maximise`` in place of ``record[config.monitor]``
+        (``TrainRecipe.score``), for example to break ties.
         """
         cfg = self.config
         world = _world_hint()
@@ -227,6 +230,7 @@ class Trainer:
             batches=ItemBatches(items, collate, cfg, steps),
             steps_per_epoch=steps,
             scheduler=lambda opt, total: torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(warm, total)),
+            score=score,
         )
         return self.run(model, recipe, on_checkpoint)
 

@@ -95,3 +95,13 @@ def test_the_fallback_advice_suggests_the_pretrained_backbone_only_to_a_scratch_
     assert tiny.failed and lite.failed
     assert "--backbone efficientnet_lite0" in tiny.likely_causes[0]
     assert "--backbone" not in lite.likely_causes[0] and "a lower --lr" in lite.likely_causes[0]
+
+
+def test_cli_refuses_a_monitor_the_validation_split_cannot_measure(synthetic_voc, tmp_path):
+    """Every generated image has a defect, so nothing can be ranked against them: 1019 before any epoch."""
+    flags = ("--epochs", "1", "--input-size", "64", "--backbone", "tiny", "--no-progress")
+    proc = run_cli(
+        "inspector", "train", "--data", synthetic_voc, "--out", tmp_path / "run", "--monitor", "image_auroc", *flags
+    )
+    assert proc.returncode == 2 and "DSA-1019" in proc.stderr and "good and defective" in proc.stderr
+    assert not (tmp_path / "run" / "last.safetensors").exists()

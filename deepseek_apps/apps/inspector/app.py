@@ -223,10 +223,14 @@ class QualityInspector(Application):
             **balance,
         )
         test = meta.get("test_metrics")
+        kept = next((h for h in result.history if h.get("epoch") == result.best_epoch), {})
         self.metrics_ = {
-            "best_val_map50": result.best_metric,
+            "best_val_map50": kept.get("map50", result.best_metric),
             "best_epoch": result.best_epoch,
+            "monitor": tcfg.monitor,
+            "best_val_image_auroc": kept.get("image_auroc"),
             **({"test_map50": test["map50"], "per_class": test["per_class"]} if test else {}),
+            **({"test_image_auroc": test["image_auroc"]} if test and test.get("image_auroc") is not None else {}),
             "input_size": meta["resolution"]["size"],
             "input_size_reason": meta["resolution"]["reason"],
             "tiling": meta["tiling"],

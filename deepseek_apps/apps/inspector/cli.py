@@ -73,6 +73,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="where most training images (or tiles) are good, repeat the ones with a defect until they are about "
         "this share of an epoch, at most 8x (default 0.25; 0: never)",
     )
+    t.add_argument(
+        "--monitor",
+        choices=["map50", "image_auroc"],
+        default="map50",
+        help="what picks the kept epoch on validation: map50 (box quality, default) or image_auroc (OK/NG "
+        "ranking of good and defective images, for good-heavy lines where boxes matter less)",
+    )
     t.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_engine_options(t, train=True)
@@ -115,6 +122,7 @@ def _train(args: argparse.Namespace) -> int:
             resume=not args.no_resume,
             device=args.device,
             precision=args.precision,
+            monitor=args.monitor,
         ),
         tile=args.tile,
         tile_overlap=args.tile_overlap,
@@ -144,7 +152,7 @@ def _train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(f"split ({inspector.metrics_['split']}): {inspector.metrics_['split_description']}", file=sys.stderr)
-    if health["status"] == "failed":
+    if health["status"] != "ok":
         print(TrainingHealth(**health).summary(), file=sys.stderr)
     print(json.dumps({"out": args.out, **inspector.metrics_}, default=float))  # the last line: final metrics
     return 0

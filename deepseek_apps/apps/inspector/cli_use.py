@@ -116,6 +116,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"mAP@0.5 = {metrics.map50:.4f} on {metrics.num_images} images ({metrics.split})")
     for name, ap in metrics.per_class.items():
         print(f"  {name:<20} {'-' if ap is None else f'{ap:.4f}'}")
+    if metrics.image_auroc is not None:
+        print(
+            f"OK/NG ranking: image AUROC {metrics.image_auroc:.4f}, image AP {metrics.image_ap:.4f} "
+            f"({metrics.good_images} good, {metrics.defect_images} defective images)"
+        )
     return 0
 
 

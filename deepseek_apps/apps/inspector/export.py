@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ... import __version__
-from ...errors import ErrorCode, InvalidInputError, RuntimeFailure
+from ...errors import DeepSeekAppsWarning, ErrorCode, InvalidInputError, RuntimeFailure
 from .backend import INPUT_NAME, OUTPUT_NAMES, DetectorBackend, onnx_backend
 from .deploy import evaluate_model
 
@@ -79,8 +80,23 @@ def parity_compare(ref: list[np.ndarray], got: list[np.ndarray]) -> list[float]:
 
 
 def refuse_unlearned(loaded: DetectorBackend, force: bool) -> None:
-    """Raise code 4110 when the model's training run was judged failed (``health.py``), unless ``force``."""
+    """Raise code 4110 when the model's training run was judged failed (``health.py``), unless ``force``.
+
+    A ``verdict_only`` run (boxes failed, OK/NG ranking passed) is exported with warning 4111.
+    """
     health = loaded.metadata.get("training_health") or {}
+    if health.get("status") == "verdict_only":
+        warnings.warn(
+            DeepSeekAppsWarning(
+                ErrorCode.DETECTOR_BOXES_UNRELIABLE,
+                "this detector's boxes did not match the validation annotations; its OK/NG verdicts did: "
+                + (health.get("verdict") or ""),
+                value=health.get("problems"),
+                hint="use the bundle's verdicts, not its boxes (the model card says so); for boxes, see the "
+                "likely causes in the card and train again",
+            ),
+            stacklevel=3,
+        )
     if health.get("status") == "failed" and not force:
         raise RuntimeFailure(
             ErrorCode.DETECTOR_NOT_LEARNED,
@@ -102,6 +118,8 @@ def _training_notes(metadata: dict) -> list[str]:
     if health:
         lines.append(f"- Training check: {health['status']}")
         lines += [f"  - problem: {p}" for p in health.get("problems", [])]
+        if health.get("verdict"):
+            lines.append(f"  - as an OK/NG judge: {health['verdict']}; use its verdicts, not its boxes")
         lines += [f"  - likely cause: {c}" for c in health.get("likely_causes", [])]
     return lines
 

@@ -7,6 +7,13 @@ before training from the prepared (resized) images, so the causes name what the 
 defects too small at the chosen resolution, too few positives, class imbalance, boxes
 outside the images, a validation split without defects.
 
+On good-heavy lines a detector can judge parts well while its boxes miss the annotations
+(KolektorSDD's long, thin cracks: image AUROC 0.96, box mAP 0.04). When the boxes fail but
+the loss fell and the kept epoch ranks the validation images (at least 10 good and 3
+defective) with image AUROC of at least 0.90, the run is ``status="verdict_only"``: the log
+and the card say to trust its OK/NG verdicts and not its boxes, and ``export`` writes the
+bundle with a warning (4111) instead of refusing it.
+
 Example:
     >>> checks = {"train_boxes": 0, "train_images": 10, "val_boxes": 0}
     >>> verdict = diagnose([{"epoch": 1, "loss": 2.0, "map50": 0.0}], checks)
@@ -26,32 +33,54 @@ LOSS_FALL = 0.95  # the late loss must fall below this share of the first epoch'
 FINEST_STRIDE = 8
 FEW_BOXES, FEW_PER_CLASS, IMBALANCE = 50, 10, 20.0
 SMALL_SHARE, POSITIVE_SHARE = 0.25, 0.10
+VERDICT_AUROC = 0.90  # boxes failed, but validation images ranked this well: a usable OK/NG judge
+VERDICT_MIN_GOOD, VERDICT_MIN_DEFECT = 10, 3  # fewer validation images than this cannot vouch for a verdict
+MONITORS = ("map50", "image_auroc")  # what can pick the best epoch
 
 
 @dataclass
 class TrainingHealth:
-    """The verdict: ``status`` ("ok" or "failed"), what went wrong and what the data suggests."""
+    """The verdict: ``status`` ("ok", "verdict_only" or "failed"), what went wrong and what the data suggests.
+
+    ``verdict``: for ``verdict_only``, how well the kept epoch judged the validation images.
+    """
 
     status: str
     problems: list[str] = field(default_factory=list)
     likely_causes: list[str] = field(default_factory=list)
     checks: dict = field(default_factory=dict)
+    verdict: str | None = None
 
     @property
     def failed(self) -> bool:
         return self.status == "failed"
+
+    @property
+    def verdict_only(self) -> bool:
+        return self.status == "verdict_only"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def summary(self) -> str:
         """A few plain lines for the end of a training log."""
-        if not self.failed:
+        if self.status == "ok":
             return "training check: ok"
-        lines = ["TRAINING FAILED: the model did not learn to detect the defects."]
-        lines += [f"  - {p}" for p in self.problems]
+        if self.verdict_only:
+            lines = ["TRAINING CHECK: BOXES UNRELIABLE, OK/NG VERDICTS USABLE."]
+            lines += [f"  - {p}" for p in self.problems]
+            lines.append(f"  - as an OK/NG judge: {self.verdict}")
+        else:
+            lines = ["TRAINING FAILED: the model did not learn to detect the defects."]
+            lines += [f"  - {p}" for p in self.problems]
         lines += ["Likely causes found in the data:"] + [f"  - {c}" for c in self.likely_causes]
-        lines.append("Export refuses this model (code 4110) unless forced (--force / force=True).")
+        if self.verdict_only:
+            lines.append(
+                "Use its verdicts, not its boxes. Export writes the bundle with a warning (4111); "
+                "--monitor image_auroc keeps the epoch that judges best."
+            )
+        else:
+            lines.append("Export refuses this model (code 4110) unless forced (--force / force=True).")
         return "\n".join(lines)
 
 
@@ -73,6 +102,7 @@ def data_checks(train_items: Sequence, val_items: Sequence, class_names: Sequenc
         "short_side_p10_px": float(np.percentile(short, 10)) if len(short) else None,
         "boxes_outside_or_degenerate": int(outside.sum()),
         "val_images": len(val_items),
+        "val_images_with_defects": sum(1 for it in val_items if len(it.boxes)),
         "val_boxes": int(sum(len(it.boxes) for it in val_items)),
     }
 
@@ -109,20 +139,32 @@ def likely_causes(checks: dict) -> list[str]:
     return causes
 
 
-def diagnose(history: Sequence[dict], checks: dict, monitor: str = "map50", backbone: str = "tiny") -> TrainingHealth:
-    """The verdict on a run from its per-epoch ``history`` (loss and validation metric) and ``data_checks``.
+def diagnose(
+    history: Sequence[dict],
+    checks: dict,
+    monitor: str = "map50",
+    backbone: str = "tiny",
+    kept_epoch: int | None = None,
+) -> TrainingHealth:
+    """The verdict on a run from its per-epoch ``history`` (loss and validation metrics) and ``data_checks``.
 
-    ``backbone``: the run's; the pretrained one is suggested only to a run that did not use it.
+    The boxes are judged on ``map50`` whatever ``monitor`` picked the kept epoch (``kept_epoch``,
+    1-based; ``None``: the best epoch of the verdict metric). ``backbone``: the run's; the
+    pretrained one is suggested only to a run that did not use it.
     """
     problems = []
-    values = [float(h[monitor]) for h in history if monitor in h]
+    box_key = "map50" if any(h.get("map50") is not None for h in history) else monitor
+    values = [float(h[box_key]) for h in history if h.get(box_key) is not None]
     best = max(values) if values else 0.0
-    if best < NEAR_ZERO_MAP:
+    boxes_failed = best < NEAR_ZERO_MAP
+    if boxes_failed:
         problems.append(f"validation mAP@0.5 stayed near zero (best {best:.3f} over {len(values)} epochs)")
     losses = [float(h["loss"]) for h in history if "loss" in h]
+    loss_stuck = False
     if len(losses) >= 3:
         late = min(losses[len(losses) * 2 // 3 :])
         if late > LOSS_FALL * losses[0]:
+            loss_stuck = True
             problems.append(f"the training loss did not fall ({losses[0]:.3f} in epoch 1, {late:.3f} at best late)")
     if not problems:
         return TrainingHealth("ok", checks=checks)
@@ -130,4 +172,29 @@ def diagnose(history: Sequence[dict], checks: dict, monitor: str = "map50", back
     causes = likely_causes(checks) or [
         f"none of the data checks explains it: try more epochs, a lower --lr{pretrained}"
     ]
+    verdict = None if loss_stuck else _usable_verdict(history, kept_epoch)
+    if verdict is not None:
+        return TrainingHealth("verdict_only", problems, causes, checks, verdict)
+    elsewhere = None if loss_stuck else _usable_verdict(history, None)
+    if elsewhere is not None:  # another epoch judged well: say how to keep it
+        causes.append(f"another epoch judged OK/NG well ({elsewhere}); --monitor image_auroc keeps such an epoch")
     return TrainingHealth("failed", problems, causes, checks)
+
+
+def _usable_verdict(history: Sequence[dict], kept_epoch: int | None) -> str | None:
+    """A sentence on the kept epoch's OK/NG ranking when it is good enough to use, else ``None``."""
+    judged = [h for h in history if h.get("image_auroc") is not None]
+    if not judged:
+        return None
+    kept = [h for h in judged if h.get("epoch") == kept_epoch]
+    record = kept[0] if kept else max(judged, key=lambda h: h["image_auroc"])
+    good, bad = int(record.get("good_images", 0)), int(record.get("defect_images", 0))
+    auroc = float(record["image_auroc"])
+    if auroc < VERDICT_AUROC or good < VERDICT_MIN_GOOD or bad < VERDICT_MIN_DEFECT:
+        return None
+    ap = record.get("image_ap")
+    ap_text = f", image AP {float(ap):.3f}" if ap is not None else ""
+    return (
+        f"validation image AUROC {auroc:.3f}{ap_text} in the kept epoch {record.get('epoch')} "
+        f"({good} good, {bad} defective images; each scored by its most confident detection)"
+    )

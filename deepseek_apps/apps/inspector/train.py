@@ -19,7 +19,7 @@ from ...core.runtime.tiling import Tiling, detect_images, tile_boxes, windows
 from ...core.train import TrainConfig, Trainer, TrainResult
 from ...datasets.types import DetectionDataset
 from ...errors import ErrorCode, InvalidInputError
-from .health import data_checks, diagnose
+from .health import MONITORS, data_checks, diagnose
 from .metrics import DetectionMetrics, detection_metrics
 from .model import DetectorConfig, InspectorGraph, build_detector, for_backbone
 from .resolution import ResolutionChoice, check_input_size, choose_input_size, plan_tiling
@@ -277,6 +277,7 @@ def train_detector(
     if extra_train is not None:
         train_items += prepare(extra_train, detector_config, tiling=tiling)
     checks = data_checks(train_items, val_items, dataset.class_names, detector_config.input_size)
+    check_monitor(train_config.monitor, checks)
     train_items, balance = balance_positives(train_items, positive_share)
     if balance["repeat"] > 1:
         log.info(
@@ -323,7 +324,8 @@ def train_detector(
             return evaluate_tiled(torch_forward(graph), val_truth, size, channels, tiling, names, "val").to_dict()
         return evaluate_items(torch_forward(graph), val_items, dataset.class_names, "val").to_dict()
 
-    result = Trainer(train_config).fit(model, train_items, make_collate(True), detection_loss, evaluate)
+    score = verdict_score if train_config.monitor == "image_auroc" else None
+    result = Trainer(train_config).fit(model, train_items, make_collate(True), detection_loss, evaluate, score=score)
     best = out / "best.safetensors"
     if best.exists():
         model.load_state_dict(load_file(str(best)))
@@ -338,7 +340,7 @@ def train_detector(
             test = evaluate_tiled(torch_forward(graph), truth, size, channels, tiling, dataset.class_names, "test")
         meta["test_metrics"] = test.to_dict()
     meta["result"] = result.to_dict()
-    health = diagnose(result.history, checks, train_config.monitor, detector_config.backbone)
+    health = diagnose(result.history, checks, train_config.monitor, detector_config.backbone, result.best_epoch)
     meta["training_health"] = health.to_dict()
     (out / "config.json").write_text(json.dumps(meta, indent=2))
     (out / "MODEL_CARD.md").write_text(training_card(meta))
@@ -359,15 +361,69 @@ def training_card(meta: dict) -> str:
         f"- Tiling: {_tiling_line(meta.get('tiling'))}",
         *_balance_lines(meta.get("balance")),
         f"- Split ({split.get('source', 'random')}): {split.get('description', '')}; "
-        f"{split['train']} train / {split['val']} val / {split['test']} test images",
-        f"- Best validation mAP@0.5: {meta['result']['best_metric']:.4f} (epoch {meta['result']['best_epoch']})",
+        f"{split['train']} train / {split['val']} val {'items (tiles and whole images)' if meta.get('tiling') else 'images'}"
+        f" / {split['test']} test images",
+        *_kept_epoch_lines(meta),
     ]
-    if meta.get("test_metrics"):
-        lines.append(f"- Test mAP@0.5: {meta['test_metrics']['map50']:.4f}")
+    test = meta.get("test_metrics")
+    if test:
+        lines.append(f"- Test mAP@0.5: {test['map50']:.4f}{_verdict_text(test)}")
     lines += ["", "## Training check", "", f"Status: **{health.get('status', 'unknown')}**"]
     lines += [f"- problem: {p}" for p in health.get("problems", [])]
+    if health.get("verdict"):
+        lines.append(f"- as an OK/NG judge: {health['verdict']}; use its verdicts, not its boxes")
     lines += [f"- likely cause: {c}" for c in health.get("likely_causes", [])]
     return "\n".join(lines) + "\n"
+
+
+def check_monitor(monitor: str, checks: dict) -> None:
+    """Refuse (1019) a ``monitor`` the validation split cannot measure, before any epoch is spent."""
+    if monitor not in MONITORS:
+        raise InvalidInputError(
+            ErrorCode.DETECTOR_MONITOR_UNAVAILABLE,
+            f"the detector's best epoch is picked by one of {MONITORS}",
+            value=monitor,
+            hint="use map50 (box quality, the default) or image_auroc (OK/NG ranking, for good-heavy lines)",
+        )
+    good = checks["val_images"] - checks["val_images_with_defects"]
+    if monitor == "image_auroc" and not (good and checks["val_images_with_defects"]):
+        raise InvalidInputError(
+            ErrorCode.DETECTOR_MONITOR_UNAVAILABLE,
+            "image_auroc needs good and defective images in the validation split",
+            value={"good": good, "defective": checks["val_images_with_defects"]},
+            hint="monitor map50, or give a validation split (or --val-fraction) that holds both",
+        )
+
+
+def verdict_score(record: dict) -> float:
+    """What ``--monitor image_auroc`` maximises: image AUROC, ties broken by box mAP, then by the later epoch.
+
+    A small validation split ranks perfectly in many epochs (AUROC 1.0 with 4 defective
+    images); the first of them is not the best model. The tie-breaks add less than 1e-6, one
+    step of AUROC with 1,000 good and 1,000 defective images (an epoch count under 1,000), so
+    they do not overrule a better ranking on validation splits up to that size.
+    """
+    return float(record["image_auroc"]) + 1e-7 * float(record.get("map50") or 0.0) + 1e-10 * int(record["epoch"])
+
+
+def _kept_epoch_lines(meta: dict) -> list[str]:
+    """The kept epoch and what it scored on validation (box mAP and, where defined, the OK/NG ranking)."""
+    result = meta["result"]
+    epoch = result["best_epoch"]
+    record = next((h for h in result.get("history", []) if h.get("epoch") == epoch), {})
+    monitor = meta["train_config"].get("monitor", "map50")
+    box = record.get("map50", result["best_metric"] if monitor == "map50" else None)
+    box_text = f"mAP@0.5 {box:.4f}" if box is not None else "mAP@0.5 not measured"
+    return [f"- Kept epoch {epoch} (best validation {monitor}): validation {box_text}{_verdict_text(record)}"]
+
+
+def _verdict_text(metrics: dict) -> str:
+    if metrics.get("image_auroc") is None:
+        return ""
+    return (
+        f", image AUROC {metrics['image_auroc']:.4f} ({metrics.get('good_images', 0)} good, "
+        f"{metrics.get('defect_images', 0)} defective images)"
+    )
 
 
 def _balance_lines(balance: dict | None) -> list[str]:
