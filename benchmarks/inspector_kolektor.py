@@ -9,7 +9,7 @@ gets its box mAP@0.5. PyTorch FP32 and the INT8 edge bundle of each, latency per
 batch 1 (decode to verdict), bundle size.
 
     deepseek-apps inspector train --data ../shared/data/kolektorsdd --format yolo \\
-        --tile 640 --input-size 320 --epochs 12 --out runs/ksdd_detector
+        --tile 640 --input-size 320 --epochs 8 --out runs/ksdd_detector
     flock /tmp/cpu.lock python benchmarks/inspector_kolektor.py --detector runs/ksdd_detector --out runs/kolektor
 """
 
