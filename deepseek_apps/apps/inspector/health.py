@@ -8,7 +8,7 @@ defects too small at the chosen resolution, too few positives, class imbalance, 
 outside the images, a validation split without defects.
 
 On good-heavy lines a detector can judge parts well while its boxes miss the annotations
-(KolektorSDD's long, thin cracks: image AUROC 0.96, box mAP 0.04). When the boxes fail but
+(a KolektorSDD run whose box distances had died: test image AUROC 1.000, box mAP 0). When the boxes fail but
 the loss fell and the kept epoch ranks the validation images (at least 10 good and 3
 defective) with image AUROC of at least 0.90, the run is ``status="verdict_only"``: the log
 and the card say to trust its OK/NG verdicts and not its boxes, and ``export`` writes the
